@@ -1,0 +1,36 @@
+# Two commands: `make demo` (audit the shipped demo dataset) and `make test`.
+# Both create .venv and install the project on first use; a second run is quick
+# because the install is stamped against pyproject.toml and scripts/setup_env.sh.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.workbench-installed
+export FIFTYONE_DO_NOT_TRACK ?= true
+
+.PHONY: demo test test-fast setup system-deps demo-data clean-venv
+
+$(STAMP): pyproject.toml scripts/setup_env.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup_env.sh
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian packages the tests need (Chromium for the browser tests). Idempotent; needs root.
+system-deps:
+	bash scripts/system_deps.sh
+
+demo: $(STAMP)
+	$(VENV)/bin/workbench audit data/demo/fashion-mnist --name workbench-demo \
+	    --report build/demo/report.html --json build/demo/audit.json
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest -q -ra
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -ra -m "not slow and not browser"
+
+demo-data:
+	$(PY) scripts/build_demo_data.py --force
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,336 @@
+"""The thin orchestrator: table -> file facts -> embeddings -> k-NN graph -> checks -> AuditResult.
+
+Each check declares the inputs it needs; a check whose inputs are absent is skipped
+with the reason, a check that raises is recorded as failed with its message, and the
+rest of the audit goes on. Nothing here draws or writes files; renderers do that.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import numpy as np
+
+from workbench.config import AuditConfig
+from workbench.results import AuditArtifacts, AuditResult, CheckStatus, EmbeddingInfo, FileProblem, IntegrityResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AuditInputs:
+    """What the checks draw on, filled stage by stage."""
+
+    frame: Any
+    task: str
+    hashes: list[str | None]
+    facts: list[Any]
+    load_problems: list[dict]
+    embeddings: Any = None
+    embedded_rows: np.ndarray | None = None
+    graph: Any = None
+    embedder: Any = None
+    predictions: np.ndarray | None = None
+    prediction_rows: np.ndarray | None = None
+    prediction_classes: list[str] | None = None
+    prediction_source: str | None = None
+    edges: list[tuple[int, int, float]] | None = None
+    findings: dict[str, Any] = field(default_factory=dict)
+
+    def has(self, need: str) -> bool:
+        f = self.frame
+        if need == "labels":
+            return self.task == "classification" and f["label"].notna().sum() > 0
+        if need == "any_labels":
+            return bool(f["label"].notna().any() or f["labels"].map(bool).any())
+        if need == "splits":
+            return f["split"].notna().any()
+        if need == "embeddings":
+            return self.embeddings is not None and len(self.embeddings.ids) > 1
+        if need == "features_or_predictions":
+            return self.has("embeddings") or self.predictions is not None
+        if need == "duplicates":
+            return "duplicates" in self.findings
+        return False
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A registered check: its name, the inputs it needs and why it is skipped without them."""
+
+    name: str
+    needs: tuple[str, ...]
+    run: Callable[[AuditInputs, AuditConfig], Any]
+
+
+def _run_integrity(inp: AuditInputs, cfg: AuditConfig) -> IntegrityResult:
+    f = inp.frame
+    problems = [FileProblem(sample_id=sid, filepath=fp, kind=facts.problem_kind, message=facts.problem)
+                for sid, fp, facts in zip(f["id"], f["filepath"], inp.facts) if not facts.ok]
+    bad = {p.sample_id for p in problems}
+    if inp.embeddings is not None:
+        fp_of = dict(zip(f["id"], f["filepath"]))
+        problems += [FileProblem(sample_id=sid, filepath=fp_of[sid], kind="unreadable",
+                                 message=f"could not be embedded ({msg}); re-export or remove it")
+                     for sid, msg in inp.embeddings.failed.items() if sid not in bad]
+    problems += [FileProblem(sample_id="", filepath=str(p.get("file_name") or p.get("source", "")),
+                             kind="annotation", message=str(p["message"])) for p in inp.load_problems]
+    return IntegrityResult(problems=tuple(problems))
+
+
+def _columns(inp: AuditInputs) -> tuple[list, list, list, list]:
+    f = inp.frame
+    return list(f["id"]), list(f["filepath"]), list(f["split"]), list(f["label"])
+
+
+def _run_duplicates(inp: AuditInputs, cfg: AuditConfig):
+    from workbench.checks.duplicates import duplicate_edges, find_duplicates
+
+    threshold = _near_threshold(inp, cfg)
+    inp.edges = duplicate_edges(inp.hashes, inp.graph, inp.embedded_rows, threshold)
+    return find_duplicates(*_columns(inp), inp.hashes, inp.edges, threshold=threshold)
+
+
+def _near_threshold(inp: AuditInputs, cfg: AuditConfig) -> float:
+    if cfg.near_duplicate_threshold is not None:
+        return cfg.near_duplicate_threshold
+    return inp.embedder.near_threshold if inp.embedder is not None else 0.0
+
+
+def _run_leakage(inp: AuditInputs, cfg: AuditConfig):
+    from workbench.checks.leakage import find_leaks
+
+    return find_leaks(*_columns(inp), inp.hashes, inp.edges or [], inp.findings["duplicates"])
+
+
+def _run_label_issues(inp: AuditInputs, cfg: AuditConfig):
+    from workbench.checks.label_issues import find_label_issues, label_issues_from_features
+
+    ids, paths, splits, labels = _columns(inp)
+    if inp.predictions is not None:
+        rows = inp.prediction_rows
+        assert rows is not None and inp.prediction_classes is not None
+        labelled = [k for k, r in enumerate(rows) if labels[r] is not None]
+        rows_l = rows[labelled]
+        missing = sorted(set(range(len(ids))) - set(rows.tolist()))
+        return find_label_issues([ids[r] for r in rows_l], [paths[r] for r in rows_l], [splits[r] for r in rows_l],
+                                 [labels[r] for r in rows_l], inp.predictions[labelled], inp.prediction_classes,
+                                 method=f"user predictions ({inp.prediction_source})",
+                                 filter_by=cfg.label_issue_filter, not_assessed=[ids[r] for r in missing],
+                                 not_assessed_reason="no prediction for this sample" if missing else "")
+    emb = inp.embeddings
+    rows = inp.embedded_rows
+    return label_issues_from_features([ids[r] for r in rows], [paths[r] for r in rows], [splits[r] for r in rows],
+                                      [labels[r] for r in rows], emb.vectors, n_folds=cfg.cv_folds, seed=cfg.seed,
+                                      filter_by=cfg.label_issue_filter)
+
+
+def _label_lists(inp: AuditInputs) -> list[list[str]]:
+    f = inp.frame
+    if inp.task == "classification":
+        return [[lab] if lab is not None else [] for lab in f["label"]]
+    return [list(labs) for labs in f["labels"]]
+
+
+def _run_balance(inp: AuditInputs, cfg: AuditConfig):
+    from workbench.checks.balance import class_balance
+
+    return class_balance(_label_lists(inp), list(inp.frame["split"]), task=inp.task,
+                         min_ratio=cfg.min_class_ratio, readiness=cfg.readiness)
+
+
+def _run_bias(inp: AuditInputs, cfg: AuditConfig):
+    from workbench.checks.bias import aspect_bucket, find_bias, size_bucket
+
+    f = inp.frame
+    attrs: dict[str, list] = {}
+    widths = [x.width for x in inp.facts]
+    heights = [x.height for x in inp.facts]
+    attrs["image_size"] = [size_bucket(w, h) for w, h in zip(widths, heights)]
+    attrs["aspect_ratio"] = [aspect_bucket(w, h) for w, h in zip(widths, heights)]
+    attrs["file_format"] = [x.image_format for x in inp.facts]
+    core = {"id", "filepath", "tags", "split", "label", "labels"}
+    for col in f.columns:
+        if col not in core:
+            attrs[col] = list(f[col])
+    if cfg.bias_attributes is not None:
+        attrs = {k: v for k, v in attrs.items() if k in cfg.bias_attributes}
+    # Labels per sample for the cross-tabs; detection repeats the image's attributes per object.
+    lists, splits = _label_lists(inp), list(f["split"])
+    idx = [i for i, labs in enumerate(lists) for _ in labs]
+    labels = [lab for labs in lists for lab in labs]
+    balance = inp.findings.get("balance")
+    counts = {s: c for s, c in balance.counts.items()} if balance is not None else None
+    return find_bias(labels, [splits[i] for i in idx], {k: [v[i] for i in idx] for k, v in attrs.items()},
+                     counts=counts, max_levels=cfg.max_attribute_levels)
+
+
+CHECKS: tuple[CheckSpec, ...] = (
+    CheckSpec("integrity", (), _run_integrity),
+    CheckSpec("duplicates", (), _run_duplicates),
+    CheckSpec("leakage", ("splits", "duplicates"), _run_leakage),
+    CheckSpec("label_issues", ("labels", "features_or_predictions"), _run_label_issues),
+    CheckSpec("balance", ("any_labels",), _run_balance),
+    CheckSpec("bias", ("any_labels",), _run_bias),
+)
+
+_WHY_MISSING = {
+    "labels": "needs image-level class labels (a Classification field); detection label review needs "
+              "predicted boxes, which this version does not take",
+    "any_labels": "the dataset has no labels",
+    "splits": "the dataset has no splits (folders, tags or a split field)",
+    "embeddings": "no embeddings could be computed",
+    "features_or_predictions": "needs embeddings or user predictions",
+    "duplicates": "the duplicates check did not run",
+}
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("workbench", "fiftyone", "open_clip_torch", "torch", "cleanlab", "scikit-learn", "numpy", "timm"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _attach_predictions(inp: AuditInputs, cfg: AuditConfig, dataset: Any) -> None:
+    from workbench.io.predictions import predictions_from_field, read_predictions_csv
+
+    spec = cfg.predictions
+    if not spec:
+        return
+    classes = sorted({lab for lab in inp.frame["label"] if lab is not None})
+    paths = list(inp.frame["filepath"])
+    from pathlib import Path
+
+    if Path(spec).expanduser().suffix.lower() == ".csv" or Path(spec).expanduser().is_file():
+        table = read_predictions_csv(spec, classes)
+        rows = [i for i, fp in enumerate(paths) if fp in table]
+        probs = [table[paths[i]] for i in rows]
+        unknown = len(table) - len(rows)
+        if unknown:
+            log.warning("%d prediction rows name files that are not in the dataset; ignored", unknown)
+    else:
+        if dataset is None or spec not in dataset.get_field_schema():
+            raise ValueError(f"predictions {spec!r} is neither a CSV file nor a field of the dataset")
+        values = predictions_from_field(dataset.values(spec), classes)
+        rows = [i for i, v in enumerate(values) if v is not None]
+        probs = [values[i] for i in rows]
+    if not rows:
+        raise ValueError(f"predictions {spec!r} match no sample of the dataset; check the file paths")
+    inp.predictions = np.stack(probs)
+    inp.prediction_rows = np.array(rows)
+    inp.prediction_classes = classes
+    inp.prediction_source = str(spec)
+
+
+def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: str | None = None,
+              split_field: str | None = None, progress: bool = True) -> AuditResult:
+    """Audit a FiftyOne dataset (or view) and return an :class:`AuditResult`. Writes nothing.
+
+    Example:
+        >>> ds = workbench.load("data/demo/fashion-mnist")  # doctest: +SKIP
+        >>> result = run_audit(ds)  # doctest: +SKIP
+        >>> result.counts()  # doctest: +SKIP
+    """
+    from workbench.embeddings.backends import load_embedder
+    from workbench.embeddings.pipeline import embed_files
+    from workbench.io.files import inspect_files
+    from workbench.io.table import to_table
+
+    cfg = config or AuditConfig()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    table = to_table(dataset, label_field=label_field, split_field=split_field)
+    frame = table.frame
+    timings["table"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    facts = inspect_files(list(frame["filepath"]), progress=progress)
+    timings["read_files"] = time.perf_counter() - t
+    info = dataset.info.get("workbench", {}) if hasattr(dataset, "info") else {}
+    inp = AuditInputs(frame=frame, task=table.task, hashes=[x.sha256 if x.ok else None for x in facts],
+                      facts=facts, load_problems=list(info.get("load_problems", [])))
+    checks: list[CheckStatus] = []
+
+    t = time.perf_counter()
+    embedding_info = None
+    try:
+        inp.embedder = load_embedder(cfg.embedder)
+        readable = [i for i, x in enumerate(facts) if x.ok]
+        ids = list(frame["id"])
+        emb = embed_files([ids[i] for i in readable], [frame["filepath"].iat[i] for i in readable],
+                          [inp.hashes[i] for i in readable], inp.embedder, cache_dir=cfg.embedder.cache_dir,
+                          batch_size=cfg.embedder.batch_size, num_workers=cfg.embedder.num_workers,
+                          progress=progress)
+        inp.embeddings = emb
+        row_of = {sid: i for i, sid in enumerate(ids)}
+        inp.embedded_rows = np.array([row_of[s] for s in emb.ids], dtype=np.int64)
+        e = inp.embedder
+        embedding_info = EmbeddingInfo(model_id=e.model_id, backend=e.family, requested=e.requested,
+                                       trained=e.trained, dim=e.dim, device=e.device, preprocessing=e.preprocessing,
+                                       fallback_reason=e.fallback_reason, n_computed=emb.n_computed,
+                                       n_cached=emb.n_cached, n_failed=len(emb.failed), seconds=emb.seconds)
+        checks.append(CheckStatus("embeddings", "ran", seconds=round(time.perf_counter() - t, 3)))
+    except Exception as exc:  # recorded on the result; duplicates still run on content hashes
+        log.error("embeddings failed: %s", exc)
+        checks.append(CheckStatus("embeddings", "failed", f"{type(exc).__name__}: {exc}",
+                                  round(time.perf_counter() - t, 3)))
+    timings["embeddings"] = time.perf_counter() - t
+
+    if inp.embeddings is not None and len(inp.embeddings.ids) > 1:
+        from workbench.checks.neighbors import knn_graph
+
+        t = time.perf_counter()
+        inp.graph = knn_graph(inp.embeddings.vectors, cfg.k_neighbors)
+        timings["neighbors"] = time.perf_counter() - t
+
+    try:
+        _attach_predictions(inp, cfg, dataset)
+    except Exception as exc:
+        checks.append(CheckStatus("predictions", "failed", f"{type(exc).__name__}: {exc}"))
+
+    for spec in CHECKS:
+        missing = [n for n in spec.needs if not inp.has(n)]
+        if missing:
+            reason = "; ".join(_WHY_MISSING[n] for n in missing)
+            checks.append(CheckStatus(spec.name, "skipped", reason))
+            continue
+        t = time.perf_counter()
+        try:
+            inp.findings[spec.name] = spec.run(inp, cfg)
+            checks.append(CheckStatus(spec.name, "ran", seconds=round(time.perf_counter() - t, 3)))
+        except Exception as exc:  # a failing check is recorded and the others still run
+            log.exception("check %s failed", spec.name)
+            checks.append(CheckStatus(spec.name, "failed", f"{type(exc).__name__}: {exc}",
+                                      round(time.perf_counter() - t, 3)))
+        timings[spec.name] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+
+    labels = _label_lists(inp)
+    cfg_dict = cfg.to_dict()
+    cfg_dict["near_duplicate_threshold_used"] = _near_threshold(inp, cfg)
+    f = inp.findings
+    artifacts = None
+    if inp.embeddings is not None:
+        g = inp.graph
+        artifacts = AuditArtifacts(embedded_ids=inp.embeddings.ids, vectors=inp.embeddings.vectors,
+                                   neighbor_indices=None if g is None else g.indices,
+                                   neighbor_distances=None if g is None else g.distances)
+    return AuditResult(
+        dataset_name=table.dataset_name, source=table.source, task=table.task, n_samples=len(frame),
+        classes=tuple(sorted({lab for labs in labels for lab in labs})),
+        splits=tuple(sorted({s for s in frame["split"] if s is not None})),
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=cfg_dict,
+        versions=_versions(), checks=tuple(checks), embedding=embedding_info, integrity=f.get("integrity"),
+        duplicates=f.get("duplicates"), leakage=f.get("leakage"), label_issues=f.get("label_issues"),
+        balance=f.get("balance"), bias=f.get("bias"), timings={k: round(v, 3) for k, v in timings.items()},
+        artifacts=artifacts)

@@ -1,0 +1,1 @@
+"""The checks: pure functions over arrays and tables that return typed results."""

@@ -1,0 +1,126 @@
+"""Likely label errors: out-of-fold predicted probabilities, then cleanlab.
+
+Predicted probabilities come from a logistic-regression classifier trained on the
+embeddings with stratified K-fold cross-validation (each sample is scored by a model
+that never saw it), or from the user (a predictions field or CSV). cleanlab's
+``find_label_issues`` flags the likely errors; ``get_label_quality_scores`` ranks them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+from workbench.results import ClassErrorRate, LabelIssue, LabelIssuesResult
+
+log = logging.getLogger(__name__)
+
+
+def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, *, n_folds: int = 5, seed: int = 0,
+                              max_iter: int = 300) -> tuple[np.ndarray, int, float]:
+    """Cross-validated class probabilities for every row, from a model that did not train on it.
+
+    Args:
+        features: ``[N, D]`` features (L2-normalised embeddings).
+        labels: ``[N]`` integer labels ``0..K-1``; every class needs at least 2 rows.
+        n_folds: requested folds, lowered to the size of the smallest class.
+
+    Returns:
+        ``(pred_probs [N, K], folds used, out-of-fold accuracy)``.
+
+    Example:
+        >>> x = np.r_[np.random.default_rng(0).normal(0, 1, (20, 4)), np.random.default_rng(1).normal(3, 1, (20, 4))]
+        >>> p, folds, acc = out_of_fold_probabilities(x, np.r_[np.zeros(20, int), np.ones(20, int)])
+        >>> p.shape, folds, acc > 0.9
+        ((40, 2), 5, True)
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+
+    counts = np.bincount(labels)
+    folds = int(max(2, min(n_folds, counts[counts > 0].min())))
+    n_classes = int(labels.max()) + 1
+    probs = np.zeros((len(labels), n_classes), dtype=np.float64)
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train_idx, test_idx in skf.split(features, labels):
+        scaler = StandardScaler().fit(features[train_idx])
+        clf = LogisticRegression(max_iter=max_iter, C=1.0)
+        clf.fit(scaler.transform(features[train_idx]), labels[train_idx])
+        fold_probs = np.zeros((len(test_idx), n_classes))
+        fold_probs[:, clf.classes_] = clf.predict_proba(scaler.transform(features[test_idx]))
+        probs[test_idx] = fold_probs
+    accuracy = float((probs.argmax(1) == labels).mean())
+    return probs, folds, accuracy
+
+
+def find_label_issues(sample_ids: Sequence[str], filepaths: Sequence[str], splits: Sequence[str | None],
+                      labels: Sequence[str], pred_probs: np.ndarray, classes: Sequence[str], *,
+                      method: str, filter_by: str = "prune_by_noise_rate", n_folds: int | None = None,
+                      cv_accuracy: float | None = None, not_assessed: Sequence[str] = (),
+                      not_assessed_reason: str = "") -> LabelIssuesResult:
+    """Run cleanlab on given labels and predicted probabilities (columns in ``classes`` order).
+
+    Example:
+        >>> probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.8], [0.95, 0.05], [0.1, 0.9]])
+        >>> r = find_label_issues(list("abcdef"), list("abcdef"), [None] * 6, ["x", "x", "y", "y", "y", "y"],
+        ...                       probs, ["x", "y"], method="example")
+        >>> [i.sample_id for i in r.issues]
+        ['e']
+    """
+    import cleanlab
+
+    index = {c: k for k, c in enumerate(classes)}
+    y = np.array([index[label] for label in labels], dtype=np.int64)
+    probs = np.clip(np.asarray(pred_probs, dtype=np.float64), 1e-12, None)
+    probs /= probs.sum(axis=1, keepdims=True)
+    mask = cleanlab.filter.find_label_issues(y, probs, filter_by=filter_by)
+    scores = cleanlab.rank.get_label_quality_scores(y, probs)
+    suggested_idx = probs.argmax(axis=1)
+    flagged = np.flatnonzero(mask)
+    flagged = flagged[np.argsort(scores[flagged], kind="stable")]
+    issues = tuple(
+        LabelIssue(sample_id=sample_ids[i], filepath=filepaths[i], split=splits[i], given_label=labels[i],
+                   suggested_label=classes[suggested_idx[i]], score=round(float(scores[i]), 6),
+                   suggested_confidence=round(float(probs[i, suggested_idx[i]]), 6))
+        for i in flagged)
+    totals = Counter(labels)
+    flagged_per_class = Counter(labels[i] for i in flagged)
+    per_class = tuple(ClassErrorRate(label=c, n_assessed=totals.get(c, 0), n_issues=flagged_per_class.get(c, 0))
+                      for c in classes)
+    return LabelIssuesResult(
+        method=method, classes=tuple(classes), issues=issues, sample_ids=tuple(sample_ids),
+        scores=tuple(round(float(s), 6) for s in scores), suggested=tuple(classes[k] for k in suggested_idx),
+        per_class=per_class, n_folds=n_folds, cv_accuracy=cv_accuracy, not_assessed=tuple(not_assessed),
+        not_assessed_reason=not_assessed_reason)
+
+
+def label_issues_from_features(sample_ids: Sequence[str], filepaths: Sequence[str],
+                               splits: Sequence[str | None], labels: Sequence[str | None],
+                               features: np.ndarray, *, n_folds: int = 5, seed: int = 0,
+                               filter_by: str = "prune_by_noise_rate") -> LabelIssuesResult:
+    """Out-of-fold probabilities from ``features``, then :func:`find_label_issues`.
+
+    Unlabelled rows and classes with fewer than two samples can't be cross-validated; they are
+    listed in ``not_assessed``.
+    """
+    counts = Counter(lab for lab in labels if lab is not None)
+    keep = [i for i, lab in enumerate(labels) if lab is not None and counts[lab] >= 2]
+    kept = set(keep)
+    not_assessed = [sample_ids[i] for i in range(len(labels)) if i not in kept]
+    classes = sorted({labels[i] for i in keep})
+    reason = "unlabelled, or its class has fewer than 2 samples to cross-validate" if not_assessed else ""
+    if len(classes) < 2:
+        raise ValueError("label-issue detection needs at least two classes with 2+ labelled samples each")
+    index = {c: k for k, c in enumerate(classes)}
+    y = np.array([index[labels[i]] for i in keep])
+    probs, folds, accuracy = out_of_fold_probabilities(features[keep], y, n_folds=n_folds, seed=seed)
+    log.info("out-of-fold accuracy %.3f with %d folds on %d samples", accuracy, folds, len(keep))
+    return find_label_issues([sample_ids[i] for i in keep], [filepaths[i] for i in keep],
+                             [splits[i] for i in keep], [labels[i] for i in keep], probs, classes,
+                             method=f"cross-validated logistic regression on embeddings ({folds} folds)",
+                             filter_by=filter_by, n_folds=folds, cv_accuracy=round(accuracy, 4),
+                             not_assessed=not_assessed, not_assessed_reason=reason)

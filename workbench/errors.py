@@ -1,0 +1,17 @@
+"""Errors workbench raises; each message says what to do."""
+
+
+class WorkbenchError(Exception):
+    """Base class of workbench's own errors."""
+
+
+class SourceError(WorkbenchError, ValueError):
+    """A dataset source can't be read: missing, unknown format or malformed annotations."""
+
+
+class PredictionsError(WorkbenchError, ValueError):
+    """User-supplied predictions don't fit the dataset (classes, rows, values)."""
+
+
+class EmbedderUnavailable(WorkbenchError, RuntimeError):
+    """The requested embedding model can't be loaded here."""

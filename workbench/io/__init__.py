@@ -1,0 +1,1 @@
+"""Reading datasets: source detection, FiftyOne loading, the sample table, file facts, predictions."""

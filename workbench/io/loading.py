@@ -1,0 +1,186 @@
+"""Load a dataset source into a persistent FiftyOne dataset with FiftyOne's own importers.
+
+Splits become sample tags (``train`` / ``val`` / ``test``), FiftyOne's convention.
+Loading the same source again reuses the persistent dataset: new files are added,
+vanished ones removed, the rest kept with their review tags and fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from workbench._fo import fiftyone
+from workbench.errors import SourceError
+from workbench.io.coco_checks import validate_coco
+from workbench.io.sources import SourceSpec, resolve_source
+
+log = logging.getLogger(__name__)
+
+LABEL_FIELD = "ground_truth"
+INFO_KEY = "workbench"
+
+
+def default_dataset_name(root: Path) -> str:
+    """A stable dataset name for a source path: ``wb-<folder>-<hash of the absolute path>``."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", root.name).strip("-")[:40] or "dataset"
+    return f"wb-{slug}-{hashlib.sha1(str(root).encode()).hexdigest()[:8]}"
+
+
+def load(source: str | Path, format: str = "auto", *, name: str | None = None,
+         images: str | Path | None = None, label_field: str = LABEL_FIELD,
+         refresh: bool = True, overwrite: bool = False) -> Any:
+    """Load ``source`` into a persistent FiftyOne dataset and return it.
+
+    Args:
+        source: a folder or annotation file (see :func:`workbench.io.sources.resolve_source`),
+            or the name of an existing FiftyOne dataset.
+        format: ``auto``, ``imagefolder``, ``coco``, ``yolo`` or ``fiftyone``.
+        name: the FiftyOne dataset name; default derived from the source path.
+        images: COCO only: the folder the JSON's ``file_name`` entries are relative to.
+        label_field: the field the labels are loaded into.
+        refresh: when the dataset exists, re-read the source and merge changes by filepath.
+        overwrite: delete an existing dataset of that name and load from scratch.
+
+    Returns:
+        A persistent ``fiftyone.core.dataset.Dataset``. Annotation problems found while
+        loading are kept in ``dataset.info["workbench"]["load_problems"]``.
+
+    Raises:
+        SourceError: the source is missing, unrecognised or its annotations can't be read.
+
+    Example:
+        >>> ds = load("data/demo/fashion-mnist")  # doctest: +SKIP
+        >>> ds.count_sample_tags()  # doctest: +SKIP
+        {'train': 1105, 'test': 285}
+    """
+    fo = fiftyone()
+    if not Path(source).expanduser().exists() and fo.dataset_exists(str(source)):
+        return fo.load_dataset(str(source))
+    spec = resolve_source(source, format, images=images)
+    name = name or default_dataset_name(spec.root)
+
+    if fo.dataset_exists(name):
+        if overwrite:
+            fo.delete_dataset(name)
+        else:
+            dataset = fo.load_dataset(name)
+            if refresh:
+                fresh, problems = _import(spec, label_field, persistent=False)
+                try:
+                    _merge_into(dataset, fresh)
+                finally:
+                    fresh.delete()
+                _record_source(dataset, spec, problems, label_field)
+            return dataset
+
+    dataset, problems = _import(spec, label_field, persistent=True, name=name)
+    _record_source(dataset, spec, problems, label_field)
+    log.info("loaded %d samples from %s (%s) into FiftyOne dataset %r",
+             len(dataset), spec.root, spec.format, dataset.name)
+    return dataset
+
+
+def _record_source(dataset: Any, spec: SourceSpec, problems: list[dict], label_field: str) -> None:
+    info = dict(dataset.info.get(INFO_KEY, {}))
+    info.update({"source": str(spec.root), "format": spec.format, "label_field": label_field,
+                 "load_problems": problems[:1000], "n_load_problems": len(problems)})
+    dataset.info[INFO_KEY] = info
+    dataset.save()
+
+
+def _merge_into(dataset: Any, fresh: Any) -> None:
+    """Bring ``dataset`` in line with a fresh import: add new files, drop vanished ones, update labels."""
+    fresh_paths = set(fresh.values("filepath"))
+    gone = [sid for sid, fp in zip(*dataset.values(["id", "filepath"])) if fp not in fresh_paths]
+    if gone:
+        log.info("removing %d samples whose files are no longer in the source", len(gone))
+        dataset.delete_samples(gone)
+    # merge_lists keeps the union of tags, so review tags survive a reload.
+    dataset.merge_samples(fresh, key_field="filepath", insert_new=True, merge_lists=True, overwrite=True)
+
+
+def _import(spec: SourceSpec, label_field: str, *, persistent: bool, name: str | None = None
+            ) -> tuple[Any, list[dict]]:
+    fo = fiftyone()
+    dataset = fo.Dataset(name=name, persistent=persistent)
+    problems: list[dict] = []
+    try:
+        for split, path in spec.parts:
+            tags = [split] if split else None
+            problems += _import_part(dataset, spec, split, path, label_field, tags)
+    except SourceError:
+        dataset.delete()
+        raise
+    except Exception as exc:  # FiftyOne's importers raise many types on bad input
+        dataset.delete()
+        raise SourceError(f"FiftyOne could not import {spec.format} data from {spec.root}: "
+                          f"{type(exc).__name__}: {exc}; check the annotations or pass --format") from exc
+    return dataset, problems
+
+
+def _import_part(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
+                 tags: list[str] | None) -> list[dict]:
+    fo = fiftyone()
+    if spec.format == "imagefolder":
+        dataset.add_dir(dataset_dir=str(path), dataset_type=fo.types.ImageClassificationDirectoryTree,
+                        label_field=label_field, tags=tags)
+        return []
+    if spec.format == "fiftyone":
+        dataset.add_dir(dataset_dir=str(path), dataset_type=fo.types.FiftyOneDataset)
+        return []
+    if spec.format == "coco":
+        return _import_coco(dataset, spec, split, path, label_field, tags)
+    if spec.format == "yolo":
+        return _import_yolo(dataset, path, label_field)
+    raise SourceError(f"unsupported format {spec.format!r}")
+
+
+def _import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path: Path, label_field: str,
+                 tags: list[str] | None) -> list[dict]:
+    fo = fiftyone()
+    raw = json.loads(labels_path.read_text(encoding="utf-8"))
+    clean, problems = validate_coco(raw, source=str(labels_path))
+    images_dir = spec.images_dir or _guess_images_dir(labels_path, split)
+    with tempfile.TemporaryDirectory(prefix="workbench-coco-") as tmp:
+        path = labels_path
+        if problems:
+            # Import a cleaned copy; the user's annotation file is never modified.
+            path = Path(tmp) / labels_path.name
+            path.write_text(json.dumps(clean), encoding="utf-8")
+            log.warning("%s: %d malformed annotations skipped (see the audit's file problems)",
+                        labels_path, len(problems))
+        dataset.add_dir(dataset_type=fo.types.COCODetectionDataset, data_path=str(images_dir),
+                        labels_path=str(path), label_types=["detections"], label_field=label_field,
+                        tags=tags)
+    return problems
+
+
+def _guess_images_dir(labels_path: Path, split: str | None) -> Path:
+    from workbench.io.sources import _coco_images_dir
+
+    return _coco_images_dir(labels_path, split)
+
+
+def _import_yolo(dataset: Any, yaml_path: Path, label_field: str) -> list[dict]:
+    import yaml
+
+    fo = fiftyone()
+    try:
+        cfg = yaml.safe_load(yaml_path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SourceError(f"{yaml_path} is not valid YAML ({exc}); fix it") from exc
+    if not isinstance(cfg, dict) or "names" not in cfg:
+        raise SourceError(f"{yaml_path} has no 'names' list of classes; a YOLOv5 data.yaml needs one")
+    split_keys = [k for k in ("train", "val", "test") if cfg.get(k)]
+    if not split_keys:
+        raise SourceError(f"{yaml_path} names no train/val/test image folders")
+    for key in split_keys:
+        dataset.add_dir(dataset_dir=str(yaml_path.parent), dataset_type=fo.types.YOLOv5Dataset,
+                        yaml_path=str(yaml_path), split=key, label_field=label_field, tags=[key])
+    return []

@@ -1,0 +1,86 @@
+"""User-supplied predicted probabilities: a CSV ``filepath,<class 1>,<class 2>,...`` or a sample field."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from workbench.errors import PredictionsError
+
+
+def read_predictions_csv(path: str | Path, classes: Sequence[str]) -> dict[str, np.ndarray]:
+    """Read a predictions CSV into ``{absolute filepath: probabilities in classes order}``.
+
+    Relative paths are resolved against the CSV's folder. Columns must name exactly the
+    dataset's classes (any order). Rows are normalised to sum to 1.
+
+    Raises:
+        PredictionsError: with the row and what to fix.
+
+    Example:
+        >>> preds = read_predictions_csv("preds.csv", ["cat", "dog"])  # doctest: +SKIP
+    """
+    import csv
+
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise PredictionsError(f"predictions file {path} does not exist")
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise PredictionsError(f"{path} is empty; expected a header 'filepath,<class 1>,<class 2>,...'") from None
+        if not header or header[0].strip().lower() != "filepath":
+            raise PredictionsError(f"{path}: the first column must be 'filepath', got {header[:1]}")
+        columns = [c.strip() for c in header[1:]]
+        missing = sorted(set(classes) - set(columns))
+        extra = sorted(set(columns) - set(classes))
+        if missing or extra:
+            raise PredictionsError(f"{path}: columns must be the dataset's classes; missing {missing}, "
+                                   f"unknown {extra}")
+        order = [columns.index(c) for c in classes]
+        out: dict[str, np.ndarray] = {}
+        for lineno, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise PredictionsError(f"{path} line {lineno}: {len(row)} values, expected {len(header)}")
+            try:
+                values = np.array([float(row[1 + k]) for k in order])
+            except ValueError as exc:
+                raise PredictionsError(f"{path} line {lineno}: {exc}; values must be probabilities") from None
+            if not all(math.isfinite(v) and v >= 0 for v in values) or values.sum() <= 0:
+                raise PredictionsError(f"{path} line {lineno}: probabilities must be finite, >= 0 and not all 0")
+            fp = Path(row[0])
+            fp = fp if fp.is_absolute() else (path.parent / fp)
+            out[str(fp.resolve())] = values / values.sum()
+    return out
+
+
+def predictions_from_field(values: Sequence[Any], classes: Sequence[str]) -> list[np.ndarray | None]:
+    """Probabilities from a sample field: a FiftyOne Classification with ``logits`` or a list of numbers."""
+    out: list[np.ndarray | None] = []
+    for v in values:
+        if v is None:
+            out.append(None)
+            continue
+        logits = getattr(v, "logits", None)
+        if logits is not None:
+            z = np.asarray(logits, dtype=np.float64)
+            p = np.exp(z - z.max())
+            out.append(p / p.sum())
+            continue
+        if isinstance(v, (list, tuple, np.ndarray)):
+            p = np.asarray(v, dtype=np.float64)
+            if p.shape != (len(classes),) or (p < 0).any() or p.sum() <= 0:
+                raise PredictionsError(f"prediction {list(p)[:5]}... must be {len(classes)} non-negative numbers "
+                                       "in the order of the dataset's classes")
+            out.append(p / p.sum())
+            continue
+        raise PredictionsError(f"can't read a prediction from {type(v).__name__}; use a Classification with "
+                               "logits or a list of class probabilities")
+    return out

@@ -1,0 +1,62 @@
+"""The CI-facing JSON export: findings keyed by absolute file path. Schema in the README."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from workbench.results import AuditResult
+
+EXPORT_SCHEMA_VERSION = "1.0"
+
+
+def to_export_dict(result: AuditResult) -> dict[str, Any]:
+    """Build the documented export (see README, "JSON export").
+
+    Example:
+        >>> doc = to_export_dict(result)  # doctest: +SKIP
+        >>> doc["leaks"][0]["split_a"], doc["leaks"][0]["split_b"]  # doctest: +SKIP
+        ('train', 'test')
+    """
+    emb = result.embedding
+    dups = result.duplicates
+    leaks = result.leakage
+    li = result.label_issues
+    return {
+        "schema_version": EXPORT_SCHEMA_VERSION,
+        "dataset": {"name": result.dataset_name, "source": result.source, "task": result.task,
+                    "n_samples": result.n_samples, "classes": list(result.classes), "splits": list(result.splits),
+                    "created_at": result.created_at},
+        "embedding_model": None if emb is None else {
+            "id": emb.model_id, "requested": emb.requested, "trained": emb.trained,
+            "fallback_reason": emb.fallback_reason, "dim": emb.dim},
+        "summary": result.counts(),
+        "checks": {c.name: {"state": c.state, "reason": c.reason} for c in result.checks},
+        "duplicates": [] if dups is None else [
+            {"kind": c.kind, "paths": list(c.filepaths), "splits": list(c.splits), "labels": list(c.labels),
+             "max_distance": c.max_distance, "label_conflict": c.label_conflict} for c in dups.clusters],
+        "near_duplicate_threshold": None if dups is None else dups.near_threshold,
+        "leaks": [] if leaks is None else [
+            {"path_a": p.filepath_a, "split_a": p.split_a, "label_a": p.label_a,
+             "path_b": p.filepath_b, "split_b": p.split_b, "label_b": p.label_b,
+             "kind": p.kind, "distance": p.distance, "label_conflict": p.label_conflict} for p in leaks.pairs],
+        "label_issues": [] if li is None else [
+            {"path": i.filepath, "split": i.split, "given_label": i.given_label,
+             "suggested_label": i.suggested_label, "score": i.score} for i in li.issues],
+        "label_issue_method": None if li is None else li.method,
+        "class_counts": {} if result.balance is None else result.balance.counts,
+        "balance": None if result.balance is None else {
+            "imbalance_ratio": result.balance.imbalance_ratio, "min_ratio": result.balance.min_ratio,
+            "below_ratio": list(result.balance.below_ratio), "basis": result.balance.basis,
+            "readiness": {r.label: r.level for r in result.balance.readiness}},
+        "file_problems": [] if result.integrity is None else [
+            {"path": p.filepath, "kind": p.kind, "message": p.message} for p in result.integrity.problems],
+    }
+
+
+def write_json(result: AuditResult, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_export_dict(result), indent=1, allow_nan=False), encoding="utf-8")
+    return path

@@ -1,0 +1,53 @@
+"""A one-screen plain-text summary of an AuditResult, for the terminal."""
+
+from __future__ import annotations
+
+from workbench.results import AuditResult
+
+
+def text_summary(result: AuditResult, *, width: int = 78) -> str:
+    """Summarise ``result`` in at most ~25 lines."""
+    c = result.counts()
+    rule = "-" * width
+    lines = [rule, f"workbench audit of {result.dataset_name!r} ({result.task}, {result.n_samples} samples, "
+             f"{len(result.classes)} classes, splits: {', '.join(result.splits) or 'none'})", rule]
+    emb = result.embedding
+    if emb is not None:
+        lines.append(f"embeddings     {emb.model_id}  ({emb.n_computed} computed, {emb.n_cached} cached)")
+        if emb.fallback_reason:
+            lines.append(f"  ! FALLBACK: {emb.fallback_reason[:width - 14]}")
+        if not emb.trained:
+            lines.append("  ! untrained weights: embedding-based findings are not meaningful")
+    lines.append(f"file problems  {c['file_problems']}")
+    if result.duplicates:
+        d = result.duplicates
+        n_exact = sum(cl.kind == "exact" for cl in d.clusters)
+        lines.append(f"duplicates     {c['duplicates']} clusters ({n_exact} exact, {c['duplicates'] - n_exact} near; "
+                     f"{d.n_redundant} redundant samples; threshold {d.near_threshold:g})")
+    if result.leakage:
+        lines.append(f"leaks          {c['leaks']} cross-split pairs ({result.leakage.n_label_conflicts} with "
+                     "conflicting labels)")
+    if result.label_issues:
+        li = result.label_issues
+        acc = f", out-of-fold accuracy {li.cv_accuracy:.1%}" if li.cv_accuracy is not None else ""
+        lines.append(f"label issues   {c['label_issues']} of {len(li.sample_ids)} ({li.issue_rate:.1%}{acc})")
+    if result.balance and result.balance.imbalance_ratio is not None:
+        b = result.balance
+        verdict = "ok" if b.meets_ratio else f"below {b.min_ratio:.0%}: {', '.join(b.below_ratio)}"
+        lines.append(f"balance        smallest/largest {b.imbalance_ratio:.2f} on {b.basis} ({verdict})")
+        weak = [r.label for r in b.readiness if r.level == "below minimum"]
+        if weak:
+            lines.append(f"               below the {b.thresholds['minimum']}-{b.unit} minimum: "
+                         f"{', '.join(weak[:6])}{' ...' if len(weak) > 6 else ''}")
+    if result.bias:
+        for s in result.bias.split_shifts[:2]:
+            lines.append(f"split shift    {s.split_a} vs {s.split_b}: JS divergence {s.js_divergence:.3f}, "
+                         f"Cramér's V {s.cramers_v:.2f}")
+        strong = [a for a in result.bias.attributes if a.cramers_v >= 0.3]
+        for a in strong[:2]:
+            lines.append(f"bias           labels vs {a.attribute}: Cramér's V {a.cramers_v:.2f} ({a.strength})")
+    for chk in result.checks:
+        if chk.state != "ran":
+            lines.append(f"{chk.state:<14} {chk.name}: {chk.reason[:width - 30]}")
+    lines.append(rule)
+    return "\n".join(lines)
