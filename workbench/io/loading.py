@@ -18,7 +18,7 @@ from typing import Any
 from workbench._fo import fiftyone
 from workbench.errors import SourceError
 from workbench.io.coco_checks import validate_coco
-from workbench.io.sources import SourceSpec, resolve_source
+from workbench.io.sources import SourceSpec, coco_images_dir, read_json, resolve_source
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +144,9 @@ def _import_part(dataset: Any, spec: SourceSpec, split: str | None, path: Path, 
 def _import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path: Path, label_field: str,
                  tags: list[str] | None) -> list[dict]:
     fo = fiftyone()
-    raw = json.loads(labels_path.read_text(encoding="utf-8"))
+    raw = read_json(labels_path)
     clean, problems = validate_coco(raw, source=str(labels_path))
-    images_dir = spec.images_dir or _guess_images_dir(labels_path, split)
+    images_dir = spec.images_dir or coco_images_dir(labels_path, split)
     with tempfile.TemporaryDirectory(prefix="workbench-coco-") as tmp:
         path = labels_path
         if problems:
@@ -155,16 +155,13 @@ def _import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path:
             path.write_text(json.dumps(clean), encoding="utf-8")
             log.warning("%s: %d malformed annotations skipped (see the audit's file problems)",
                         labels_path, len(problems))
-        dataset.add_dir(dataset_type=fo.types.COCODetectionDataset, data_path=str(images_dir),
+        # A file_name -> path map (FiftyOne accepts a dict) keeps images whose files are
+        # missing as samples, so the integrity check reports them instead of the import failing.
+        data_map = {img["file_name"]: str(images_dir / img["file_name"]) for img in clean["images"]}
+        dataset.add_dir(dataset_type=fo.types.COCODetectionDataset, data_path=data_map,
                         labels_path=str(path), label_types=["detections"], label_field=label_field,
                         tags=tags)
     return problems
-
-
-def _guess_images_dir(labels_path: Path, split: str | None) -> Path:
-    from workbench.io.sources import _coco_images_dir
-
-    return _coco_images_dir(labels_path, split)
 
 
 def _import_yolo(dataset: Any, yaml_path: Path, label_field: str) -> list[dict]:

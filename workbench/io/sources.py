@@ -52,7 +52,7 @@ def _is_class_tree(path: Path) -> bool:
     return bool(subdirs) and any(_has_images(d) for d in subdirs)
 
 
-def _read_json(path: Path) -> object:
+def read_json(path: Path) -> object:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -65,11 +65,11 @@ def _read_json(path: Path) -> object:
 def _looks_like_coco(path: Path) -> bool:
     if path.suffix.lower() != ".json":
         return False
-    data = _read_json(path)
+    data = read_json(path)
     return isinstance(data, dict) and "images" in data and "annotations" in data
 
 
-def _coco_images_dir(labels: Path, split: str | None) -> Path:
+def coco_images_dir(labels: Path, split: str | None) -> Path:
     """Guess where a COCO file's images live: ``<root>/<split>2017``, ``images/``, ``data/`` or beside it."""
     bases = [labels.parent, labels.parent.parent]
     stem_tail = labels.stem.split("_")[-1]
@@ -110,7 +110,7 @@ def resolve_source(source: str | Path, format: str = "auto", *, images: str | Pa
             return SourceSpec(root.parent, "yolo", ((None, root),))
         if format in ("auto", "coco") and (format == "coco" or _looks_like_coco(root)):
             split = split_of_name(root.stem)
-            return SourceSpec(root.parent, "coco", ((split, root),), images_dir or _coco_images_dir(root, split))
+            return SourceSpec(root.parent, "coco", ((split, root),), images_dir or coco_images_dir(root, split))
         raise SourceError(f"{root} is neither a COCO JSON (with 'images' and 'annotations') nor a YOLO data.yaml")
 
     children = {p.name: p for p in root.iterdir()}

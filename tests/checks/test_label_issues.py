@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from workbench.checks.label_issues import label_issues_from_features
+
+
+def _clusters(n_per=60, k=3, dim=8, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 4, (k, dim))
+    x = np.concatenate([centers[c] + rng.normal(0, 1, (n_per, dim)) for c in range(k)])
+    y = np.repeat(np.arange(k), n_per)
+    return x.astype(np.float32), y
+
+
+def test_flipped_labels_are_found_with_suggestions():
+    x, y = _clusters()
+    names = np.array(["ant", "bee", "cow"])
+    labels = list(names[y])
+    flipped = [3, 70, 130, 150]
+    for i in flipped:
+        labels[i] = names[(y[i] + 1) % 3]
+    ids = [f"s{i}" for i in range(len(labels))]
+    r = label_issues_from_features(ids, [f"/p/{i}" for i in ids], ["train"] * len(ids), labels, x, n_folds=5)
+    found = {i.sample_id for i in r.issues}
+    assert {f"s{i}" for i in flipped} <= found
+    assert len(found) <= len(flipped) + 4  # few false alarms on well-separated data
+    by_id = {i.sample_id: i for i in r.issues}
+    for i in flipped:
+        assert by_id[f"s{i}"].suggested_label == names[y[i]]
+    assert r.issues == tuple(sorted(r.issues, key=lambda i: i.score))  # worst first
+    assert r.cv_accuracy > 0.9 and r.n_folds == 5
+    frame = r.to_frame()
+    assert frame.loc[frame.sample_id == "s3", "is_label_issue"].item()
+
+
+def test_singleton_class_and_unlabelled_not_assessed():
+    x, y = _clusters(n_per=20, k=2)
+    labels = [str(v) for v in y]
+    labels[0] = "lonely"
+    labels[1] = None
+    r = label_issues_from_features([str(i) for i in range(40)], ["p"] * 40, [None] * 40, labels, x)
+    assert set(r.not_assessed) == {"0", "1"} and "fewer than 2" in r.not_assessed_reason
+    assert "lonely" not in r.classes
+
+
+def test_needs_two_classes():
+    x, _ = _clusters(n_per=10, k=1)
+    with pytest.raises(ValueError, match="two classes"):
+        label_issues_from_features([str(i) for i in range(10)], ["p"] * 10, [None] * 10, ["a"] * 10, x)

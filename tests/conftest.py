@@ -1,0 +1,69 @@
+"""Shared fixtures. The suite runs FiftyOne's real embedded MongoDB, in a private folder.
+
+The environment is set before anything imports FiftyOne, so tests never touch the
+user's own FiftyOne database or embedding cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_RUN_DIR = Path(tempfile.mkdtemp(prefix="workbench-tests-"))
+os.environ["FIFTYONE_DATABASE_DIR"] = str(_RUN_DIR / "fiftyone-db")
+os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
+os.environ["WORKBENCH_CACHE"] = str(_RUN_DIR / "cache")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "data" / "demo" / "fashion-mnist"
+MANIFEST = REPO / "data" / "demo" / "PLANTED.json"
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root``: proves a run left the user's files untouched."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def write_image(path: Path, seed: int, size: int = 32, fmt: str | None = None) -> Path:
+    """A small real image with a seeded random pattern (distinct seeds give distinct images)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)
+    img = Image.fromarray(base).resize((size, size), Image.Resampling.NEAREST)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, format=fmt)
+    return path
+
+
+@pytest.fixture
+def unique_name(request) -> str:
+    """A FiftyOne dataset name unique to the test; the dataset is deleted afterwards."""
+    name = "t-" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
+    yield name
+    import fiftyone as fo
+
+    if fo.dataset_exists(name):
+        fo.delete_dataset(name)
+
+
+@pytest.fixture
+def imagefolder(tmp_path: Path) -> Path:
+    """train/ and test/ class folders of small distinct images, with one exact train->test leak."""
+    root = tmp_path / "imgs"
+    seed = 0
+    for split, n in (("train", 6), ("test", 3)):
+        for label in ("cat", "dog"):
+            for _ in range(n):
+                write_image(root / split / label / f"{split}-{label}-{seed}.png", seed)
+                seed += 1
+    leak = (root / "train" / "cat" / "train-cat-0.png").read_bytes()
+    (root / "test" / "cat" / "copied.png").write_bytes(leak)
+    return root

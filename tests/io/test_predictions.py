@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from workbench.errors import PredictionsError
+from workbench.io.predictions import predictions_from_field, read_predictions_csv
+
+
+def test_csv_reorders_columns_and_resolves_relative_paths(tmp_path):
+    csv = tmp_path / "preds.csv"
+    csv.write_text("filepath,dog,cat\nimgs/a.png,0.2,0.6\n/abs/b.png,1,0\n")
+    preds = read_predictions_csv(csv, ["cat", "dog"])
+    np.testing.assert_allclose(preds[str(tmp_path / "imgs" / "a.png")], [0.75, 0.25])
+    np.testing.assert_allclose(preds["/abs/b.png"], [0.0, 1.0])
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("path,cat,dog\n", "first column must be 'filepath'"),
+    ("filepath,cat\n", "missing \\['dog'\\]"),
+    ("filepath,cat,dog,cow\n", "unknown \\['cow'\\]"),
+    ("filepath,cat,dog\na.png,0.5\n", "line 2: 2 values"),
+    ("filepath,cat,dog\na.png,x,0.5\n", "line 2"),
+    ("filepath,cat,dog\na.png,-1,0.5\n", "must be finite, >= 0"),
+    ("", "is empty"),
+])
+def test_csv_errors_say_what_to_fix(tmp_path, text, needle):
+    csv = tmp_path / "p.csv"
+    csv.write_text(text)
+    with pytest.raises(PredictionsError, match=needle):
+        read_predictions_csv(csv, ["cat", "dog"])
+
+
+def test_field_values():
+    class Cls:
+        logits = [0.0, np.log(3.0)]
+
+    out = predictions_from_field([None, [1, 3], Cls()], ["a", "b"])
+    assert out[0] is None
+    np.testing.assert_allclose(out[1], [0.25, 0.75])
+    np.testing.assert_allclose(out[2], [0.25, 0.75])
+    with pytest.raises(PredictionsError, match="2 non-negative numbers"):
+        predictions_from_field([[1, 2, 3]], ["a", "b"])

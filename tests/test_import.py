@@ -1,0 +1,23 @@
+import subprocess
+import sys
+
+
+def test_import_workbench_is_light():
+    """`import workbench` must not pull in torch, open_clip, fiftyone or ipywidgets (STYLE: lazy facade)."""
+    code = ("import sys, workbench; heavy = [m for m in ('torch', 'open_clip', 'fiftyone', 'ipywidgets', 'plotly', "
+            "'cleanlab', 'sklearn') if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_lazy_attributes_resolve():
+    import workbench
+
+    assert callable(workbench.load) and callable(workbench.run_audit)
+    assert workbench.AuditConfig().min_class_ratio == 0.10
+    try:
+        workbench.does_not_exist
+    except AttributeError as exc:
+        assert "does_not_exist" in str(exc)
+    else:
+        raise AssertionError("unknown attribute did not raise")
