@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "load": "workbench.io.loading",
-    "run_audit": "workbench.audit",
+    "run_audit": "workbench.orchestrator",
     "write_back": "workbench.render.fiftyone_app",
     "launch_app": "workbench.render.fiftyone_app",
     "render_html": "workbench.render.html_report",
@@ -55,7 +55,7 @@ def audit(source: Any, config: AuditConfig | None = None, *, format: str = "auto
         >>> result.counts()["leaks"]  # doctest: +SKIP
         10
     """
-    from workbench.audit import run_audit
+    from workbench.orchestrator import run_audit
     from workbench.io.loading import load
     from workbench.render.fiftyone_app import write_back as _write_back
 

@@ -63,7 +63,7 @@ def _fail_on(value: str) -> list[str]:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from workbench.audit import run_audit
+    from workbench.orchestrator import run_audit
     from workbench.config import AuditConfig, EmbedderConfig
     from workbench.io.loading import load
     from workbench.render.fiftyone_app import write_back

@@ -7,6 +7,7 @@ smallest/largest class ratio.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -70,7 +71,8 @@ class AuditConfig:
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain JSON types only (tuples become lists), so a result round-trips through JSON unchanged."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
     def replace(self, **changes: Any) -> AuditConfig:
         return dataclasses.replace(self, **changes)

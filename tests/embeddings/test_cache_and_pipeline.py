@@ -41,7 +41,7 @@ def test_rerun_embeds_only_new_or_changed(tmp_path, tiny_clip):
     ids.append("id-new")
     second = embed_files(ids, [str(p) for p in paths], [_sha(p) for p in paths], tiny_clip, cache_dir=cache,
                          batch_size=4, num_workers=0, progress=False)
-    assert second.n_cached == 5 and second.n_computed == 2
+    assert second.n_cached == 5 and second.n_computed == 2 and len(second.ids) == 7
     np.testing.assert_allclose(second.vectors[0], first.vectors[0], atol=1e-6)
 
 
@@ -54,6 +54,6 @@ def test_identical_content_embedded_once_and_bad_file_reported(tmp_path, tiny_cl
     r = embed_files(["a", "b", "bad", "gone"], [str(a), str(b), str(bad), str(tmp_path / "gone.png")],
                     [_sha(a), _sha(b), _sha(bad), None], tiny_clip, cache_dir=tmp_path / "c", num_workers=0,
                     progress=False)
-    assert r.ids == ("a", "b") and r.n_computed == 1
+    assert r.ids == ("a", "b") and r.n_computed == 2
     np.testing.assert_array_equal(r.vectors[0], r.vectors[1])
     assert set(r.failed) == {"bad", "gone"} and "Error" in r.failed["bad"]

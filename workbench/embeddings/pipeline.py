@@ -22,7 +22,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Embeddings:
-    """L2-normalised vectors for the samples in ``ids`` (failed samples are absent)."""
+    """L2-normalised vectors for the samples in ``ids`` (failed samples are absent).
+
+    ``n_cached`` samples were served from the cache and ``n_computed`` by this run's model
+    passes (files with identical content share one pass), so together they count ``ids``.
+    """
 
     ids: tuple[str, ...]
     vectors: np.ndarray
@@ -128,5 +132,5 @@ def embed_files(ids: Sequence[str], paths: Sequence[str], hashes: Sequence[str |
             vectors[i] = computed[k]
     keep = [i for i in range(len(ids)) if ids[i] not in failed and not np.isnan(vectors[i]).any()]
     return Embeddings(ids=tuple(ids[i] for i in keep), vectors=vectors[keep], model_id=embedder.model_id,
-                      n_computed=len(good), n_cached=int(hit.sum()), failed=failed,
+                      n_computed=sum(ids[i] not in failed for i in todo), n_cached=int(hit.sum()), failed=failed,
                       seconds=time.perf_counter() - start)

@@ -1,0 +1,164 @@
+"""End to end on the shipped demo data: every planted issue is found, nothing is modified.
+
+Runs the real stack: FiftyOne's embedded database, the auto embedder (which falls back to the
+shipped EfficientNet-Lite0 here, since CLIP weights can't be downloaded), scikit-learn and cleanlab.
+"""
+
+import json
+
+import pytest
+
+from tests.conftest import DEMO, MANIFEST, tree_digest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    import fiftyone as fo
+
+    import workbench
+    from workbench.config import AuditConfig
+
+    before = tree_digest(DEMO)
+    name = "t-demo-audit"
+    if fo.dataset_exists(name):
+        fo.delete_dataset(name)
+    dataset = workbench.load(DEMO, name=name)
+    result = workbench.audit(dataset, AuditConfig(), progress=False)
+    yield dataset, result, before
+    fo.delete_dataset(name)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return json.loads(MANIFEST.read_text())
+
+
+def _abs(rel):
+    return str(DEMO / rel)
+
+
+def test_user_files_untouched(demo_run):
+    _, _, before = demo_run
+    assert tree_digest(DEMO) == before
+
+
+def test_fallback_is_recorded(demo_run):
+    _, result, _ = demo_run
+    emb = result.embedding
+    assert emb.requested == "auto" and emb.backend == "efficientnet-lite0" and emb.trained
+    assert "CLIP unavailable" in emb.fallback_reason
+
+
+def test_every_exact_duplicate_found(demo_run, planted):
+    _, result, _ = demo_run
+    clusters = [set(c.filepaths) for c in result.duplicates.clusters]
+    for group in planted["exact_duplicates"]:
+        members = {_abs(group["original"]), *map(_abs, group["copies"])}
+        assert any(members <= c for c in clusters), group
+
+
+def test_every_near_duplicate_found(demo_run, planted):
+    _, result, _ = demo_run
+    clusters = [set(c.filepaths) for c in result.duplicates.clusters]
+    for pair in planted["near_duplicates"]:
+        assert any({_abs(pair["original"]), _abs(pair["copy"])} <= c for c in clusters), pair
+
+
+def test_every_leak_found_with_label_conflicts(demo_run, planted):
+    _, result, _ = demo_run
+    found = {frozenset((p.filepath_a, p.filepath_b)): p for p in result.leakage.pairs}
+    for leak in planted["leaks"]:
+        pair = found.get(frozenset((_abs(leak["train"]), _abs(leak["test"]))))
+        assert pair is not None, leak
+        assert (pair.split_a, pair.split_b) == ("train", "test")
+        assert pair.label_conflict == leak["label_conflict"]
+        assert pair.kind == leak["kind"]
+    threshold = result.duplicates.near_threshold
+    assert all(p.distance <= threshold for p in result.leakage.pairs)
+
+
+def test_flipped_labels_flagged(demo_run, planted):
+    _, result, _ = demo_run
+    flagged = {i.filepath: i for i in result.label_issues.issues}
+    flips = planted["flipped_labels"]
+    hits = [f for f in flips if _abs(f["path"]) in flagged]
+    assert len(hits) >= 0.8 * len(flips), f"{len(hits)}/{len(flips)} flipped labels flagged"
+    suggested_right = sum(flagged[_abs(f["path"])].suggested_label == f["true_label"] for f in hits)
+    assert suggested_right >= 0.7 * len(hits)
+
+
+def test_rare_class_and_bad_files(demo_run, planted):
+    _, result, _ = demo_run
+    assert result.balance.below_ratio == (planted["rare_class"]["label"],)
+    assert result.balance.counts["train"][planted["rare_class"]["label"]] == planted["rare_class"]["train"]
+    bad = {p.filepath: p.kind for p in result.integrity.problems}
+    assert bad == {_abs(b["path"]): "unreadable" for b in planted["bad_files"]}
+    assert all(c.state == "ran" for c in result.checks), result.checks
+
+
+def test_write_back_fields_tags_views_and_run_record(demo_run, planted):
+    dataset, result, _ = demo_run
+    assert set(dataset.list_saved_views()) >= {"wb-duplicates", "wb-leaks", "wb-label-issues", "wb-file-problems"}
+    leaks = dataset.load_saved_view("wb-leaks")
+    assert len(leaks) == len(result.leakage.leaked_ids)
+    assert len(dataset.match_tags("wb:label_issue")) == len(result.label_issues.issues)
+    flip = dataset[_abs(planted["flipped_labels"][0]["path"])]
+    assert flip["wb_label_score"] is not None
+    assert len(dataset.exists("wb_embedding")) == result.n_samples - 2  # all but the two unreadable files
+    run = dataset.info["workbench"]["runs"][-1]
+    assert run["counts"] == result.counts() and run["embedding_fallback"]
+    assert "cleanlab" in run["versions"] and "fiftyone" in run["versions"]
+
+
+def test_reaudit_uses_cache_and_keeps_reviews(demo_run):
+    import workbench
+
+    dataset, result, _ = demo_run
+    sample = dataset.match_tags("wb:label_issue").first()
+    sample.tags.append("wb:reviewed:not_error")
+    sample.save()
+    again = workbench.audit(dataset, progress=False)
+    assert again.embedding.n_computed == 0 and again.embedding.n_cached == result.embedding.n_cached + \
+        result.embedding.n_computed
+    assert again.counts() == result.counts()
+    assert "wb:reviewed:not_error" in dataset[sample.id].tags
+    assert len(dataset.info["workbench"]["runs"]) == 2
+
+
+def test_result_round_trips_through_json(demo_run, tmp_path):
+    from workbench.results import AuditResult
+
+    _, result, _ = demo_run
+    path = tmp_path / "result.json"
+    result.to_json(path)
+    back = AuditResult.from_json(path)
+    assert back == result  # artifacts are in-memory only and excluded from equality
+    assert back.leakage.pairs[0].label_conflict in (True, False)
+
+
+def test_json_export_schema(demo_run, planted):
+    from workbench.render.json_export import to_export_dict
+
+    _, result, _ = demo_run
+    doc = json.loads(json.dumps(to_export_dict(result)))
+    assert doc["embedding_model"]["id"] == result.embedding.model_id
+    assert {"path_a", "split_a", "label_a", "path_b", "split_b", "label_b"} <= set(doc["leaks"][0])
+    assert {"path", "given_label", "suggested_label", "score"} <= set(doc["label_issues"][0])
+    assert all(p.startswith("/") for c in doc["duplicates"] for p in c["paths"])
+    assert doc["class_counts"]["test"]["Ankle_boot"] == planted["rare_class"]["test"]
+
+
+@pytest.mark.browser
+def test_demo_report_renders_in_chromium(demo_run, tmp_path):
+    from tests.browser import assert_clean_load, open_in_chromium
+    from workbench.render.html_report import render_html
+
+    _, result, _ = demo_run
+    path = tmp_path / "report.html"
+    render_html(result, path)
+    assert path.stat().st_size < 10 * 1024 * 1024
+    found = open_in_chromium(path, "demo")
+    assert_clean_load(found)
+    assert found["model_visible"] and found["model_text"] == result.embedding.model_id
