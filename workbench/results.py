@@ -247,6 +247,13 @@ class ClassReadiness:
 
 @dataclass(frozen=True)
 class BalanceResult:
+    """Class counts and where they stand.
+
+    ``counts`` is ``{split: {class: n}}`` (split ``all`` when the dataset has none);
+    ``totals`` is ``{class: n}``. ``imbalance_ratio`` is rarest / most common on ``basis``,
+    in [0, 1]; ``below_ratio`` lists the classes under ``min_ratio`` of the most common.
+    """
+
     task: Task
     unit: Literal["images", "instances"]
     counts: dict[str, dict[str, int]]
@@ -275,7 +282,10 @@ class BalanceResult:
 
 @dataclass(frozen=True)
 class SplitShift:
-    """How the class distribution differs between two splits."""
+    """How the class distribution differs between two splits.
+
+    ``largest_gaps`` are ``(class, share in split_b - share in split_a)``, largest magnitude first.
+    """
 
     split_a: str
     split_b: str
@@ -289,7 +299,10 @@ class SplitShift:
 
 @dataclass(frozen=True)
 class AttributeAssociation:
-    """Labels broken down by one metadata attribute, with Cramér's V as the strength."""
+    """Labels broken down by one metadata attribute, with Cramér's V as the strength.
+
+    ``table`` is ``{attribute level: {label: n}}`` (zero cells omitted).
+    """
 
     attribute: str
     n_levels: int

@@ -18,7 +18,6 @@ from workbench.results import AuditResult
 log = logging.getLogger(__name__)
 
 FIELDS = {
-    "hash": f"{PREFIX}sha256",
     "embedding": f"{PREFIX}embedding",
     "dup_cluster": f"{PREFIX}duplicate_cluster",
     "dup_kind": f"{PREFIX}duplicate_kind",
