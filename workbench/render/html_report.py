@@ -152,28 +152,25 @@ def _relative_path(filepath: str | None, source: str) -> str:
     return filepath
 
 
-def _fmt_float(value: Any, digits: int = 3) -> str:
+def _as_float(value: Any) -> float | None:
+    """``value`` as a float, or None when it is missing or NaN (formatters then show a dash)."""
     if value is None:
-        return "—"
+        return None
     try:
         value = float(value)
     except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(value):
-        return "—"
-    return f"{value:.{digits}f}"
+        return None
+    return None if math.isnan(value) else value
+
+
+def _fmt_float(value: Any, digits: int = 3) -> str:
+    v = _as_float(value)
+    return "—" if v is None else f"{v:.{digits}f}"
 
 
 def _fmt_pct(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "—"
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(value):
-        return "—"
-    return f"{value * 100:.{digits}f}%"
+    v = _as_float(value)
+    return "—" if v is None else f"{v * 100:.{digits}f}%"
 
 
 def _fmt_int(value: Any) -> str:
@@ -186,18 +183,8 @@ def _fmt_int(value: Any) -> str:
 
 
 def _fmt_p(value: Any) -> str:
-    if value is None:
-        return "—"
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(value):
-        return "—"
-    if value < 1e-4:
-        return f"{value:.1e}"
-    return f"{value:.4f}"
-
+    v = _as_float(value)
+    return "—" if v is None else f"{v:.1e}" if v < 1e-4 else f"{v:.4f}"
 
 def _fmt_seconds(value: Any) -> str:
     if value is None:
@@ -372,24 +359,11 @@ def _label_error_figure(figures: _Figures, per_class: tuple[ClassErrorRate, ...]
     return figures.add(fig, height=380)
 
 
-def _split_major_counts(counts: dict[str, dict[str, int]], classes: tuple[str, ...],
-                        splits: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    """``{split: {class: n}}`` whichever way round ``BalanceResult.counts`` is keyed."""
-    outer = set(counts)
-    if outer and outer <= set(classes) and not outer <= set(splits):
-        transposed: dict[str, dict[str, int]] = {}
-        for label, by_split in counts.items():
-            for split, n in by_split.items():
-                transposed.setdefault(split, {})[label] = n
-        return transposed
-    return counts
-
-
 def _balance_figure(figures: _Figures, balance: BalanceResult, classes: tuple[str, ...],
                     splits: tuple[str, ...]) -> Figure | None:
     import plotly.graph_objects as go
 
-    by_split = _split_major_counts(balance.counts, classes, splits)
+    by_split = balance.counts  # {split: {class: n}}
     if not by_split:
         return None
     labels = list(balance.totals) or sorted({lab for per in by_split.values() for lab in per})
@@ -418,10 +392,7 @@ def _balance_figure(figures: _Figures, balance: BalanceResult, classes: tuple[st
 
 
 def _label_by_level(assoc: AttributeAssociation, classes: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    """``{label: {level: n}}`` whichever way round ``AttributeAssociation.table`` is keyed."""
-    outer = set(assoc.table)
-    if outer and outer <= set(classes):
-        return assoc.table
+    """``{label: {level: n}}`` from ``AttributeAssociation.table`` (``{level: {label: n}}``)."""
     by_label: dict[str, dict[str, int]] = {}
     for level, per_label in assoc.table.items():
         for label, n in per_label.items():
