@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from workbench.results import AuditResult
 
 
@@ -15,7 +17,8 @@ def text_summary(result: AuditResult, *, width: int = 78) -> str:
     if emb is not None:
         lines.append(f"embeddings     {emb.model_id}  ({emb.n_computed} computed, {emb.n_cached} cached)")
         if emb.fallback_reason:
-            lines.append(f"  ! FALLBACK: {emb.fallback_reason[:width - 14]}")
+            lines += textwrap.wrap(f"FALLBACK: {emb.fallback_reason}", width=width, initial_indent="  ! ",
+                                   subsequent_indent="    ")[:3]
         if not emb.trained:
             lines.append("  ! untrained weights: embedding-based findings are not meaningful")
     lines.append(f"file problems  {c['file_problems']}")
