@@ -162,3 +162,17 @@ def test_demo_report_renders_in_chromium(demo_run, tmp_path):
     found = open_in_chromium(path, "demo")
     assert_clean_load(found)
     assert found["model_visible"] and found["model_text"] == result.embedding.model_id
+
+
+def test_refilter_from_cached_graph_matches_the_audit(demo_run):
+    from workbench.checks.duplicates import refilter
+
+    _, result, _ = demo_run
+    threshold = result.duplicates.near_threshold
+    dups, leaks = refilter(result.artifacts, threshold)
+    assert dups == result.duplicates and leaks == result.leakage
+    tight, tight_leaks = refilter(result.artifacts, 0.0)
+    assert all(c.max_distance == 0.0 for c in tight.clusters)
+    assert len(tight.clusters) < len(result.duplicates.clusters) and len(tight_leaks.pairs) < len(result.leakage.pairs)
+    loose, _ = refilter(result.artifacts, 0.2)
+    assert loose.n_redundant > result.duplicates.n_redundant

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from workbench.config import AuditConfig
+from workbench.marks import reviews_from_tags
 from workbench.results import AuditArtifacts, AuditResult, CheckStatus, EmbeddingInfo, FileProblem, IntegrityResult
 
 log = logging.getLogger(__name__)
@@ -322,9 +323,11 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     artifacts = None
     if inp.embeddings is not None:
         g = inp.graph
-        artifacts = AuditArtifacts(embedded_ids=inp.embeddings.ids, vectors=inp.embeddings.vectors,
-                                   neighbor_indices=None if g is None else g.indices,
-                                   neighbor_distances=None if g is None else g.distances)
+        artifacts = AuditArtifacts(
+            sample_ids=tuple(frame["id"]), filepaths=tuple(frame["filepath"]), splits=tuple(frame["split"]),
+            labels=tuple(frame["label"]), hashes=tuple(inp.hashes), embedded_rows=inp.embedded_rows,
+            vectors=inp.embeddings.vectors, neighbor_indices=None if g is None else g.indices,
+            neighbor_distances=None if g is None else g.distances)
     return AuditResult(
         dataset_name=table.dataset_name, source=table.source, task=table.task, n_samples=len(frame),
         classes=tuple(sorted({lab for labs in labels for lab in labs})),
@@ -333,4 +336,4 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
         versions=_versions(), checks=tuple(checks), embedding=embedding_info, integrity=f.get("integrity"),
         duplicates=f.get("duplicates"), leakage=f.get("leakage"), label_issues=f.get("label_issues"),
         balance=f.get("balance"), bias=f.get("bias"), timings={k: round(v, 3) for k, v in timings.items()},
-        artifacts=artifacts)
+        reviews=reviews_from_tags(frame["id"], frame["tags"]), artifacts=artifacts)

@@ -326,12 +326,27 @@ class BiasResult:
 
 @dataclass(frozen=True)
 class AuditArtifacts:
-    """Large in-memory outputs of an audit: sample ids of the embedded rows, their vectors, the k-NN graph."""
+    """Large in-memory outputs of an audit, never serialised.
 
-    embedded_ids: tuple[str, ...]
-    vectors: Any  # numpy.ndarray [N, dim]
-    neighbor_indices: Any  # numpy.ndarray [N, k], rows of ``vectors``
-    neighbor_distances: Any  # numpy.ndarray [N, k]
+    The audit table's rows (ids, paths, splits, labels, content hashes), the rows that have
+    embeddings, their vectors and the k-NN graph over them. Panels re-filter duplicates at
+    another threshold from these (``workbench.checks.duplicates.refilter``) without
+    re-embedding; the write-back stores the vectors on the samples.
+    """
+
+    sample_ids: tuple[str, ...]
+    filepaths: tuple[str, ...]
+    splits: tuple[str | None, ...]
+    labels: tuple[str | None, ...]
+    hashes: tuple[str | None, ...]
+    embedded_rows: Any  # numpy int64 [M]: table rows that have a vector
+    vectors: Any  # numpy float32 [M, dim], L2-normalised
+    neighbor_indices: Any  # numpy [M, k]: rows of ``vectors``; None when M < 2
+    neighbor_distances: Any  # numpy [M, k] cosine distances, ascending
+
+    @property
+    def embedded_ids(self) -> tuple[str, ...]:
+        return tuple(self.sample_ids[i] for i in self.embedded_rows)
 
 
 @dataclass(frozen=True)
@@ -356,11 +371,18 @@ class AuditResult:
     balance: BalanceResult | None = None
     bias: BiasResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: Review marks found on the samples when the audit ran: ``{sample id: "confirmed" | "not_error"}``
+    #: (see ``workbench.marks``), so renderers show what was already reviewed.
+    reviews: dict[str, str] = field(default_factory=dict)
     schema_version: str = SCHEMA_VERSION
     #: In-memory only (not serialised): embeddings and the k-NN graph, so renderers and
     #: panels can store vectors or re-filter neighbours without recomputing anything.
     artifacts: AuditArtifacts | None = field(default=None, compare=False, repr=False,
                                              metadata={"serialize": False})
+
+    def review_of(self, sample_id: str) -> str | None:
+        """``confirmed``, ``not_error`` or None for a sample."""
+        return self.reviews.get(sample_id)
 
     def check(self, name: str) -> CheckStatus | None:
         return next((c for c in self.checks if c.name == name), None)

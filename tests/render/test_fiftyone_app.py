@@ -44,3 +44,27 @@ def test_result_for_another_dataset_is_refused(imagefolder, unique_name):
             workbench.write_back(other, result)
     finally:
         other.delete()
+
+
+def test_marks_round_trip_into_next_audit(imagefolder, unique_name):
+    import workbench
+    from workbench.marks import REVIEW_TAGS, read_marks
+
+    cfg = workbench.AuditConfig(embedder=workbench.EmbedderConfig(name="efficientnet-lite0"),
+                                near_duplicate_threshold=0.005)
+    first = workbench.audit(imagefolder, cfg, name=unique_name, progress=False)
+    assert first.reviews == {}
+    ds = workbench.load(unique_name)
+    a, b = first.leakage.pairs[0].sample_id_a, first.leakage.pairs[0].sample_id_b
+    assert workbench.mark_samples(ds, [a], "confirmed") == 1
+    workbench.mark_samples(ds, [b], "not_error")
+    workbench.mark_samples(ds, [b], "confirmed")  # changing one's mind replaces the mark
+    assert ds[b].tags.count(REVIEW_TAGS["not_error"]) == 0
+    workbench.mark_samples(ds, [a], None)
+    ds.select([a]).tag_samples(REVIEW_TAGS["not_error"])  # a tag set by hand in the App counts the same
+    assert read_marks(ds) == {a: "not_error", b: "confirmed"}
+    second = workbench.audit(ds, cfg, progress=False)
+    assert second.reviews == {a: "not_error", b: "confirmed"}
+    assert ds[a].ground_truth.label == first.leakage.pairs[0].label_a  # marking never relabels
+    with pytest.raises(ValueError, match="state must be"):
+        workbench.mark_samples(ds, [a], "maybe")

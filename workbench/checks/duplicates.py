@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -94,3 +94,23 @@ def find_duplicates(ids: Sequence[str], filepaths: Sequence[str], splits: Sequen
                          labels=tuple(labels[r] for r in rows), max_distance=round(float(dmax), 6))
         for n, (rows, kind, dmax) in enumerate(clusters))
     return DuplicatesResult(near_threshold=threshold, clusters=out, n_exact_pairs=n_exact, n_near_pairs=n_near)
+
+
+def refilter(artifacts: Any, threshold: float) -> tuple[DuplicatesResult, Any]:
+    """Duplicates and leaks at another near-duplicate ``threshold``, from an audit's cached k-NN graph.
+
+    Nothing is re-embedded or re-searched: pairs farther than the graph's ``k`` neighbours
+    stay unseen, exactly as in the audit itself. Returns ``(DuplicatesResult, LeakageResult)``.
+
+    Example:
+        >>> dups, leaks = refilter(result.artifacts, 0.03)  # doctest: +SKIP
+    """
+    from workbench.checks.leakage import find_leaks
+    from workbench.checks.neighbors import NeighborGraph
+
+    a = artifacts
+    graph = None if a.neighbor_indices is None else NeighborGraph(a.neighbor_indices, a.neighbor_distances)
+    edges = duplicate_edges(a.hashes, graph, a.embedded_rows, threshold)
+    cols = (a.sample_ids, a.filepaths, a.splits, a.labels)
+    dups = find_duplicates(*cols, a.hashes, edges, threshold=threshold)
+    return dups, find_leaks(*cols, a.hashes, edges, dups)
