@@ -595,6 +595,8 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
             "more": issues_more,
             "figure": _label_error_figure(figures, lab.per_class),
             "n_assessed": len(lab.sample_ids),
+            "n_confirmed": sum(result.reviews.get(i.sample_id) == "confirmed" for i in lab.issues),
+            "n_not_error": sum(result.reviews.get(i.sample_id) == "not_error" for i in lab.issues),
         }
 
     balance_view = None
@@ -642,6 +644,7 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
         "balance": balance_view,
         "bias": bias_view,
         "checks": checks,
+        "reviews": result.reviews,
         "config_text": json.dumps(result.config, indent=2, ensure_ascii=False, default=str),
         "figures": figures.items,
         "thumbnails": {"embedded": thumbs.n_embedded, "failed": thumbs.n_failed,
