@@ -28,3 +28,9 @@ def test_inspect_files_keeps_order(tmp_path):
     facts = inspect_files(paths, progress=False)
     assert [f.filepath for f in facts] == paths
     assert [f.ok for f in facts] == [True] * 5 + [False]
+
+
+def test_messages_are_stable_and_say_what_to_do(tmp_path):
+    (tmp_path / "text.png").write_text("not an image")
+    msg = inspect_file(str(tmp_path / "text.png")).problem
+    assert "0x" not in msg and "re-export or remove it" in msg

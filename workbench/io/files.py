@@ -42,7 +42,7 @@ def inspect_file(filepath: str) -> FileFacts:
         >>> facts.problem_kind  # doctest: +SKIP
         'unreadable'
     """
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with open(filepath, "rb") as fh:
@@ -61,6 +61,9 @@ def inspect_file(filepath: str) -> FileFacts:
         with Image.open(io.BytesIO(data)) as img:
             width, height, fmt = img.width, img.height, img.format
             img.load()  # a full decode catches truncated files that verify() lets through
+    except UnidentifiedImageError:
+        return FileFacts(filepath, digest, len(data), None, None, None,
+                         "not an image in any format Pillow reads; re-export or remove it", "unreadable")
     except Exception as exc:  # Pillow raises many types for bad data; all mean "not decodable"
         return FileFacts(filepath, digest, len(data), None, None, None,
                          f"not a decodable image ({type(exc).__name__}: {exc}); re-export or remove it",
