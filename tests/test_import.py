@@ -21,3 +21,10 @@ def test_lazy_attributes_resolve():
         assert "does_not_exist" in str(exc)
     else:
         raise AssertionError("unknown attribute did not raise")
+
+
+def test_subpackages_resolve_lazily():
+    code = ("import sys, workbench; p = workbench.panels; print(callable(p.overview_panel), "
+            "'ipywidgets' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]

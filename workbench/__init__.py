@@ -41,11 +41,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.results import AuditResult
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+#: Subpackages reachable as attributes after a bare ``import workbench`` (imported on first use).
+_SUBMODULES = frozenset({"panels", "checks", "marks", "results", "config", "embeddings", "io", "render"})
 
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"workbench.{name}")
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")
 
 

@@ -129,8 +129,13 @@ def _csp_hash(script: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
-def _plotly_text(value: Any) -> str:
-    """Text plotly will show: escaped so its pseudo-HTML renders it literally."""
+def plotly_text(value: Any) -> str:
+    """Text plotly will show: escaped so its pseudo-HTML renders it literally.
+
+    Example:
+        >>> plotly_text("<b>cat</b>")
+        '&lt;b&gt;cat&lt;/b&gt;'
+    """
     return html.escape("(none)" if value is None else str(value), quote=False)
 
 
@@ -140,8 +145,13 @@ def _basename(filepath: str | None) -> str:
     return PurePath(str(filepath)).name or str(filepath)
 
 
-def _relative_path(filepath: str | None, source: str) -> str:
-    """``filepath`` relative to the dataset ``source`` folder when it lies inside it."""
+def relative_path(filepath: str | None, source: str) -> str:
+    """``filepath`` relative to the dataset ``source`` folder when it lies inside it.
+
+    Example:
+        >>> relative_path("/data/pets/train/cat/1.png", "/data/pets")
+        'train/cat/1.png'
+    """
     if not filepath:
         return ""
     if source:
@@ -163,17 +173,17 @@ def _as_float(value: Any) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _fmt_float(value: Any, digits: int = 3) -> str:
+def fmt_float(value: Any, digits: int = 3) -> str:
     v = _as_float(value)
     return "—" if v is None else f"{v:.{digits}f}"
 
 
-def _fmt_pct(value: Any, digits: int = 1) -> str:
+def fmt_pct(value: Any, digits: int = 1) -> str:
     v = _as_float(value)
     return "—" if v is None else f"{v * 100:.{digits}f}%"
 
 
-def _fmt_int(value: Any) -> str:
+def fmt_int(value: Any) -> str:
     if value is None:
         return "—"
     try:
@@ -186,7 +196,7 @@ def _fmt_p(value: Any) -> str:
     v = _as_float(value)
     return "—" if v is None else f"{v:.1e}" if v < 1e-4 else f"{v:.4f}"
 
-def _fmt_seconds(value: Any) -> str:
+def fmt_seconds(value: Any) -> str:
     if value is None:
         return "—"
     try:
@@ -201,12 +211,12 @@ def _fmt_seconds(value: Any) -> str:
 
 
 def _fmt_signed(value: Any) -> str:
-    text = _fmt_float(value)
+    text = fmt_float(value)
     return text if text.startswith("-") or text == "—" or not text[:1].isdigit() else "+" + text
 
 
 def _fmt_plural(n: int, singular: str, plural: str) -> str:
-    return f"{_fmt_int(n)} {singular if n == 1 else plural}"
+    return f"{fmt_int(n)} {singular if n == 1 else plural}"
 
 
 def _fmt_label(value: Any) -> str:
@@ -275,38 +285,54 @@ class _Thumbnails:
     def _thumbnail(self, filepath: str) -> Thumbnail:
         cached = self._cache.get(filepath)
         if cached is None:
-            cached = self._cache[filepath] = self._encode(filepath)
+            cached = self._cache[filepath] = encode_thumbnail(filepath, self.px)
             self.n_failed += cached.uri is None
         return cached
 
-    def _encode(self, filepath: str) -> Thumbnail:
-        from PIL import Image, ImageOps
+def encode_thumbnail(filepath: str, px: int = 96) -> Thumbnail:
+    """A small JPEG (PNG when the image has transparency) of ``filepath`` as a data URI.
 
-        name = _basename(filepath)
-        try:
-            with Image.open(filepath) as img:
-                img.draft("RGB", (self.px, self.px))  # fast JPEG downscale; no-op otherwise
-                img = ImageOps.exif_transpose(img)
-                if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-                    img = ImageOps.autocontrast(img.convert("F").convert("L"))
-                img.thumbnail((self.px, self.px))
-                has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
-                buffer = io.BytesIO()
-                if has_alpha:
-                    img.convert("RGBA").save(buffer, format="PNG", optimize=True)
-                    mime = "image/png"
-                else:
-                    img.convert("RGB").save(buffer, format="JPEG", quality=82, optimize=True)
-                    mime = "image/jpeg"
-        except FileNotFoundError:
-            logger.debug("thumbnail: file not found: %s", filepath)
-            return Thumbnail(filepath, name, None, "file missing")
-        except (OSError, ValueError, SyntaxError, EOFError, TypeError, Image.DecompressionBombError) as exc:
-            # Pillow signals undecodable files with any of these; the report shows a placeholder.
-            logger.debug("thumbnail: cannot read %s: %s", filepath, exc)
-            return Thumbnail(filepath, name, None, "unreadable image")
-        uri = f"data:{mime};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-        return Thumbnail(filepath, name, uri)
+    A missing or undecodable file gives a placeholder (``uri`` None, ``note`` says why);
+    this never raises for a bad image.
+
+    Args:
+        filepath: The image file.
+        px: Longest side of the thumbnail, in pixels.
+
+    Returns:
+        The :class:`Thumbnail`.
+
+    Example:
+        >>> encode_thumbnail("/no/such/file.png").note
+        'file missing'
+    """
+    from PIL import Image, ImageOps
+
+    name = _basename(filepath)
+    try:
+        with Image.open(filepath) as img:
+            img.draft("RGB", (px, px))  # fast JPEG downscale; no-op otherwise
+            img = ImageOps.exif_transpose(img)
+            if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+                img = ImageOps.autocontrast(img.convert("F").convert("L"))
+            img.thumbnail((px, px))
+            has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+            buffer = io.BytesIO()
+            if has_alpha:
+                img.convert("RGBA").save(buffer, format="PNG", optimize=True)
+                mime = "image/png"
+            else:
+                img.convert("RGB").save(buffer, format="JPEG", quality=82, optimize=True)
+                mime = "image/jpeg"
+    except FileNotFoundError:
+        logger.debug("thumbnail: file not found: %s", filepath)
+        return Thumbnail(filepath, name, None, "file missing")
+    except (OSError, ValueError, SyntaxError, EOFError, TypeError, Image.DecompressionBombError) as exc:
+        # Pillow signals undecodable files with any of these; the report shows a placeholder.
+        logger.debug("thumbnail: cannot read %s: %s", filepath, exc)
+        return Thumbnail(filepath, name, None, "unreadable image")
+    uri = f"data:{mime};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return Thumbnail(filepath, name, uri)
 
 
 # --------------------------------------------------------------------------- figures
@@ -321,18 +347,35 @@ class Figure:
     height: int
 
 
+def style_figure(fig: Any, *, height: int) -> Any:
+    """Give a plotly figure the report's look (template, font, margins) and ``height``; returns it.
+
+    Example:
+        >>> fig = style_figure(label_error_figure(result.label_issues.per_class), height=380)  # doctest: +SKIP
+    """
+    fig.update_layout(
+        height=height,
+        template="plotly_white",
+        font={"family": _FONT, "size": 12, "color": "#1d2330"},
+        margin={"l": 60, "r": 20, "t": 40, "b": 60},
+        hoverlabel={"font": {"family": _FONT}},
+    )
+    return fig
+
+
+def attribute_figure_height(n_labels: int) -> int:
+    """Height in pixels of an attribute heatmap with ``n_labels`` rows."""
+    return min(900, 160 + 26 * n_labels)
+
+
 class _Figures:
     def __init__(self) -> None:
         self.items: list[Figure] = []
 
-    def add(self, fig: Any, *, height: int) -> Figure:
-        fig.update_layout(
-            height=height,
-            template="plotly_white",
-            font={"family": _FONT, "size": 12, "color": "#1d2330"},
-            margin={"l": 60, "r": 20, "t": 40, "b": 60},
-            hoverlabel={"font": {"family": _FONT}},
-        )
+    def add(self, fig: Any | None, *, height: int) -> Figure | None:
+        if fig is None:
+            return None
+        style_figure(fig, height=height)
         plain = fig.to_plotly_json()
         spec = {"data": plain["data"], "layout": plain["layout"], "config": _PLOTLY_CONFIG}
         figure = Figure(f"wb-fig-{len(self.items) + 1}", script_safe_json(spec), height)
@@ -340,14 +383,21 @@ class _Figures:
         return figure
 
 
-def _label_error_figure(figures: _Figures, per_class: tuple[ClassErrorRate, ...]) -> Figure | None:
+def label_error_figure(per_class: tuple[ClassErrorRate, ...]) -> Any | None:
+    """Bar chart of the share of samples flagged per given label, worst first (None when empty).
+
+    Labels are escaped with :func:`plotly_text`.
+
+    Example:
+        >>> fig = label_error_figure(result.label_issues.per_class)  # doctest: +SKIP
+    """
     import plotly.graph_objects as go
 
     if not per_class:
         return None
     rows = sorted(per_class, key=lambda c: (-c.rate, str(c.label)))
     fig = go.Figure(go.Bar(
-        x=[_plotly_text(c.label) for c in rows],
+        x=[plotly_text(c.label) for c in rows],
         y=[c.rate for c in rows],
         customdata=[[c.n_issues, c.n_assessed] for c in rows],
         marker={"color": "#c5221f"},
@@ -356,11 +406,18 @@ def _label_error_figure(figures: _Figures, per_class: tuple[ClassErrorRate, ...]
     fig.update_layout(title={"text": "Share of samples flagged, per given label", "font": {"size": 14}},
                       xaxis={"type": "category", "title": {"text": "given label"}, "automargin": True},
                       yaxis={"tickformat": ".0%", "title": {"text": "flagged"}, "rangemode": "tozero"})
-    return figures.add(fig, height=380)
+    return fig
 
 
-def _balance_figure(figures: _Figures, balance: BalanceResult, classes: tuple[str, ...],
-                    splits: tuple[str, ...]) -> Figure | None:
+def balance_figure(balance: BalanceResult) -> Any | None:
+    """Grouped bars of the class counts, one trace per split; classes below the ratio rule get a ⚠.
+
+    Classes are sorted by total count; every label is escaped with :func:`plotly_text`.
+    Returns None when there are no counts.
+
+    Example:
+        >>> fig = balance_figure(result.balance)  # doctest: +SKIP
+    """
     import plotly.graph_objects as go
 
     by_split = balance.counts  # {split: {class: n}}
@@ -373,25 +430,25 @@ def _balance_figure(figures: _Figures, balance: BalanceResult, classes: tuple[st
     fig = go.Figure()
     for i, (split, per_label) in enumerate(by_split.items()):
         fig.add_bar(
-            name=_plotly_text(split),
-            x=[_plotly_text(lab) for lab in labels],
+            name=plotly_text(split),
+            x=[plotly_text(lab) for lab in labels],
             y=[per_label.get(lab, 0) for lab in labels],
             marker={"color": palette[i % len(palette)]},
-            hovertemplate="%{x}<br>" + _plotly_text(split) + ": %{y:,}<extra></extra>",
+            hovertemplate="%{x}<br>" + plotly_text(split) + ": %{y:,}<extra></extra>",
         )
-    tick_text = [("⚠ " if lab in below else "") + _plotly_text(lab) for lab in labels]
+    tick_text = [("⚠ " if lab in below else "") + plotly_text(lab) for lab in labels]
     fig.update_layout(
         barmode="group",
         title={"text": f"{balance.unit.capitalize()} per class and split", "font": {"size": 14}},
         xaxis={"type": "category", "automargin": True, "tickmode": "array",
-               "tickvals": [_plotly_text(lab) for lab in labels], "ticktext": tick_text},
+               "tickvals": [plotly_text(lab) for lab in labels], "ticktext": tick_text},
         yaxis={"title": {"text": balance.unit}, "rangemode": "tozero"},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
     )
-    return figures.add(fig, height=420)
+    return fig
 
 
-def _label_by_level(assoc: AttributeAssociation, classes: tuple[str, ...]) -> dict[str, dict[str, int]]:
+def _label_by_level(assoc: AttributeAssociation) -> dict[str, dict[str, int]]:
     """``{label: {level: n}}`` from ``AttributeAssociation.table`` (``{level: {label: n}}``)."""
     by_label: dict[str, dict[str, int]] = {}
     for level, per_label in assoc.table.items():
@@ -400,41 +457,50 @@ def _label_by_level(assoc: AttributeAssociation, classes: tuple[str, ...]) -> di
     return by_label
 
 
-def _attribute_figure(figures: _Figures, assoc: AttributeAssociation,
-                      classes: tuple[str, ...]) -> tuple[Figure | None, int]:
-    """Heatmap of each level's label mix; returns the figure and the labels left out."""
+def attribute_figure(assoc: AttributeAssociation, *, max_labels: int = MAX_HEATMAP_LABELS) -> tuple[Any | None, int]:
+    """Heatmap of each attribute level's label mix (share of the level, counts as text).
+
+    Rows are labels (most frequent first, at most ``max_labels``), columns the levels;
+    every label, level and the attribute name are escaped with :func:`plotly_text`.
+
+    Returns:
+        The figure (None when the table is empty) and how many labels were left out.
+
+    Example:
+        >>> fig, hidden = attribute_figure(result.bias.attributes[0])  # doctest: +SKIP
+    """
     import plotly.graph_objects as go
 
-    by_label = _label_by_level(assoc, classes)
+    by_label = _label_by_level(assoc)
     if not by_label:
         return None, 0
     levels = list(dict.fromkeys(lv for per in by_label.values() for lv in per))
     labels = sorted(by_label, key=lambda lab: -sum(by_label[lab].values()))
-    hidden = max(0, len(labels) - MAX_HEATMAP_LABELS)
-    labels = labels[:MAX_HEATMAP_LABELS]
+    hidden = max(0, len(labels) - max_labels)
+    labels = labels[:max_labels]
     level_totals = {lv: sum(per.get(lv, 0) for per in by_label.values()) for lv in levels}
     counts = [[by_label[lab].get(lv, 0) for lv in levels] for lab in labels]
     shares = [[(n / level_totals[lv] if level_totals[lv] else 0.0) for n, lv in zip(row, levels, strict=True)]
               for row in counts]
     show_text = len(labels) * len(levels) <= 400
     fig = go.Figure(go.Heatmap(
-        x=[_plotly_text(lv) for lv in levels],
-        y=[_plotly_text(lab) for lab in labels],
+        x=[plotly_text(lv) for lv in levels],
+        y=[plotly_text(lab) for lab in labels],
         z=shares,
         text=counts,
         texttemplate="%{text}" if show_text else None,
         colorscale="Blues",
         zmin=0,
         colorbar={"title": {"text": "share of level"}, "tickformat": ".0%"},
-        hovertemplate=("label %{y}<br>" + _plotly_text(assoc.attribute)
+        hovertemplate=("label %{y}<br>" + plotly_text(assoc.attribute)
                        + " = %{x}<br>%{text} samples (%{z:.0%} of this level)<extra></extra>"),
     ))
     fig.update_layout(
-        title={"text": "Label mix per " + _plotly_text(assoc.attribute), "font": {"size": 14}},
-        xaxis={"type": "category", "title": {"text": _plotly_text(assoc.attribute)}, "automargin": True},
+        title={"text": "Label mix per " + plotly_text(assoc.attribute), "font": {"size": 14}},
+        xaxis={"type": "category", "title": {"text": plotly_text(assoc.attribute)}, "automargin": True},
         yaxis={"type": "category", "autorange": "reversed", "automargin": True},
     )
-    return figures.add(fig, height=min(900, 160 + 26 * len(labels))), hidden
+    return fig, hidden
 
 
 # --------------------------------------------------------------------------- view model
@@ -468,6 +534,30 @@ def _section_state(result: AuditResult, check: str, anchor: str, title: str, pay
     return SectionState(check, anchor, title, "ran", status.reason if status else "", True, seconds)
 
 
+def section_states(result: AuditResult) -> dict[str, SectionState]:
+    """``{check: SectionState}`` for every check the report has a section for.
+
+    A section shows content only when its check ran and left a result; otherwise the
+    state says why (``skipped``, ``failed``, ``not run``, ``no result``) with the reason.
+
+    Example:
+        >>> section_states(result)["label_issues"].reason  # doctest: +SKIP
+        'no class labels: ...'
+    """
+    return {check: _section_state(result, check, anchor, title, getattr(result, check))
+            for check, anchor, title in _SECTIONS}
+
+
+def summary_cards(result: AuditResult) -> list[dict[str, str]]:
+    """The report's summary cards: ``title``, ``value``, ``detail``, ``tone`` and the section ``href``.
+
+    Example:
+        >>> [c["title"] for c in summary_cards(result)][:3]  # doctest: +SKIP
+        ['Samples', 'Classes', 'Splits']
+    """
+    return _summary_cards(result, section_states(result))
+
+
 def _card(title: str, value: str, detail: str, tone: str, href: str) -> dict[str, str]:
     return {"title": title, "value": value, "detail": detail, "tone": tone, "href": href}
 
@@ -476,37 +566,37 @@ def _summary_cards(result: AuditResult, states: dict[str, SectionState]) -> list
     counts = result.counts()
     split_names = ", ".join(result.splits) if result.splits else "no split field"
     cards = [
-        _card("Samples", _fmt_int(result.n_samples), result.task, "neutral", "#methods"),
-        _card("Classes", _fmt_int(len(result.classes)), "", "neutral", "#balance"),
-        _card("Splits", _fmt_int(len(result.splits)), split_names, "neutral", "#leakage"),
+        _card("Samples", fmt_int(result.n_samples), result.task, "neutral", "#methods"),
+        _card("Classes", fmt_int(len(result.classes)), "", "neutral", "#balance"),
+        _card("Splits", fmt_int(len(result.splits)), split_names, "neutral", "#leakage"),
     ]
 
     def finding(check: str, title: str, n: int, detail: str, tone_if_any: str) -> dict[str, str]:
         st = states[check]
         if not st.show:
             return _card(title, "—", st.state, "muted", "#" + st.anchor)
-        return _card(title, _fmt_int(n), detail, tone_if_any if n else "ok", "#" + st.anchor)
+        return _card(title, fmt_int(n), detail, tone_if_any if n else "ok", "#" + st.anchor)
 
     dup, leak, lab = result.duplicates, result.leakage, result.label_issues
     cards.append(finding("integrity", "File problems", counts["file_problems"],
                          "missing, empty or undecodable", "bad"))
     cards.append(finding("duplicates", "Duplicate clusters", counts["duplicates"],
-                         f"{_fmt_int(dup.n_redundant)} redundant samples" if dup else "", "warn"))
+                         f"{fmt_int(dup.n_redundant)} redundant samples" if dup else "", "warn"))
     cards.append(finding("leakage", "Leak pairs", counts["leaks"],
-                         f"{_fmt_int(leak.n_label_conflicts)} with conflicting labels" if leak else "", "bad"))
+                         f"{fmt_int(leak.n_label_conflicts)} with conflicting labels" if leak else "", "bad"))
     cards.append(finding("label_issues", "Label issues", counts["label_issues"],
-                         f"{_fmt_pct(lab.issue_rate)} of assessed samples" if lab else "", "warn"))
+                         f"{fmt_pct(lab.issue_rate)} of assessed samples" if lab else "", "warn"))
     st = states["balance"]
     bal = result.balance
     if not st.show or bal is None:
         cards.append(_card("Imbalance ratio", "—", st.state, "muted", "#balance"))
     else:
-        rule = f"rule: ≥ {_fmt_pct(bal.min_ratio, 0)}"
+        rule = f"rule: ≥ {fmt_pct(bal.min_ratio, 0)}"
         if bal.below_ratio:
             detail = f"{rule}; {_fmt_plural(len(bal.below_ratio), 'class', 'classes')} below"
         else:
             detail = f"{rule}; met"
-        cards.append(_card("Imbalance ratio", _fmt_pct(bal.imbalance_ratio), detail,
+        cards.append(_card("Imbalance ratio", fmt_pct(bal.imbalance_ratio), detail,
                            "bad" if bal.below_ratio else "ok", "#balance"))
     return cards
 
@@ -536,8 +626,7 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
         >>> ctx["thumbnails"]["embedded"] <= 50  # doctest: +SKIP
         True
     """
-    states = {check: _section_state(result, check, anchor, title, getattr(result, check))
-              for check, anchor, title in _SECTIONS}
+    states = section_states(result)
     figures = _Figures()
     thumbs = _Thumbnails(max_thumbnails, thumbnail_px)
 
@@ -593,7 +682,7 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
             "result": lab,
             "rows": [{"rank": n + 1, "issue": i, "thumb": next(issue_thumbs)} for n, i in enumerate(issues)],
             "more": issues_more,
-            "figure": _label_error_figure(figures, lab.per_class),
+            "figure": figures.add(label_error_figure(lab.per_class), height=380),
             "n_assessed": len(lab.sample_ids),
             "n_confirmed": sum(result.reviews.get(i.sample_id) == "confirmed" for i in lab.issues),
             "n_not_error": sum(result.reviews.get(i.sample_id) == "not_error" for i in lab.issues),
@@ -605,7 +694,7 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
         readiness, readiness_more = _capped(bal.readiness)
         balance_view = {
             "result": bal,
-            "figure": _balance_figure(figures, bal, result.classes, result.splits),
+            "figure": figures.add(balance_figure(bal), height=420),
             "readiness": readiness,
             "readiness_more": readiness_more,
         }
@@ -616,9 +705,9 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
         shifts, shifts_more = _capped(bias.split_shifts)
         attributes = []
         for n, assoc in enumerate(bias.attributes):
-            figure, hidden = (_attribute_figure(figures, assoc, result.classes)
-                              if n < MAX_ATTRIBUTE_CHARTS else (None, 0))
-            attributes.append({"assoc": assoc, "figure": figure, "hidden_labels": hidden})
+            fig, hidden = attribute_figure(assoc) if n < MAX_ATTRIBUTE_CHARTS else (None, 0)
+            height = attribute_figure_height(len(fig.data[0].y)) if fig is not None else 0
+            attributes.append({"assoc": assoc, "figure": figures.add(fig, height=height), "hidden_labels": hidden})
         bias_view = {
             "result": bias,
             "shifts": shifts,
@@ -667,17 +756,17 @@ def _environment(source: str = "") -> Any:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update({
-        "f3": _fmt_float,
-        "f2": lambda v: _fmt_float(v, 2),
-        "pct": _fmt_pct,
-        "num": _fmt_int,
+        "f3": fmt_float,
+        "f2": lambda v: fmt_float(v, 2),
+        "pct": fmt_pct,
+        "num": fmt_int,
         "pval": _fmt_p,
-        "secs": _fmt_seconds,
+        "secs": fmt_seconds,
         "label": _fmt_label,
         "signed": _fmt_signed,
         "plural": _fmt_plural,
         "basename": _basename,
-        "relpath": lambda fp: _relative_path(fp, source),
+        "relpath": lambda fp: relative_path(fp, source),
     })
     return env
 
