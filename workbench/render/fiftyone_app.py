@@ -157,6 +157,12 @@ def review(result: AuditResult, *, dataset: Any = None, view: str | None = None,
         >>> session.view = dataset.load_saved_view("wb-leaks")  # doctest: +SKIP
     """
     fo = fiftyone()
+    if remote:
+        from fiftyone.core.context import is_notebook_context
+
+        if is_notebook_context():  # FiftyOne would refuse only after starting a server it then leaves running
+            raise ValueError("remote=True can't be used inside a notebook; use auto=False to start the App "
+                             "without displaying it, or run `workbench app DATASET --remote` in a shell")
     ds = dataset if dataset is not None else fo.load_dataset(result.dataset_name)
     saved = set(ds.list_saved_views())
     if view is None:
