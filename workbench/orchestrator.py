@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -165,9 +166,8 @@ def _run_bias(inp: AuditInputs, cfg: AuditConfig):
     idx = [i for i, labs in enumerate(lists) for _ in labs]
     labels = [lab for labs in lists for lab in labs]
     balance = inp.findings.get("balance")
-    counts = {s: c for s, c in balance.counts.items()} if balance is not None else None
     return find_bias(labels, [splits[i] for i in idx], {k: [v[i] for i in idx] for k, v in attrs.items()},
-                     counts=counts, max_levels=cfg.max_attribute_levels)
+                     counts=balance.counts if balance is not None else None, max_levels=cfg.max_attribute_levels)
 
 
 CHECKS: tuple[CheckSpec, ...] = (
@@ -210,8 +210,6 @@ def _attach_predictions(inp: AuditInputs, cfg: AuditConfig, dataset: Any) -> Non
         return
     classes = sorted({lab for lab in inp.frame["label"] if lab is not None})
     paths = list(inp.frame["filepath"])
-    from pathlib import Path
-
     if Path(spec).expanduser().suffix.lower() == ".csv" or Path(spec).expanduser().is_file():
         table = read_predictions_csv(spec, classes)
         rows = [i for i, fp in enumerate(paths) if fp in table]
