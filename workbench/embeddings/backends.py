@@ -112,6 +112,8 @@ def load_efficientnet_lite0(*, device: str | None = None, requested: str = "effi
 
 
 def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    """Whether the hub's host name resolves (a quick check before open_clip's slow retries)."""
+    previous = socket.getdefaulttimeout()
     try:
         socket.setdefaulttimeout(timeout)
         socket.getaddrinfo(host, 443)
@@ -119,7 +121,7 @@ def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
     except OSError:
         return False
     finally:
-        socket.setdefaulttimeout(None)
+        socket.setdefaulttimeout(previous)  # leave the process-wide default as the caller had it
 
 
 def _cached_clip_weights(model: str, pretrained: str) -> str | None:
