@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 EmbedderName = Literal["auto", "clip", "efficientnet-lite0"]
+Precision = Literal["auto", "fp32", "bf16"]
 
 #: Images (classification, semantic segmentation) or instances (detection, instance
 #: segmentation) per class: (minimum, good, excellent), with transfer learning.
@@ -40,6 +41,10 @@ class EmbedderConfig:
     device: str | None = None
     num_workers: int = 2
     cache_dir: str | None = None
+    #: ``auto`` runs bf16 weights where the CPU (AVX512-BF16/AMX) or GPU supports them, after
+    #: checking on a probe batch that the cosine drift against fp32 stays far below the
+    #: near-duplicate threshold; otherwise fp32. ``bf16`` forces bf16 (drift still recorded).
+    precision: Precision = "auto"
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,12 @@ class AuditConfig:
     near_duplicate_threshold: float | None = None
     #: Neighbours per sample in the shared k-NN graph.
     k_neighbors: int = 10
+    #: k-NN engine: ``exact`` (blocked brute force), ``ivf`` (faiss IVF index, exact re-check of
+    #: every candidate) or ``auto`` (exact up to 10,000 embedded images, IVF above).
+    knn_method: Literal["auto", "exact", "ivf"] = "auto"
+    #: Update the neighbour graph stored by the last audit of the same dataset instead of
+    #: rebuilding it (only new or changed images are searched).
+    incremental: bool = True
     #: Folds for out-of-fold predicted probabilities.
     cv_folds: int = 5
     #: cleanlab ``filter_by`` method.

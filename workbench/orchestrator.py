@@ -18,7 +18,8 @@ import numpy as np
 
 from workbench.config import AuditConfig
 from workbench.marks import reviews_from_tags
-from workbench.results import AuditArtifacts, AuditResult, CheckStatus, EmbeddingInfo, FileProblem, IntegrityResult
+from workbench.results import (AuditArtifacts, AuditResult, CheckStatus, EmbeddingInfo, FileProblem, IntegrityResult,
+                               NeighborInfo)
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,35 @@ _WHY_MISSING = {
 }
 
 
+def _neighbor_graph(inp: AuditInputs, cfg: AuditConfig, dataset_name: str) -> tuple[Any, NeighborInfo]:
+    """The shared k-NN graph: updated from the last audit of this dataset when possible, else built."""
+    from workbench.checks.neighbors import knn_graph, update_knn_graph
+    from workbench.embeddings.cache import default_cache_root
+    from workbench.io.graph_store import graph_path, load_graph, save_graph
+
+    start = time.perf_counter()
+    emb, e = inp.embeddings, inp.embedder
+    hashes = [str(inp.hashes[r]) for r in inp.embedded_rows]
+    path = graph_path(cfg.embedder.cache_dir or default_cache_root(), dataset_name, e.model_id, e.preprocessing,
+                      cfg.k_neighbors)
+    stored = load_graph(path) if cfg.incremental else None
+    mapping = stored.rows_in(emb.ids, hashes) if stored is not None else None
+    if stored is not None and (mapping >= 0).any() and (cfg.knn_method in ("auto", stored.graph.method)):
+        graph, stats = update_knn_graph(stored.graph, mapping, emb.vectors, k=cfg.k_neighbors)
+        mode = "rebuilt" if stats["rebuilt"] else "updated"
+    else:
+        graph = knn_graph(emb.vectors, cfg.k_neighbors, method=cfg.knn_method, seed=cfg.seed)
+        stats, mode = {"reused": 0, "new": len(emb.ids), "recomputed": 0}, "built"
+    try:
+        save_graph(path, emb.ids, hashes, graph)
+    except OSError as exc:  # the audit stands; only the next one can't be incremental
+        log.warning("could not store the neighbour graph at %s (%s); the next audit rebuilds it", path, exc)
+    log.info("k-NN graph %s (%s): %s", mode, graph.method, stats)
+    return graph, NeighborInfo(method=graph.method, k=graph.k, mode=mode, n_rows=len(emb.ids),
+                               n_reused=stats["reused"], n_new=stats["new"], n_recomputed=stats["recomputed"],
+                               seconds=round(time.perf_counter() - start, 3))
+
+
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -277,7 +307,9 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
         embedding_info = EmbeddingInfo(model_id=e.model_id, backend=e.family, requested=e.requested,
                                        trained=e.trained, dim=e.dim, device=e.device, preprocessing=e.preprocessing,
                                        fallback_reason=e.fallback_reason, n_computed=emb.n_computed,
-                                       n_cached=emb.n_cached, n_failed=len(emb.failed), seconds=emb.seconds)
+                                       n_cached=emb.n_cached, n_failed=len(emb.failed), seconds=emb.seconds,
+                                       precision=e.precision, bf16_drift=e.bf16_drift,
+                                       precision_note=e.precision_note)
         checks.append(CheckStatus("embeddings", "ran", seconds=round(time.perf_counter() - t, 3)))
     except Exception as exc:  # recorded on the result; duplicates still run on content hashes
         log.error("embeddings failed: %s", exc)
@@ -285,11 +317,16 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
                                   round(time.perf_counter() - t, 3)))
     timings["embeddings"] = time.perf_counter() - t
 
+    neighbor_info = None
     if inp.embeddings is not None and len(inp.embeddings.ids) > 1:
-        from workbench.checks.neighbors import knn_graph
-
         t = time.perf_counter()
-        inp.graph = knn_graph(inp.embeddings.vectors, cfg.k_neighbors)
+        try:
+            inp.graph, neighbor_info = _neighbor_graph(inp, cfg, table.dataset_name)
+            checks.append(CheckStatus("neighbors", "ran", seconds=round(time.perf_counter() - t, 3)))
+        except Exception as exc:  # near duplicates then fall back to content hashes only
+            log.exception("k-NN graph failed")
+            checks.append(CheckStatus("neighbors", "failed", f"{type(exc).__name__}: {exc}",
+                                      round(time.perf_counter() - t, 3)))
         timings["neighbors"] = time.perf_counter() - t
 
     try:
@@ -331,7 +368,8 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
         classes=tuple(sorted({lab for labs in labels for lab in labs})),
         splits=tuple(sorted({s for s in frame["split"] if s is not None})),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=cfg_dict,
-        versions=_versions(), checks=tuple(checks), embedding=embedding_info, integrity=f.get("integrity"),
+        versions=_versions(), checks=tuple(checks), embedding=embedding_info, neighbors=neighbor_info,
+        integrity=f.get("integrity"),
         duplicates=f.get("duplicates"), leakage=f.get("leakage"), label_issues=f.get("label_issues"),
         balance=f.get("balance"), bias=f.get("bias"), timings={k: round(v, 3) for k, v in timings.items()},
         reviews=reviews_from_tags(frame["id"], frame["tags"]), artifacts=artifacts)

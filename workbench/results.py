@@ -53,10 +53,28 @@ class EmbeddingInfo:
     n_cached: int = 0
     n_failed: int = 0
     seconds: float = 0.0
+    #: ``fp32`` or ``bf16`` weights; for bf16 the measured max cosine drift against fp32.
+    precision: str = "fp32"
+    bf16_drift: float | None = None
+    precision_note: str | None = None
 
     @property
     def is_fallback(self) -> bool:
         return self.fallback_reason is not None
+
+
+@dataclass(frozen=True)
+class NeighborInfo:
+    """How the shared k-NN graph was obtained: built from scratch, or updated from the last audit."""
+
+    method: str  # "exact" | "ivf"
+    k: int
+    mode: str  # "built" | "updated" | "rebuilt"
+    n_rows: int
+    n_reused: int = 0
+    n_new: int = 0
+    n_recomputed: int = 0
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -364,6 +382,7 @@ class AuditResult:
     versions: dict[str, str]
     checks: tuple[CheckStatus, ...]
     embedding: EmbeddingInfo | None = None
+    neighbors: NeighborInfo | None = None
     integrity: IntegrityResult | None = None
     duplicates: DuplicatesResult | None = None
     leakage: LeakageResult | None = None

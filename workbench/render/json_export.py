@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 from workbench.results import AuditResult
 
-EXPORT_SCHEMA_VERSION = "1.0"
+EXPORT_SCHEMA_VERSION = "1.1"
 
 
 def to_export_dict(result: AuditResult) -> dict[str, Any]:
@@ -30,7 +31,9 @@ def to_export_dict(result: AuditResult) -> dict[str, Any]:
                     "created_at": result.created_at},
         "embedding_model": None if emb is None else {
             "id": emb.model_id, "requested": emb.requested, "trained": emb.trained,
-            "fallback_reason": emb.fallback_reason, "dim": emb.dim},
+            "fallback_reason": emb.fallback_reason, "dim": emb.dim, "precision": emb.precision,
+            "bf16_drift": emb.bf16_drift, "n_computed": emb.n_computed, "n_cached": emb.n_cached},
+        "neighbor_graph": None if result.neighbors is None else dataclasses.asdict(result.neighbors),
         "summary": result.counts(),
         "checks": {c.name: {"state": c.state, "reason": c.reason} for c in result.checks},
         "duplicates": [] if dups is None else [
@@ -52,6 +55,7 @@ def to_export_dict(result: AuditResult) -> dict[str, Any]:
             "readiness": {r.label: r.level for r in result.balance.readiness}},
         "file_problems": [] if result.integrity is None else [
             {"path": p.filepath, "kind": p.kind, "message": p.message} for p in result.integrity.problems],
+        "timings": dict(result.timings),
     }
 
 

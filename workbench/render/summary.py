@@ -21,6 +21,13 @@ def text_summary(result: AuditResult, *, width: int = 78) -> str:
                                    subsequent_indent="    ")[:3]
         if not emb.trained:
             lines.append("  ! untrained weights: embedding-based findings are not meaningful")
+        if emb.precision == "bf16" and emb.bf16_drift is not None:
+            lines.append(f"  precision bf16 (max cosine drift from fp32 {emb.bf16_drift:.1e})")
+    nb = result.neighbors
+    if nb is not None:
+        how = (f"updated: {nb.n_new} new, {nb.n_recomputed} re-searched, {nb.n_reused} reused"
+               if nb.mode == "updated" else nb.mode)
+        lines.append(f"k-NN graph     {nb.method}, k={nb.k}, {nb.n_rows} rows ({how}, {nb.seconds:.1f} s)")
     lines.append(f"file problems  {c['file_problems']}")
     if result.duplicates:
         d = result.duplicates
