@@ -14,54 +14,17 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
-import socket
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
+from workbench._mongo import start_private_mongod, stop_process  # imports no FiftyOne
+
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="workbench-tests-"))
 
-
-def _start_private_mongod(folder: Path) -> tuple[subprocess.Popen, str]:
-    from workbench._mongo import mongod_path
-
-    mongod = mongod_path()
-    if mongod is None:
-        raise RuntimeError("FiftyOne's mongod is missing: run `python -m workbench._mongo --ensure` (make setup)")
-    folder.mkdir(parents=True, exist_ok=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([str(mongod), "--dbpath", str(folder), "--port", str(port), "--bind_ip", "127.0.0.1",
-                             "--nounixsocket", "--logpath", str(folder / "mongod.log")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mongod exited: {(folder / 'mongod.log').read_text()[-2000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, f"mongodb://127.0.0.1:{port}"
-        except OSError:
-            if time.time() > deadline:
-                proc.kill()
-                raise RuntimeError("mongod did not start listening within 60 s") from None
-            time.sleep(0.2)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-_MONGOD, DATABASE_URI = _start_private_mongod(_RUN_DIR / "mongo")
-atexit.register(_stop, _MONGOD)
+_MONGOD, DATABASE_URI = start_private_mongod(_RUN_DIR / "mongo")
+atexit.register(stop_process, _MONGOD)
 os.environ["FIFTYONE_DATABASE_URI"] = DATABASE_URI
 os.environ["FIFTYONE_DATABASE_DIR"] = str(_RUN_DIR / "fiftyone-db")
 os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")

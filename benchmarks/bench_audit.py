@@ -1,0 +1,113 @@
+"""Full audit of Fashion-MNIST (70,000 real images) through the CLI, then an incremental re-audit.
+
+Phases (each a separate ``workbench audit`` process, timed end to end with its peak RSS):
+
+* ``cold``: 99% of the images (69,300), empty embedding cache: load into FiftyOne,
+  hash, embed, k-NN graph, every check, write-back, JSON and HTML report.
+* ``cached``: the same images as a new FiftyOne dataset, embeddings from the cache.
+* ``incremental``: the held-back 1% (700 images) is added to the folder and the
+  ``cold`` dataset is audited again: only the new images are embedded and the stored
+  neighbour graph is updated, not rebuilt.
+
+    python -m benchmarks.bench_audit --phases cold,cached,incremental
+
+Results are merged into ``build/bench/audit-fmnist.json`` (phases can run separately).
+The benchmark works in ``build/bench/fmnist-work`` with its own MongoDB; Debian's
+dataset files are only read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.fmnist import export
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "build" / "bench" / "fmnist-work"
+OUT = ROOT / "build" / "bench" / "audit-fmnist.json"
+
+
+def _link_tree(src: Path, dst: Path) -> int:
+    """Hard-link (or copy) every file of ``src`` into ``dst``; returns the number of files added."""
+    added = 0
+    for f in src.rglob("*.png"):
+        target = dst / f.relative_to(src)
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(f, target)
+        except OSError:
+            shutil.copy2(f, target)
+        added += 1
+    return added
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> dict:
+    """Run ``workbench`` with ``args``; wall seconds, peak RSS (MB) and return code."""
+    exe = str(Path(sys.executable).with_name("workbench"))
+    start = time.perf_counter()
+    proc = subprocess.Popen([exe, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    rc = os.waitstatus_to_exitcode(status)
+    if rc not in (0, 1):
+        raise RuntimeError(f"workbench {' '.join(args)} failed ({rc}):\n{out[-4000:]}")
+    return {"seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024), "rc": rc,
+            "summary_tail": out.strip().splitlines()[-25:]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--phases", default="cold,cached,incremental")
+    p.add_argument("--fresh", action="store_true", help="delete the work folder (cache, database) first")
+    args = p.parse_args(argv)
+    from workbench._mongo import start_private_mongod, stop_process
+
+    if args.fresh and WORK.exists():
+        shutil.rmtree(WORK)
+    export_dir = ROOT / "build" / "bench" / "fashion-mnist"
+    export(export_dir)
+    data = WORK / "data"
+    _link_tree(export_dir / "base", data)
+    results = json.loads(OUT.read_text()) if OUT.exists() else {}
+    mongod, uri = start_private_mongod(WORK / "mongo")
+    env = dict(os.environ, FIFTYONE_DATABASE_URI=uri, FIFTYONE_DO_NOT_TRACK="true", HF_HUB_OFFLINE="1",
+               FIFTYONE_DATABASE_DIR=str(WORK / "fiftyone-db"))
+    common = ["--cache-dir", str(WORK / "cache"), "--quiet", "--embedder", "efficientnet-lite0"]
+    try:
+        for phase in [x.strip() for x in args.phases.split(",") if x.strip()]:
+            name = {"cold": "fmnist-bench", "cached": f"fmnist-bench-cached-{int(time.time())}",
+                    "incremental": "fmnist-bench"}[phase]
+            added = _link_tree(export_dir / "new", data) if phase == "incremental" else 0
+            out_dir = WORK / phase
+            out_dir.mkdir(parents=True, exist_ok=True)
+            r = run_cli(["audit", str(data), "--name", name, "--json", str(out_dir / "audit.json"),
+                         "--report", str(out_dir / "report.html"), *common], env)
+            audit = json.loads((out_dir / "audit.json").read_text())
+            r.update(phase=phase, images_added=added, n_samples=audit.get("n_samples"),
+                     timings=audit.get("timings"), embedding=audit.get("embedding"),
+                     date=time.strftime("%Y-%m-%d %H:%M"), commit=subprocess.run(
+                         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                         text=True).stdout.strip())
+            results[phase] = r
+            OUT.parent.mkdir(parents=True, exist_ok=True)
+            OUT.write_text(json.dumps(results, indent=2))
+            print(f"{phase}: {r['seconds']} s, peak RSS {r['peak_rss_mb']} MB, samples {r['n_samples']}")
+    finally:
+        stop_process(mongod)
+    if "cold" in results and "incremental" in results:
+        print(f"incremental / cold = {results['incremental']['seconds'] / results['cold']['seconds']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
