@@ -1,6 +1,6 @@
 """Likely label errors: out-of-fold predicted probabilities, then cleanlab.
 
-Predicted probabilities come from a logistic-regression classifier trained on the
+Predicted probabilities come from a multinomial logistic regression (float32 L-BFGS) on the
 embeddings with stratified K-fold cross-validation (each sample is scored by a model
 that never saw it), or from the user (a predictions field or CSV). cleanlab's
 ``find_label_issues`` flags the likely errors; ``get_label_quality_scores`` ranks them.
@@ -19,9 +19,56 @@ from workbench.results import ClassErrorRate, LabelIssue, LabelIssuesResult
 log = logging.getLogger(__name__)
 
 
+def fit_softmax_regression(features: np.ndarray, labels: np.ndarray, n_classes: int, *, l2: float = 1.0,
+                           max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression (L2 penalty ``l2/2 |W|^2``, bias unpenalised) by L-BFGS.
+
+    The objective is scikit-learn's ``LogisticRegression(C=1/l2)``; loss and gradient are
+    computed in float32 BLAS, which makes it several times faster on wide embeddings.
+
+    Returns:
+        ``(weights [D, K], bias [K])``.
+
+    Example:
+        >>> x = np.r_[np.zeros((5, 2)), np.ones((5, 2))].astype(np.float32)
+        >>> w, b = fit_softmax_regression(x, np.r_[np.zeros(5, int), np.ones(5, int)], 2)
+        >>> int(np.argmax(np.ones((1, 2), np.float32) @ w + b))
+        1
+    """
+    from scipy.optimize import minimize
+
+    x = np.ascontiguousarray(features, dtype=np.float32)
+    n, d = x.shape
+    onehot = np.zeros((n, n_classes), dtype=np.float32)
+    onehot[np.arange(n), labels] = 1.0
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w = theta[:d * n_classes].reshape(d, n_classes).astype(np.float32)
+        z = x @ w + theta[d * n_classes:].astype(np.float32)
+        z -= z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z).sum(axis=1))
+        loss = float((lse - (z * onehot).sum(axis=1)).sum(dtype=np.float64)) + 0.5 * l2 * float((w * w).sum())
+        grad_z = np.exp(z - lse[:, None]) - onehot
+        grad = np.concatenate([(x.T @ grad_z + l2 * w).ravel(), grad_z.sum(axis=0)])
+        return loss, grad.astype(np.float64)
+
+    theta0 = np.zeros(d * n_classes + n_classes)
+    res = minimize(objective, theta0, jac=True, method="L-BFGS-B", options={"maxiter": max_iter, "gtol": 1e-4, "ftol": 1e-6})
+    return res.x[:d * n_classes].reshape(d, n_classes), res.x[d * n_classes:]
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, *, n_folds: int = 5, seed: int = 0,
-                              max_iter: int = 300) -> tuple[np.ndarray, int, float]:
+                              max_iter: int = 200) -> tuple[np.ndarray, int, float]:
     """Cross-validated class probabilities for every row, from a model that did not train on it.
+
+    Each fold standardises the features on its training rows and fits
+    :func:`fit_softmax_regression` (multinomial logistic regression).
 
     Args:
         features: ``[N, D]`` features (L2-normalised embeddings).
@@ -37,22 +84,21 @@ def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, *, n_fol
         >>> p.shape, folds, acc > 0.9
         ((40, 2), 5, True)
     """
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
-    from sklearn.preprocessing import StandardScaler
 
+    x = np.asarray(features, dtype=np.float32)
     counts = np.bincount(labels)
     folds = int(max(2, min(n_folds, counts[counts > 0].min())))
     n_classes = int(labels.max()) + 1
     probs = np.zeros((len(labels), n_classes), dtype=np.float64)
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train_idx, test_idx in skf.split(features, labels):
-        scaler = StandardScaler().fit(features[train_idx])
-        clf = LogisticRegression(max_iter=max_iter, C=1.0)
-        clf.fit(scaler.transform(features[train_idx]), labels[train_idx])
-        fold_probs = np.zeros((len(test_idx), n_classes))
-        fold_probs[:, clf.classes_] = clf.predict_proba(scaler.transform(features[test_idx]))
-        probs[test_idx] = fold_probs
+    for train_idx, test_idx in skf.split(x, labels):
+        mean = x[train_idx].mean(axis=0)
+        scale = x[train_idx].std(axis=0)
+        scale[scale == 0] = 1.0
+        w, b = fit_softmax_regression((x[train_idx] - mean) / scale, labels[train_idx], n_classes,
+                                      max_iter=max_iter)
+        probs[test_idx] = _softmax(((x[test_idx] - mean) / scale) @ w + b)
     accuracy = float((probs.argmax(1) == labels).mean())
     return probs, folds, accuracy
 
