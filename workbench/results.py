@@ -361,6 +361,7 @@ class AuditArtifacts:
     vectors: Any  # numpy float32 [M, dim], L2-normalised
     neighbor_indices: Any  # numpy [M, k]: rows of ``vectors``; None when M < 2
     neighbor_distances: Any  # numpy [M, k] cosine distances, ascending
+    phashes: tuple[str | None, ...] | None = None  # perceptual hashes per table row
 
     @property
     def embedded_ids(self) -> tuple[str, ...]:

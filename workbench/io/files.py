@@ -28,6 +28,8 @@ class FileFacts:
     image_format: str | None
     problem: str | None = None
     problem_kind: str | None = None
+    #: 64-bit perceptual hash (imagehash ``phash``) as 16 hex digits, for model-free near-exact copies.
+    phash: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -61,6 +63,7 @@ def inspect_file(filepath: str) -> FileFacts:
         with Image.open(io.BytesIO(data)) as img:
             width, height, fmt = img.width, img.height, img.format
             img.load()  # a full decode catches truncated files that verify() lets through
+            phash = perceptual_hash(img)
     except UnidentifiedImageError:
         return FileFacts(filepath, digest, len(data), None, None, None,
                          "not an image in any format Pillow reads; re-export or remove it", "unreadable")
@@ -68,7 +71,14 @@ def inspect_file(filepath: str) -> FileFacts:
         return FileFacts(filepath, digest, len(data), None, None, None,
                          f"not a decodable image ({type(exc).__name__}: {exc}); re-export or remove it",
                          "unreadable")
-    return FileFacts(filepath, digest, len(data), width, height, fmt)
+    return FileFacts(filepath, digest, len(data), width, height, fmt, phash=phash)
+
+
+def perceptual_hash(img) -> str:
+    """imagehash's DCT perceptual hash (64 bits, hex) of a decoded PIL image."""
+    import imagehash
+
+    return str(imagehash.phash(img))
 
 
 def inspect_files(filepaths: Sequence[str], *, workers: int | None = None,
