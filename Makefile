@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.workbench-installed
 export FIFTYONE_DO_NOT_TRACK ?= true
 
-.PHONY: demo test test-fast setup system-deps demo-data clean-venv
+.PHONY: demo test test-fast bench bench-quick setup system-deps demo-data clean-venv
 
 $(STAMP): pyproject.toml scripts/setup_env.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup_env.sh
@@ -28,6 +28,15 @@ test: $(STAMP) system-deps
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -ra -m "not slow and not browser"
+
+# Benchmarks against the peers (an hour on 2 cores; see benchmarks/README.md and RESULTS.md).
+bench: $(STAMP) system-deps
+	VENV=$(VENV) bash scripts/bench_deps.sh
+	$(PY) -m benchmarks
+
+bench-quick: $(STAMP) system-deps
+	VENV=$(VENV) bash scripts/bench_deps.sh
+	$(PY) -m benchmarks --quick
 
 demo-data:
 	$(PY) scripts/build_demo_data.py --force
