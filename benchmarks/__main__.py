@@ -3,7 +3,7 @@
 Each benchmark prints its Markdown table and writes its JSON under ``build/bench/``;
 ``benchmarks/RESULTS.md`` records the figures with the machine they ran on.
 
-    python -m benchmarks [--only neighbors,embedding,label_issues,audit] [--quick]
+    python -m benchmarks [--only neighbors,embedding,label_issues,audit,import] [--quick]
 
 ``--quick`` runs small sizes only (a smoke run of every benchmark, minutes not an hour).
 """
@@ -20,15 +20,18 @@ FULL = {
     "embedding": ["--n", "512"],
     "label_issues": [],
     "audit": ["--phases", "cold,cached,incremental"],
+    "import": [],
 }
 QUICK = {
     "neighbors": ["--sizes", "10k"],
     "embedding": ["--n", "64"],
     "label_issues": ["--n", "10000"],
     "audit": None,  # the Fashion-MNIST audit has no small form
+    "import": ["--repeat", "3"],
 }
 MODULES = {"neighbors": "benchmarks.bench_neighbors", "embedding": "benchmarks.bench_embedding",
-           "label_issues": "benchmarks.bench_label_issues", "audit": "benchmarks.bench_audit"}
+           "label_issues": "benchmarks.bench_label_issues", "audit": "benchmarks.bench_audit",
+           "import": "benchmarks.bench_import"}
 
 
 def main(argv: list[str] | None = None) -> int:
