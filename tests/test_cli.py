@@ -84,3 +84,43 @@ def test_unknown_fail_on(tmp_path):
 def test_app_on_unknown_dataset():
     proc = _run("app", "no-such-dataset-xyz")
     assert proc.returncode == 2 and "no FiftyOne dataset named" in proc.stderr
+
+
+def test_embed_on_local_workers_then_audit_finds_everything_cached(tmp_path, unique_name):
+    root = _tree(tmp_path / "ds", leak=True)  # 25 files, 24 distinct contents
+    (root / "train" / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    before = tree_digest(root)
+    cache = tmp_path / "cache"
+    proc = _run("embed", str(root), "--local-workers", "2", "--embedder", "efficientnet-lite0", "--cache-dir",
+                str(cache), "--partition-size", "8", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "26 files on a local cluster of 2 worker processes" in proc.stdout
+    assert "files          26 (25 computed, 0 cached, 1 failed)" in proc.stdout
+    assert "(4 shards written)" in proc.stdout and f"failed: {root / 'train' / 'cat' / 'broken.png'}: " in proc.stdout
+    assert len(list(cache.rglob("shard-*.npz"))) == 4  # 24 contents in 3 partitions of 8, evened to 4 of 6
+
+    audit = _run("audit", str(root), "--name", unique_name, "--embedder", "efficientnet-lite0", "--cache-dir",
+                 str(cache), "--no-write-back", "--quiet")
+    assert audit.returncode == 0, audit.stderr[-3000:]
+    assert "(0 computed, 25 cached)" in audit.stdout  # the audit embeds nothing: the job's shards serve it all
+    assert len(list(cache.rglob("shard-*.npz"))) == 4
+    assert tree_digest(root) == before
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--scheduler", "tcp://127.0.0.1:8786", "--local-workers", "2"], "not allowed with argument"),
+    (["--partition-size", "0"], "must be at least 1"),
+    (["--embedder", "resnet"], "invalid choice"),
+])
+def test_embed_usage_errors_exit_2(tmp_path, args, needle):
+    write_image(tmp_path / "a.png", 0)
+    proc = _run("embed", str(tmp_path / "a.png"), *args)
+    assert proc.returncode == 2 and needle in proc.stderr
+
+
+def test_embed_missing_path_or_no_images_exit_2(tmp_path):
+    proc = _run("embed", str(tmp_path / "missing"))
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    (tmp_path / "notes.txt").write_text("no images here")
+    proc = _run("embed", str(tmp_path))
+    assert proc.returncode == 2 and "no image files" in proc.stderr

@@ -3,9 +3,9 @@ import sys
 
 
 def test_import_workbench_is_light():
-    """`import workbench` must not pull in torch, open_clip, fiftyone or ipywidgets (STYLE: lazy facade)."""
+    """`import workbench` must not pull in torch, open_clip, fiftyone, ipywidgets or dask (STYLE: lazy facade)."""
     code = ("import sys, workbench; heavy = [m for m in ('torch', 'open_clip', 'fiftyone', 'ipywidgets', 'plotly', "
-            "'cleanlab', 'sklearn') if m in sys.modules]; print(','.join(heavy))")
+            "'cleanlab', 'sklearn', 'dask', 'distributed') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -28,3 +28,10 @@ def test_subpackages_resolve_lazily():
             "'ipywidgets' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False"]
+
+
+def test_distributed_job_module_imports_dask_only_when_a_job_runs():
+    code = ("import sys, workbench.cli, workbench.embeddings.distributed; "
+            "print([m for m in ('dask', 'distributed', 'torch') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -15,3 +15,7 @@ class PredictionsError(WorkbenchError, ValueError):
 
 class EmbedderUnavailable(WorkbenchError, RuntimeError):
     """The requested embedding model can't be loaded here."""
+
+
+class DistributedError(WorkbenchError, RuntimeError):
+    """A distributed job can't run: ``dask[distributed]`` is missing or the scheduler is unreachable."""

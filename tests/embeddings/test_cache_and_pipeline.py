@@ -17,7 +17,22 @@ def test_cache_round_trip_and_persistence(tmp_path):
     assert mask.tolist() == [True, False, False]
     np.testing.assert_array_equal(vecs, [[0, 1]])
     assert len(EmbeddingCache(tmp_path, "model", "other-prep")) == 0  # keyed by preprocessing too
-    assert not list(tmp_path.rglob("*.tmp.npz"))
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".") or ".tmp" in p.name]  # no temp files
+
+
+def test_known_hashes_and_writers_that_never_read(tmp_path):
+    writer = EmbeddingCache(tmp_path, "model", "prep")
+    writer.put(["a" * 64], np.ones((1, 2), np.float32))
+    assert writer._index is None  # a writer (a distributed task) never loads the other shards
+    EmbeddingCache(tmp_path, "model", "prep").put(["b" * 64], np.ones((1, 2), np.float32))
+    reader = EmbeddingCache(tmp_path, "model", "prep")
+    assert reader.known_hashes() == {"a" * 64, "b" * 64} and reader._index is None
+    assert reader.get(["b" * 64])[0].tolist() == [True]
+    reader.put(["c" * 64], np.zeros((1, 2), np.float32))  # a loaded index stays current
+    assert reader.known_hashes() == {"a" * 64, "b" * 64, "c" * 64} and len(reader) == 3
+    # a half-written shard of a concurrent writer is invisible to readers
+    (writer.dir / ".tmp-partial.npz").write_bytes(b"PK\x03\x04 half")
+    assert len(EmbeddingCache(tmp_path, "model", "prep")) == 3
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import write_image
 from workbench.errors import SourceError
-from workbench.io.sources import resolve_source, split_of_name
+from workbench.io.sources import find_image_files, resolve_source, split_of_name
 
 
 def test_imagefolder_with_splits(imagefolder):
@@ -67,3 +67,15 @@ def test_unrecognised_folder(tmp_path):
 def test_unknown_format(tmp_path):
     with pytest.raises(SourceError, match="unknown format"):
         resolve_source(tmp_path, "pascal")
+
+
+def test_find_image_files_walks_folders_and_keeps_named_files(tmp_path):
+    for rel in ("b/2.PNG", "b/1.jpg", "a.webp", "notes.txt", ".hidden/x.png", "b/.y.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    named = tmp_path / "notes.txt"
+    found = find_image_files([tmp_path, named, tmp_path / "a.webp"])
+    assert found == [str(tmp_path / "a.webp"), str(tmp_path / "b" / "1.jpg"), str(tmp_path / "b" / "2.PNG"),
+                     str(named)]
+    with pytest.raises(SourceError, match="does not exist"):
+        find_image_files([tmp_path / "gone"])

@@ -2,7 +2,8 @@
 
 Layout: ``<root>/<key>/meta.json`` plus shards ``shard-*.npz`` each holding
 ``hashes`` (sha256 hex strings) and ``vectors`` (float32, L2-normalised). A shard is
-written to a temporary name and renamed, so a crash never leaves half a shard.
+written to a temporary name (``.tmp-*.npz``) and renamed, so a crash never leaves half a
+shard and a concurrent reader never sees one.
 Any writer (the single-machine pipeline or a distributed job) adds shards; readers
 merge all of them. Content-addressed, so renamed or moved files are still hits.
 """
@@ -51,14 +52,19 @@ class EmbeddingCache:
     def _ensure_dir(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         meta = self.dir / "meta.json"
-        if not meta.exists():
-            meta.write_text(json.dumps({"model_id": self.model_id, "preprocessing": self.preprocessing,
-                                        "format": CACHE_FORMAT}))
+        if not meta.exists():  # written aside and renamed: concurrent writers never leave half a file
+            tmp = self.dir / f".meta-{uuid.uuid4().hex}.json"
+            tmp.write_text(json.dumps({"model_id": self.model_id, "preprocessing": self.preprocessing,
+                                       "format": CACHE_FORMAT}))
+            os.replace(tmp, meta)
+
+    def _shard_files(self) -> list[Path]:
+        return sorted(self.dir.glob("shard-*.npz")) if self.dir.exists() else []
 
     def _load(self) -> dict[str, tuple[int, int]]:
         if self._index is None:
             self._index, self._shards = {}, []
-            for shard in sorted(self.dir.glob("shard-*.npz")) if self.dir.exists() else []:
+            for shard in self._shard_files():
                 with np.load(shard, allow_pickle=False) as data:
                     hashes, vectors = data["hashes"], data["vectors"]
                 pos = len(self._shards)
@@ -69,6 +75,23 @@ class EmbeddingCache:
 
     def __len__(self) -> int:
         return len(self._load())
+
+    def known_hashes(self) -> frozenset[str]:
+        """The content hashes the cache holds, read without loading any vectors.
+
+        Cheap on a large cache: only each shard's ``hashes`` array is read.
+
+        Example:
+            >>> "ab" * 32 in EmbeddingCache(tmp, "m", "p").known_hashes()  # doctest: +SKIP
+            True
+        """
+        if self._index is not None:
+            return frozenset(self._index)
+        found: set[str] = set()
+        for shard in self._shard_files():
+            with np.load(shard, allow_pickle=False) as data:
+                found.update(data["hashes"].tolist())
+        return frozenset(found)
 
     def get(self, hashes: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray | None]:
         """Return ``(found_mask, vectors_of_found_rows)`` in the order of ``hashes``."""
@@ -87,12 +110,12 @@ class EmbeddingCache:
         if len(hashes) != len(vectors):
             raise ValueError("hashes and vectors differ in length")
         self._ensure_dir()
-        final = self.dir / f"shard-{uuid.uuid4().hex}.npz"
-        tmp = final.with_suffix(".tmp.npz")
+        name = uuid.uuid4().hex
+        tmp = self.dir / f".tmp-{name}.npz"  # outside the shard-*.npz pattern, so readers never see it
         np.savez(tmp, hashes=np.asarray(list(hashes), dtype="U64"), vectors=np.asarray(vectors, np.float32))
-        os.replace(tmp, final)
-        index = self._load()
-        pos = len(self._shards)
-        self._shards.append(np.asarray(vectors, np.float32))
-        for i, h in enumerate(hashes):
-            index[h] = (pos, i)
+        os.replace(tmp, self.dir / f"shard-{name}.npz")
+        if self._index is not None:  # keep a loaded index current; an unloaded one reads the shard later
+            pos = len(self._shards)
+            self._shards.append(np.asarray(vectors, np.float32))
+            for i, h in enumerate(hashes):
+                self._index[h] = (pos, i)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Iterable, Literal
 
 from workbench.errors import SourceError
 
@@ -50,6 +51,35 @@ def _has_images(path: Path) -> bool:
 def _is_class_tree(path: Path) -> bool:
     subdirs = [d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")]
     return bool(subdirs) and any(_has_images(d) for d in subdirs)
+
+
+def find_image_files(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Absolute paths of the files named in ``inputs`` and the image files under its folders.
+
+    Folders are walked recursively, in sorted order, for files with an image suffix
+    (:data:`IMAGE_SUFFIXES`, any case), skipping hidden files and folders; files named
+    directly are kept whatever their suffix. A path met twice is listed once.
+
+    Raises:
+        SourceError: an input does not exist.
+
+    Example:
+        >>> find_image_files(["data/demo/fashion-mnist"])[:1]  # doctest: +SKIP
+        ['/…/data/demo/fashion-mnist/test/Ankle_boot/test-000012.png']
+    """
+    found: dict[str, None] = {}
+    for item in inputs:
+        path = Path(item).expanduser().absolute()
+        if path.is_file():
+            found[str(path)] = None
+        elif path.is_dir():
+            for folder, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found.update((os.path.join(folder, n), None) for n in sorted(names)
+                             if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            raise SourceError(f"{item} does not exist; pass image files or folders holding them")
+    return list(found)
 
 
 def read_json(path: Path) -> object:
