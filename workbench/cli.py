@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="model weights: auto uses bf16 where the hardware supports it and its measured "
                         "drift from fp32 is tiny")
     a.add_argument("--near-threshold", type=float, help="near-duplicate cosine distance (default per model)")
+    a.add_argument("--knn-method", default="auto", choices=["auto", "exact", "ivf"],
+                   help="k-NN engine: exact search, faiss IVF with exact re-check, or auto (IVF above 10,000)")
+    a.add_argument("--no-incremental", action="store_true",
+                   help="rebuild the k-NN graph instead of updating the one stored by the last audit")
     a.add_argument("--predictions", help="CSV 'filepath,<class 1>,...' or a sample field with predictions")
     a.add_argument("--min-class-ratio", type=float, default=0.10)
     a.add_argument("--fail-on", default="", help=f"comma list of {','.join(FAIL_ON)}: exit {EXIT_FINDINGS} "
@@ -110,6 +114,7 @@ def _audit(args: argparse.Namespace) -> int:
                                 clip_checkpoint=args.clip_checkpoint, batch_size=args.batch_size,
                                 device=args.device, cache_dir=args.cache_dir, precision=args.precision),
         near_duplicate_threshold=args.near_threshold, predictions=args.predictions,
+        knn_method=args.knn_method, incremental=not args.no_incremental,
         min_class_ratio=args.min_class_ratio)
     dataset = load(args.source, args.format, name=args.name, images=args.images)
     result = run_audit(dataset, cfg, label_field=args.label_field, split_field=args.split_field,
