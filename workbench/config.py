@@ -71,6 +71,9 @@ class AuditConfig:
     #: Update the neighbour graph stored by the last audit of the same dataset instead of
     #: rebuilding it (only new or changed images are searched).
     incremental: bool = True
+    #: Reuse each file's hash, header and perceptual hash from an earlier audit while its size and
+    #: modification time are unchanged (``<cache>/files.sqlite``).
+    reuse_file_facts: bool = True
     #: Folds for out-of-fold predicted probabilities.
     cv_folds: int = 5
     #: cleanlab ``filter_by`` method.

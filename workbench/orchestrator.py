@@ -288,7 +288,10 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     timings["table"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    facts = inspect_files(list(frame["filepath"]), progress=progress)
+    from workbench.embeddings.cache import default_cache_root
+
+    facts_db = Path(cfg.embedder.cache_dir or default_cache_root()) / "files.sqlite" if cfg.reuse_file_facts else None
+    facts = inspect_files(list(frame["filepath"]), progress=progress, cache_path=facts_db)
     timings["read_files"] = time.perf_counter() - t
     info = dataset.info.get("workbench", {}) if hasattr(dataset, "info") else {}
     inp = AuditInputs(frame=frame, task=table.task, hashes=[x.sha256 if x.ok else None for x in facts],

@@ -81,13 +81,31 @@ def perceptual_hash(img) -> str:
     return str(imagehash.phash(img))
 
 
-def inspect_files(filepaths: Sequence[str], *, workers: int | None = None,
-                  progress: bool = True) -> list[FileFacts]:
-    """:func:`inspect_file` over many files with a thread pool (I/O and hashing release the GIL)."""
+def inspect_files(filepaths: Sequence[str], *, workers: int | None = None, progress: bool = True,
+                  cache_path: str | os.PathLike | None = None) -> list[FileFacts]:
+    """:func:`inspect_file` over many files with a thread pool (I/O and hashing release the GIL).
+
+    With ``cache_path`` (a SQLite file, see :mod:`workbench.io.facts_cache`), files whose size
+    and modification time are unchanged since they were last read are not read again.
+    """
     from tqdm.auto import tqdm
 
+    cache = None
+    known: dict[int, FileFacts] = {}
+    if cache_path is not None:
+        from workbench.io.facts_cache import FactsCache
+
+        cache = FactsCache(cache_path)
+        known = cache.lookup(filepaths)
+    todo = [p for i, p in enumerate(filepaths) if i not in known]
     workers = workers or min(8, (os.cpu_count() or 2) * 2)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        it: Iterable[FileFacts] = pool.map(inspect_file, filepaths, chunksize=64)
-        return list(tqdm(it, total=len(filepaths), desc="reading files", unit="img",
-                         disable=not progress or len(filepaths) < 500))
+        it: Iterable[FileFacts] = pool.map(inspect_file, todo, chunksize=64)
+        fresh = list(tqdm(it, total=len(todo), desc="reading files", unit="img",
+                          disable=not progress or len(todo) < 500))
+    if cache is not None:
+        cache.store(fresh)
+    if not known:
+        return fresh
+    it_fresh = iter(fresh)
+    return [known[i] if i in known else next(it_fresh) for i in range(len(filepaths))]

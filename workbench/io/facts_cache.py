@@ -1,0 +1,96 @@
+"""Remember what reading each image file told (hash, header, decodability, perceptual hash).
+
+A re-audit of a large dataset would otherwise read and decode every file again. Facts are
+reused only while the file's size and modification time (nanoseconds) are unchanged, the
+rule ``make`` and ``rsync`` use; anything else is read afresh. One SQLite file per cache
+folder, safe for concurrent audits; a damaged file is set aside with a warning and the
+files are simply read again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from dataclasses import astuple, fields
+from pathlib import Path
+from typing import Sequence
+
+from workbench.io.files import FileFacts
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = [f.name for f in fields(FileFacts)]
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS facts (filepath TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
+           + ", ".join(f"{c} " + ("INTEGER" if c in ("size_bytes", "width", "height") else "TEXT")
+                       for c in _COLUMNS if c != "filepath") + ")")
+
+
+def file_signature(filepath: str) -> tuple[int, int] | None:
+    """``(size, mtime_ns)`` of a regular file, or ``None`` when it can't be stat'ed."""
+    try:
+        st = os.stat(filepath)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+class FactsCache:
+    """SQLite-backed :class:`FileFacts` keyed by path, valid while (size, mtime) hold.
+
+    Example:
+        >>> cache = FactsCache(tmp / "files.sqlite")  # doctest: +SKIP
+        >>> cache.lookup(["/data/a.png"])  # doctest: +SKIP
+        {}
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=30)
+        con.execute(_SCHEMA)
+        return con
+
+    def lookup(self, filepaths: Sequence[str]) -> dict[int, FileFacts]:
+        """Facts still valid for the given paths, by position in ``filepaths``."""
+        wanted = {p: i for i, p in enumerate(filepaths)}
+        found: dict[int, FileFacts] = {}
+        try:
+            with self._connect() as con:
+                rows = con.execute(f"SELECT filepath, size, mtime_ns, {', '.join(c for c in _COLUMNS if c != 'filepath')}"
+                                   " FROM facts").fetchall()
+        except sqlite3.DatabaseError as exc:
+            self._set_aside(exc)
+            return found
+        for path, size, mtime, *rest in rows:
+            i = wanted.get(path)
+            if i is None or file_signature(path) != (size, mtime):
+                continue
+            found[i] = FileFacts(path, *rest)
+        return found
+
+    def store(self, facts: Sequence[FileFacts]) -> None:
+        """Remember facts of files that exist (a missing file is always looked at again)."""
+        rows = []
+        for f in facts:
+            sig = file_signature(f.filepath)
+            if sig is not None and f.problem_kind != "missing":
+                rows.append((f.filepath, *sig, *astuple(f)[1:]))
+        if not rows:
+            return
+        marks = ", ".join("?" * (len(_COLUMNS) + 2))
+        try:
+            with self._connect() as con:
+                con.executemany(f"INSERT OR REPLACE INTO facts VALUES ({marks})", rows)
+        except sqlite3.DatabaseError as exc:
+            self._set_aside(exc)
+
+    def _set_aside(self, exc: Exception) -> None:
+        aside = self.path.with_suffix(".damaged")
+        log.warning("file-facts cache %s is unusable (%s); moved to %s, files are read again", self.path, exc, aside)
+        try:
+            os.replace(self.path, aside)
+        except OSError:
+            pass
