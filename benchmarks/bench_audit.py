@@ -101,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             r = run_cli(["audit", str(data), "--name", name, "--json", str(out_dir / "audit.json"),
                          "--report", str(out_dir / "report.html"), *common], env)
             audit = json.loads((out_dir / "audit.json").read_text())
-            r.update(phase=phase, images_added=added, n_samples=audit.get("n_samples"),
-                     timings=audit.get("timings"), embedding=audit.get("embedding"),
+            r.update(phase=phase, images_added=added, n_samples=audit["dataset"]["n_samples"],
+                     timings=audit.get("timings"), embedding=audit.get("embedding_model"),
+                     neighbor_graph=audit.get("neighbor_graph"),
                      date=time.strftime("%Y-%m-%d %H:%M"), commit=subprocess.run(
                          ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                          text=True).stdout.strip())

@@ -47,3 +47,20 @@ def test_needs_two_classes():
     x, _ = _clusters(n_per=10, k=1)
     with pytest.raises(ValueError, match="two classes"):
         label_issues_from_features([str(i) for i in range(10)], ["p"] * 10, [None] * 10, ["a"] * 10, x)
+
+
+def test_wide_features_are_projected_on_large_inputs(monkeypatch):
+    import workbench.checks.label_issues as li
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    x = np.c_[np.eye(3)[y] * 2.0, np.zeros((600, 61))] + rng.normal(size=(600, 64))
+    seen = []
+    real = li.principal_components
+    monkeypatch.setattr(li, "principal_components", lambda f, n, **kw: seen.append(n) or real(f, n, **kw))
+    monkeypatch.setattr(li, "PROJECT_ABOVE", 10_000)
+    probs, _, acc = li.out_of_fold_probabilities(x, y, max_dim=8)
+    assert seen == [8] and probs.shape == (600, 3) and acc > 0.7
+    monkeypatch.setattr(li, "PROJECT_ABOVE", 10**9)
+    li.out_of_fold_probabilities(x, y, max_dim=8)
+    assert seen == [8]  # small input: not projected
