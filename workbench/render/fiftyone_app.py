@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 FIELDS = {
     "embedding": f"{PREFIX}embedding",
+    "embedding_sha": f"{PREFIX}embedding_sha256",
     "dup_cluster": f"{PREFIX}duplicate_cluster",
     "dup_kind": f"{PREFIX}duplicate_kind",
     "leak": f"{PREFIX}is_leak",
@@ -55,10 +56,19 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
     if dataset.name != result.dataset_name:
         raise ValueError(f"result is for dataset {result.dataset_name!r}, not {dataset.name!r}")
     ids = dataset.values("id")
+    art = result.artifacts
+    # Stored vectors of the same model are kept and only new or changed ones written (a
+    # re-audit after adding 1% of images writes 1% of the vectors).
+    runs_before = dataset.info.get("workbench", {}).get("runs", [])
+    keep_vectors = (store_embeddings and art is not None and result.embedding is not None and bool(runs_before)
+                    and runs_before[-1].get("embedding_model") == result.embedding.model_id
+                    and FIELDS["embedding_sha"] in dataset.get_field_schema())
     # Clear the previous run's findings; review tags are kept.
     for tag in TAGS.values():
         dataset.untag_samples(tag)
-    for name in FIELDS.values():
+    for key, name in FIELDS.items():
+        if keep_vectors and key in ("embedding", "embedding_sha"):
+            continue
         if name in dataset.get_field_schema():
             dataset.delete_sample_field(name)
 
@@ -87,9 +97,14 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
     if result.integrity:
         put(FIELDS["file_problem"], {p.sample_id: f"{p.kind}: {p.message}"
                                      for p in result.integrity.problems if p.sample_id})
-    art = result.artifacts
     if store_embeddings and art is not None and art.vectors is not None:
-        put(FIELDS["embedding"], {sid: vec for sid, vec in zip(art.embedded_ids, art.vectors)})
+        stored = dict(zip(ids, dataset.values(FIELDS["embedding_sha"]))) if keep_vectors else {}
+        rows = [(k, sid, art.hashes[r]) for k, (sid, r) in enumerate(zip(art.embedded_ids, art.embedded_rows))
+                if stored.get(sid) != art.hashes[r]]
+        embedded = set(art.embedded_ids)
+        stale = {sid: None for sid, sha in stored.items() if sha is not None and sid not in embedded}
+        put(FIELDS["embedding"], {**{sid: art.vectors[k] for k, sid, _ in rows}, **stale})
+        put(FIELDS["embedding_sha"], {**{sid: h for _, sid, h in rows}, **stale})
 
     known = set(ids)
     tag_sets = {
