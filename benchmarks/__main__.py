@@ -17,14 +17,14 @@ import time
 
 FULL = {
     "neighbors": ["--sizes", "10k,100k,1M", "--skip-peers-above", "100000"],
-    "embedding": ["--n", "512"],
+    "embedding": ["--n", "256", "--fiftyone-batches", "64"],
     "label_issues": [],
     "audit": ["--phases", "cold,cached,incremental"],
     "import": [],
 }
 QUICK = {
     "neighbors": ["--sizes", "10k"],
-    "embedding": ["--n", "64"],
+    "embedding": ["--n", "64", "--fiftyone-batches", "64", "--skip-profile"],
     "label_issues": ["--n", "10000"],
     "audit": None,  # the Fashion-MNIST audit has no small form
     "import": ["--repeat", "3"],
