@@ -367,41 +367,44 @@ def run_worker(args) -> int:
 # ============================================================================================
 
 def _run(tool: str, res: str, args, env: dict[str, str], workdir: Path, *, precision: str = "auto",
-         fo_batch: str = "", label: str = "") -> dict:
-    """One tool in ``--repeat`` fresh processes; the fastest run is kept, every run's time is recorded."""
-    runs = []
-    for r in range(args.repeat):
-        out = workdir / f"{res}-{label or tool}-{r}"
-        out.mkdir(parents=True, exist_ok=True)
-        argv = common.python_argv("benchmarks.bench_embedding", "--worker", tool, "--result", str(out / "result.json"),
-                                  "--resolution", res, "--n", str(args.n), "--batch-size", str(args.batch_size),
-                                  "--workers", str(args.workers), "--warmup", str(args.warmup),
-                                  "--precision", precision, "--fo-batch", fo_batch or "default")
-        if args.fo_workers is not None:
-            argv += ["--fiftyone-workers", str(args.fo_workers)]
-        if tool == "profile":
-            argv += ["--profile-resolutions", args.resolutions, "--profile-images", str(args.profile_images),
-                     "--profile-batch", str(args.profile_batch)]
-        load = os.getloadavg()[0]
-        run = common.run_measured(argv, env=env, cwd=common.REPO, timeout=args.timeout, log_path=out / "worker.log")
-        base = {"resolution": res, "tool": tool, "label": label or tool, "requested_precision": precision,
-                "loadavg_1min_before": round(load, 2), "process_wall_seconds": round(run.wall_seconds, 2),
-                "process_cpu_seconds": round(run.user_seconds + run.system_seconds, 2), "ok": run.ok,
-                "returncode": run.returncode, "timed_out": run.timed_out, "folder": str(out)}
-        result_path = out / "result.json"
-        if not run.ok or not result_path.exists():
-            tail = (out / "worker.log").read_text(errors="replace")[-3000:]
-            log.error("%s %s (%s) failed (rc=%s):\n%s", res, tool, label or precision, run.returncode, tail)
-            return {**base, "ok": False, "error": tail[-1500:]}
-        res_json = json.loads(result_path.read_text())
-        row = {**base, **res_json}
-        if "seconds" in res_json:
-            row["images_per_second"] = res_json["n"] / res_json["seconds"]
-        runs.append(row)
-    if "seconds" not in runs[0]:
-        return runs[0]
-    best = max(runs, key=lambda row: row["images_per_second"])
+         fo_batch: str = "", label: str = "", repeat: int = 0) -> dict:
+    """One tool in one fresh process: its result row (``ok=False`` and the log's tail when it failed)."""
+    out = workdir / f"{res}-{label or tool}-{repeat}"
+    out.mkdir(parents=True, exist_ok=True)
+    argv = common.python_argv("benchmarks.bench_embedding", "--worker", tool, "--result", str(out / "result.json"),
+                              "--resolution", res, "--n", str(args.n), "--batch-size", str(args.batch_size),
+                              "--workers", str(args.workers), "--warmup", str(args.warmup),
+                              "--precision", precision, "--fo-batch", fo_batch or "default")
+    if args.fo_workers is not None:
+        argv += ["--fiftyone-workers", str(args.fo_workers)]
+    if tool == "profile":
+        argv += ["--profile-resolutions", args.resolutions, "--profile-images", str(args.profile_images),
+                 "--profile-batch", str(args.profile_batch)]
+    load = os.getloadavg()[0]
+    run = common.run_measured(argv, env=env, cwd=common.REPO, timeout=args.timeout, log_path=out / "worker.log")
+    base = {"resolution": res, "tool": tool, "label": label or tool, "requested_precision": precision,
+            "loadavg_1min_before": round(load, 2), "process_wall_seconds": round(run.wall_seconds, 2),
+            "process_cpu_seconds": round(run.user_seconds + run.system_seconds, 2), "ok": run.ok,
+            "returncode": run.returncode, "timed_out": run.timed_out, "folder": str(out)}
+    result_path = out / "result.json"
+    if not run.ok or not result_path.exists():
+        tail = (out / "worker.log").read_text(errors="replace")[-3000:]
+        log.error("%s %s failed (rc=%s):\n%s", res, label or tool, run.returncode, tail)
+        return {**base, "ok": False, "error": tail[-1500:]}
+    res_json = json.loads(result_path.read_text())
+    row = {**base, **res_json}
+    if "seconds" in res_json:
+        row["images_per_second"] = res_json["n"] / res_json["seconds"]
+    return row
+
+
+def _best(runs: list[dict]) -> dict:
+    """The fastest of a row's repeats, with every repeat's images/s and load average attached."""
+    if not all(r.get("ok") for r in runs):
+        return next(r for r in runs if not r.get("ok"))
+    best = dict(max(runs, key=lambda row: row["images_per_second"]))
     best["images_per_second_all"] = [round(row["images_per_second"], 2) for row in runs]
+    best["loadavg_1min_before_all"] = [row["loadavg_1min_before"] for row in runs]
     return best
 
 
@@ -549,20 +552,25 @@ def run_parent(args) -> int:
                 plan = [("bound", "auto", ""), ("workbench", "auto", ""), ("workbench", "fp32", ""),
                         ("bound", "fp32", "")]
                 plan += [("fiftyone", "fp32", b) for b in ([] if args.skip_fiftyone else fo_batches)]
-                done: dict[tuple[str, str, str], dict] = {}
-                for tool, precision, fo_batch in plan:
-                    label = f"{tool}-{precision}" + (f"-b{fo_batch}" if fo_batch else "")
-                    log.info("%s: %s", res, label)
-                    row = _run(tool, res, args, fo_env if tool == "fiftyone" else env, workdir,
-                               precision=precision, fo_batch=fo_batch, label=label)
-                    if row.get("ok"):
-                        log.info("  %.1f images/s (%.1f s for %d; load %.1f)", row["images_per_second"],
-                                 row["seconds"], row["n"], row["loadavg_1min_before"])
-                    done[(tool, precision, fo_batch)] = row
-                    rows.append(row)
-                    report["results"] = rows
-                    common.write_json(out_path, report)  # partial results survive a later failure
-                fo_row = next((done[k] for k in done if k[0] == "fiftyone" and k[2] == str(args.batch_size)), None)
+                # Round robin: on a shared machine the load drifts, so each repeat visits every row once
+                # and the fastest repeat of each row is kept.
+                runs: dict[tuple[str, str, str], list[dict]] = {key: [] for key in plan}
+                for r in range(args.repeat):
+                    for tool, precision, fo_batch in plan:
+                        label = f"{tool}-{precision}" + (f"-b{fo_batch}" if fo_batch else "")
+                        log.info("%s: %s%s", res, label, f" (repeat {r + 1}/{args.repeat})" if args.repeat > 1 else "")
+                        row = _run(tool, res, args, fo_env if tool == "fiftyone" else env, workdir,
+                                   precision=precision, fo_batch=fo_batch, label=label, repeat=r)
+                        if row.get("ok"):
+                            log.info("  %.1f images/s (%.1f s for %d; load %.1f)", row["images_per_second"],
+                                     row["seconds"], row["n"], row["loadavg_1min_before"])
+                        runs[(tool, precision, fo_batch)].append(row)
+                        report["results"] = rows + [_best(v) for v in runs.values() if v]
+                        common.write_json(out_path, report)  # partial results survive a later failure
+                done = {key: _best(v) for key, v in runs.items()}
+                rows.extend(done.values())
+                fo_keys = sorted((k for k in done if k[0] == "fiftyone"), key=lambda k: k[2] != str(args.batch_size))
+                fo_row = done[fo_keys[0]] if fo_keys else None  # FiftyOne at --batch-size if it ran, else any
                 for check in (
                     _cosine_check(done.get(("workbench", "fp32", "")), fo_row,
                                   "workbench fp32 vs FiftyOne: same weights (probe), draft() vs full decode (images)"),
@@ -577,7 +585,7 @@ def run_parent(args) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             log.info("worker outputs kept in %s", workdir)
-    for row in rows:
+    for row in rows + ([report["profile"]] if report["profile"] else []):
         row.pop("folder", None)
     headers, table, summary = _table(rows)
     markdown = common.markdown_table(headers, table, align="lllrrrr")
@@ -651,7 +659,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-profile", action="store_true", help="no decode/preprocess/forward profile")
     parser.add_argument("--warmup", type=int, default=8, help="images each tool embeds before the clock starts")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="fresh processes per row; the fastest is reported, all are kept (default 1)")
+                        help="rounds over all rows, one fresh process per row each; the fastest is reported, "
+                             "all are kept (default 1)")
     parser.add_argument("--threads", type=int, default=None,
                         help="set OMP/OpenBLAS/MKL thread counts in every worker (default: the libraries' own)")
     parser.add_argument("--omp-wait-policy", choices=("active", "passive"), default=None,

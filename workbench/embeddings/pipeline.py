@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -40,6 +41,28 @@ class Embeddings:
     seconds: float = 0.0
 
 
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run the preprocessing's tiny tensor ops (ToTensor, Normalize) on one torch thread.
+
+    On a multi-threaded OpenMP pool each such op waits at a barrier for every pool thread; when
+    another process holds a core (a busy or shared machine) that wait lasts a scheduler time slice.
+    This matters in the main process (``num_workers=0``, or at most ``batch_size`` files to embed);
+    DataLoader workers already run with one thread, where this is a no-op.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    if before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class _FileDataset:
     """Map-style dataset for torch's DataLoader: (index, tensor or None, error)."""
 
@@ -56,7 +79,9 @@ class _FileDataset:
             with Image.open(self.paths[i]) as img:
                 if img.format == "JPEG":
                     img.draft("RGB", (self.size, self.size))  # DCT-domain downscale: much cheaper decode
-                tensor = self.preprocess(img.convert("RGB"))
+                rgb = img if img.mode == "RGB" else img.convert("RGB")  # no copy when draft() decoded to RGB
+                with _one_torch_thread():
+                    tensor = self.preprocess(rgb)
             return i, tensor, None
         except Exception as exc:  # any decode failure becomes a per-file finding
             return i, None, f"{type(exc).__name__}: {exc}"
