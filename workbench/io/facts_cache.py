@@ -57,18 +57,21 @@ class FactsCache:
         """Facts still valid for the given paths, by position in ``filepaths``."""
         wanted = {p: i for i, p in enumerate(filepaths)}
         found: dict[int, FileFacts] = {}
+        columns = ", ".join(c for c in _COLUMNS if c != "filepath")
+        paths = list(wanted)
+        rows = []
         try:
             with self._connect() as con:
-                rows = con.execute(f"SELECT filepath, size, mtime_ns, {', '.join(c for c in _COLUMNS if c != 'filepath')}"
-                                   " FROM facts").fetchall()
+                for start in range(0, len(paths), 900):  # only these paths: SQLite's bound-parameter limit
+                    chunk = paths[start:start + 900]
+                    rows += con.execute(f"SELECT filepath, size, mtime_ns, {columns} FROM facts WHERE filepath IN "
+                                        f"({', '.join('?' * len(chunk))})", chunk).fetchall()
         except sqlite3.DatabaseError as exc:
             self._set_aside(exc)
             return found
         for path, size, mtime, *rest in rows:
-            i = wanted.get(path)
-            if i is None or file_signature(path) != (size, mtime):
-                continue
-            found[i] = FileFacts(path, *rest)
+            if file_signature(path) == (size, mtime):
+                found[wanted[path]] = FileFacts(path, *rest)
         return found
 
     def store(self, facts: Sequence[FileFacts]) -> None:
