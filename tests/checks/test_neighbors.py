@@ -92,3 +92,48 @@ def test_update_rebuilds_when_most_rows_are_new():
     graph, stats = update_knn_graph(knn_graph(x[:100], k=4), np.arange(100), x)
     assert stats["rebuilt"] == 1
     np.testing.assert_allclose(graph.distances, knn_graph(x, k=4).distances, atol=1e-6)
+
+
+def test_ivf_lists_larger_than_one_chunk_are_merged(monkeypatch):
+    """A list bigger than the gather chunk is scored chunk by chunk and the chunks' best merged."""
+    import workbench.checks.neighbors as nb
+
+    x = _clustered(3000, seed=6)
+    whole = knn_graph(x, k=8, method="ivf")
+    monkeypatch.setattr(nb, "_LIST_CHUNK", 37)
+    chunked = knn_graph(x, k=8, method="ivf")
+    np.testing.assert_allclose(chunked.distances, whole.distances, atol=1e-6)
+    assert (chunked.indices == whole.indices).mean() > 0.999
+
+
+def test_ivf_pads_rows_whose_visited_lists_hold_too_few_rows():
+    # Two far-apart groups of 20 rows, one list visited per row, k larger than a group.
+    rng = np.random.default_rng(7)
+    base = np.zeros((40, 8))
+    base[:20, 0], base[20:, 1] = 1.0, 1.0
+    x = _unit(base + rng.normal(scale=0.05, size=base.shape))
+    g = knn_graph(x, k=30, method="ivf", nprobe=1)
+    group = np.arange(40) // 20
+    found = g.indices >= 0
+    assert g.indices.shape == (40, 30) and found.sum(axis=1).max() <= 19
+    assert np.isinf(g.distances[~found]).all() and np.isfinite(g.distances[found]).all()
+    assert (group[g.indices[found]] == np.repeat(group, found.sum(axis=1))).all()
+    i, j, _ = g.pairs_within(2.0)
+    assert len(i) > 0 and (group[i] == group[j]).all()
+
+
+def test_ties_at_the_kth_place_resolve_by_row_number_in_every_path():
+    """Exact copies tie; whichever path built a list, the lower row number wins the last place."""
+    rng = np.random.default_rng(8)
+    x = _unit(rng.normal(size=(60, 16)))
+    x[41] = x[7]  # rows 7 and 41 are copies: any row sees them at the same distance
+    q = 3
+    d = 1 - x @ x[q]
+    d[q] = np.inf
+    k = 1 + int(np.flatnonzero(np.isin(np.argsort(d), [7, 41]))[0])  # the tied pair shares the last place
+    for graph in (knn_graph(x, k, method="exact", block_rows=7), knn_graph(x, k, method="ivf", nprobe=64)):
+        assert graph.indices[q, -1] == 7 and 41 not in graph.indices[q]
+    old = knn_graph(np.delete(x, 41, axis=0), k, method="exact")
+    mapping = np.r_[np.arange(41), np.arange(42, 60)]
+    updated, _ = update_knn_graph(old, mapping, x, k=k, max_share=1.0)
+    assert updated.indices[q, -1] == 7 and 41 not in updated.indices[q]

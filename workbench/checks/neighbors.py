@@ -4,12 +4,12 @@ Two engines behind one function, :func:`knn_graph`:
 
 * ``exact``: blocked matrix products in NumPy; memory O(block x N), never N x N.
   The default up to :data:`EXACT_MAX_ROWS` rows.
-* ``ivf``: a faiss inverted-file index with 8-bit scalar-quantised vectors (a quarter
-  of the float32 memory) proposes candidates; every candidate's distance is then
-  re-computed exactly from the float32 vectors and the lists re-sorted. Reported
-  distances are therefore exact; only a neighbour the index did not propose can be
-  missed. Used above :data:`EXACT_MAX_ROWS`; on a CUDA machine with ``faiss-gpu`` the
-  index runs on the GPU.
+* ``ivf``: k-means splits the rows into inverted lists; each row is compared with the
+  rows of its ``nprobe`` nearest lists, one list at a time as a blocked matrix product
+  on the float32 vectors (no quantisation). Reported distances are therefore exact;
+  only a neighbour living in a list the row did not visit can be missed. Used above
+  :data:`EXACT_MAX_ROWS`; on a CUDA machine with ``faiss-gpu`` k-means and the products
+  run on the GPU. Memory: the vectors plus ``N x nprobe x (k + 1)`` candidates.
 
 :func:`update_knn_graph` adds new rows to an existing graph (and drops removed ones)
 without rebuilding it: only the new rows, and the old rows that lost a neighbour, are
@@ -31,6 +31,12 @@ Method = Literal["auto", "exact", "ivf"]
 
 #: ``method="auto"`` searches exactly up to this many rows and uses the IVF index above.
 EXACT_MAX_ROWS = 10_000
+
+#: Extra candidates the exact search asks for beyond ``k + 1``.
+_SPARE = 4
+
+#: Rows gathered at once from one inverted list (members, and the rows visiting it): 32 MiB at 512-d.
+_LIST_CHUNK = 16_384
 
 
 @dataclass(frozen=True)
@@ -96,23 +102,27 @@ def exact_neighbors(x: np.ndarray, query_rows: np.ndarray, k: int, *,
     """Exact ``k`` nearest rows of ``x`` (excluding itself) for each row in ``query_rows``.
 
     faiss's brute-force search (blocked BLAS products with a running top-k, so memory stays
-    O(block x N)) proposes ``k + 1`` rows; the row itself is dropped and distances recomputed.
+    O(block x N)) proposes ``k + 5`` rows; their scores are recomputed pair by pair
+    (:func:`_pair_sims`) and the row itself is dropped.
     """
     import faiss
 
-    ask = min(len(x), k + 1)
+    # Spare candidates, so that rows tied at the k-th distance (exact copies) are all seen and
+    # the tie resolves by row number, as it does when a stored graph is updated.
+    ask = min(len(x), k + 1 + _SPARE)
     indices = np.zeros((len(query_rows), k), dtype=np.int64)
     distances = np.zeros((len(query_rows), k), dtype=np.float32)
     for start in range(0, len(query_rows), block_rows * 4):
         q = np.asarray(query_rows[start:start + block_rows * 4])
         _, cand = faiss.knn(x[q], x, ask, metric=faiss.METRIC_INNER_PRODUCT)
-        indices[start:start + len(q)], distances[start:start + len(q)] = _recheck(x, q, cand, k)
+        indices[start:start + len(q)], distances[start:start + len(q)] = _best_k(cand, _distances(_pair_sims(x, q, cand)), q, k)
     return indices, distances
 
 
 def default_nlist(n: int) -> int:
-    """Inverted lists for ``n`` rows: about ``2 sqrt(n)`` (balances k-means, assignment and scan cost)."""
-    return int(max(16, min(65536, 2 * math.sqrt(n))))
+    """Inverted lists for ``n`` rows: about ``2 sqrt(n)`` (balances k-means, assignment and scan cost),
+    and at least 8 rows per list on tiny inputs."""
+    return int(max(1, min(65536, 2 * math.sqrt(n), n // 8)))
 
 
 def default_nprobe(nlist: int) -> int:
@@ -123,58 +133,151 @@ def default_nprobe(nlist: int) -> int:
 
 
 def _ivf_graph(x: np.ndarray, k: int, *, nprobe: int | None, seed: int, block_rows: int) -> NeighborGraph:
+    """Inverted-file self-join, scored by matrix products on the float32 vectors.
+
+    k-means (inner-product assignment) splits the rows into lists; every row lives in its
+    nearest list and visits its ``nprobe`` nearest. Instead of scanning a quantised index one
+    query at a time, each list is scored against all the rows that visit it in one blocked
+    product (faiss's BLAS k-NN), so the scores are exact float32 inner products and the cost is
+    a few dozen matrix products instead of ``N`` scans. The best ``k + 1`` per (row, list) are
+    kept, then each row's candidates are merged (itself dropped).
+    """
     import faiss
 
     n, d = x.shape
     nlist = default_nlist(n)
-    quantizer = faiss.IndexFlatIP(d)
-    index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                          faiss.METRIC_INNER_PRODUCT)
-    rng = np.random.default_rng(seed)
-    train = x[np.sort(rng.choice(n, size=min(n, 16 * nlist), replace=False))]
-    index.cp.seed = seed
-    index.cp.niter = 10
-    index.cp.min_points_per_centroid = 8  # 16 per list is plenty to place lists; silences faiss' warning
-    index.train(train)
-    del train
-    index = _maybe_to_gpu(faiss, index)
-    for start in range(0, n, 65536):
-        index.add(x[start:start + 65536])
-    index.nprobe = nprobe or default_nprobe(nlist)
-    # Ask for a few spare candidates: the quantised scores may order the true k-th one just below.
-    ask = min(n, k + 1 + max(3, k // 4))
+    probe = int(min(nlist, nprobe or default_nprobe(nlist)))
+    search = _block_search(faiss)
+    centroids = _train_lists(faiss, x, nlist, seed)
+    _, probes = faiss.knn(x, centroids, probe, metric=faiss.METRIC_INNER_PRODUCT)  # [n, probe]
+    del centroids
+    members_of, member_bounds = _group(probes[:, 0], nlist)  # rows by the list they live in
+    visitors_of, visitor_bounds = _group(probes.ravel(), nlist)  # (row * probe + slot) by list visited
+    del probes
+    ask = k + 1  # a row's own list also holds the row itself
+    index_type = np.int32 if n < 2**31 else np.int64
+    cand_idx = np.full((n * probe, ask), -1, dtype=index_type)
+    cand_sim = np.full((n * probe, ask), -np.inf, dtype=np.float32)
+    for lst in range(nlist):
+        all_members = members_of[member_bounds[lst]:member_bounds[lst + 1]]
+        all_slots = visitors_of[visitor_bounds[lst]:visitor_bounds[lst + 1]]
+        # Chunks bound the gathered copies when the data collapses into a few huge lists.
+        for m_start in range(0, len(all_members), _LIST_CHUNK):
+            members = all_members[m_start:m_start + _LIST_CHUNK]
+            base = x[members]
+            take = min(ask, len(members))
+            for q_start in range(0, len(all_slots), _LIST_CHUNK):
+                slots = all_slots[q_start:q_start + _LIST_CHUNK]
+                sims, local = search(x[slots // probe], base, take)
+                if m_start == 0:
+                    cand_idx[slots, :take] = members[local]
+                    cand_sim[slots, :take] = sims
+                else:
+                    cand_idx[slots], cand_sim[slots] = _merge_top(
+                        cand_idx[slots], cand_sim[slots], members[local], sims, ask)
+    del members_of, visitors_of
+    cand_idx = cand_idx.reshape(n, probe * ask)
+    cand_sim = cand_sim.reshape(n, probe * ask)
     indices = np.empty((n, k), dtype=np.int64)
     distances = np.empty((n, k), dtype=np.float32)
     for start in range(0, n, block_rows):
         stop = min(n, start + block_rows)
-        _, cand = index.search(x[start:stop], ask)
-        for sub in range(start, stop, 2048):  # re-check in cache-sized blocks
-            end = min(stop, sub + 2048)
-            indices[sub:end], distances[sub:end] = _recheck(x, np.arange(sub, end), cand[sub - start:end - start], k)
-    log.info("IVF k-NN: %d rows, %d lists, nprobe %d", n, nlist, index.nprobe)
+        indices[start:stop], distances[start:stop] = _best_k(
+            cand_idx[start:stop], _distances(cand_sim[start:stop]), np.arange(start, stop), k)
+    log.info("IVF k-NN: %d rows, %d lists, %d visited per row", n, nlist, probe)
     return NeighborGraph(indices, distances, "ivf")
 
 
-def _recheck(x: np.ndarray, rows: np.ndarray, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact distances for candidate lists (``-1`` = none), self removed, best ``k`` kept (``-1`` pads)."""
-    valid = (cand >= 0) & (cand != rows[:, None])
-    safe = np.where(valid, cand, 0)
-    xr = x[rows]
-    sims = np.stack([np.einsum("id,id->i", xr, x[safe[:, j]]) for j in range(safe.shape[1])], axis=1)
-    sims = np.where(valid, sims, -np.inf)
-    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-    best = np.take_along_axis(sims, order, axis=1)
-    idx = np.where(np.isfinite(best), np.take_along_axis(cand, order, axis=1), -1)
-    dist = np.where(np.isfinite(best), np.clip(1.0 - best, 0.0, 2.0), np.inf).astype(np.float32)
+def _train_lists(faiss, x: np.ndarray, nlist: int, seed: int) -> np.ndarray:
+    """k-means centroids (inner-product assignment, 10 iterations on ``16 x nlist`` sampled rows).
+
+    Centroids are not re-normalised: a diffuse cluster keeps a short centroid, so it does not
+    become a hub that every row visits (spherical k-means made the self-join ~1.6x costlier on
+    the benchmark's clustered data)."""
+    n, d = x.shape
+    rng = np.random.default_rng(seed)
+    train = x[np.sort(rng.choice(n, size=min(n, 16 * nlist), replace=False))]
+    params = faiss.ClusteringParameters()
+    params.niter = 10
+    params.seed = seed
+    params.min_points_per_centroid = 8  # 16 per list is plenty to place lists; silences faiss' warning
+    clustering = faiss.Clustering(d, nlist, params)
+    assign = faiss.IndexFlatIP(d)
+    if _has_gpu(faiss):
+        assign = faiss.index_cpu_to_all_gpus(assign)
+    clustering.train(train, assign)
+    return faiss.vector_to_array(clustering.centroids).reshape(nlist, d)
+
+
+def _merge_top(idx_a: np.ndarray, sim_a: np.ndarray, idx_b: np.ndarray, sim_b: np.ndarray,
+               keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise union of two candidate sets, the ``keep`` most similar of each row (unsorted)."""
+    idx = np.concatenate([idx_a, idx_b.astype(idx_a.dtype)], axis=1)
+    sim = np.concatenate([sim_a, sim_b], axis=1)
+    part = np.argpartition(-sim, keep - 1, axis=1)[:, :keep]
+    return np.take_along_axis(idx, part, axis=1), np.take_along_axis(sim, part, axis=1)
+
+
+def _group(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``keys`` sorted by key, and each key's ``[start, stop)`` bounds in that order."""
+    order = np.argsort(keys, kind="stable")
+    bounds = np.zeros(n_groups + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n_groups), out=bounds[1:])
+    return order, bounds
+
+
+def _distances(sims: np.ndarray) -> np.ndarray:
+    """Cosine distances (float32, clipped to ``[0, 2]``) from inner products of unit vectors."""
+    return np.clip(1.0 - sims, 0.0, 2.0).astype(np.float32)
+
+
+def _best_k(cand_idx: np.ndarray, cand_dist: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest candidates (itself and ``-1`` slots dropped; ``-1`` / ``inf`` pad).
+
+    Rows are ranked by ``(float32 distance, row number)``, so ties (exact copies) resolve the same
+    way whichever path produced the candidates: a graph updated in place equals a rebuilt one.
+    """
+    dist = np.where((cand_idx == rows[:, None]) | (cand_idx < 0), np.inf, cand_dist).astype(np.float32)
+    cand_idx = np.where(np.isfinite(dist), cand_idx, np.iinfo(np.int64).max).astype(np.int64)
+    if dist.shape[1] > k:
+        part = np.argpartition(dist, k - 1, axis=1)[:, :k]
+        kth = np.take_along_axis(dist, part, axis=1).max(axis=1)
+        # Where a candidate left out ties the k-th distance, the partition chose among the tied
+        # arbitrarily: those (rare) rows are sorted whole.
+        tied = np.flatnonzero((dist <= kth[:, None]).sum(axis=1) > k)
+        if len(tied):
+            part[tied] = np.lexsort((cand_idx[tied], dist[tied]), axis=1)[:, :k]
+        dist = np.take_along_axis(dist, part, axis=1)
+        cand_idx = np.take_along_axis(cand_idx, part, axis=1)
+    order = np.lexsort((cand_idx, dist), axis=1)
+    dist = np.take_along_axis(dist, order, axis=1)
+    idx = np.where(np.isfinite(dist), np.take_along_axis(cand_idx, order, axis=1), -1)
     return idx, dist
 
 
-def _maybe_to_gpu(faiss, index):
-    """Move the index to the GPU when this faiss build has CUDA and a GPU is visible."""
-    if hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0:
-        log.info("faiss: building the k-NN index on the GPU")
-        return faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
-    return index
+def _pair_sims(x: np.ndarray, rows: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """``x[rows[i]] . x[cand[i, j]]`` computed pair by pair (``-inf`` where ``cand`` is ``-1``).
+
+    One pair always gets the same bits, whichever block or path asks; matrix products do not
+    promise that (their summation order depends on the block shape)."""
+    safe = np.where(cand >= 0, cand, 0)
+    xr = x[rows]
+    sims = np.stack([np.einsum("id,id->i", xr, x[safe[:, j]]) for j in range(safe.shape[1])], axis=1)
+    return np.where(cand >= 0, sims, -np.inf).astype(np.float32)
+
+
+def _has_gpu(faiss) -> bool:
+    return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+
+
+def _block_search(faiss):
+    """``(queries, base, k) -> (sims, local indices)``: exact inner-product top-k of one block pair,
+    on the GPU when this faiss build has CUDA and a GPU is visible."""
+    if _has_gpu(faiss):
+        log.info("faiss: scoring the k-NN lists on the GPU")
+        resources = faiss.StandardGpuResources()
+        return lambda q, b, k: faiss.knn_gpu(resources, q, b, k, metric=faiss.METRIC_INNER_PRODUCT)
+    return lambda q, b, k: faiss.knn(q, b, k, metric=faiss.METRIC_INNER_PRODUCT)
 
 
 def update_knn_graph(previous: NeighborGraph, previous_to_current: np.ndarray, vectors: np.ndarray, *,
@@ -245,9 +348,7 @@ def _offer_new_rows(x: np.ndarray, new_rows: np.ndarray, rows: np.ndarray, indic
         sims = x[r] @ xn.T  # [rows, new]
         part = np.argpartition(-sims, m - 1, axis=1)[:, :m] if m < len(new_rows) else \
             np.broadcast_to(np.arange(len(new_rows)), (len(r), len(new_rows)))
-        cand_d = np.clip(1.0 - np.take_along_axis(sims, part, axis=1), 0.0, 2.0).astype(np.float32)
-        all_i = np.concatenate([indices[r], new_rows[part]], axis=1)
-        all_d = np.concatenate([distances[r], cand_d], axis=1)
-        order = np.argsort(all_d, axis=1, kind="stable")[:, :k]
-        indices[r] = np.take_along_axis(all_i, order, axis=1)
-        distances[r] = np.take_along_axis(all_d, order, axis=1)
+        offered = new_rows[part]
+        all_i = np.concatenate([indices[r], offered], axis=1)
+        all_d = np.concatenate([distances[r], _distances(_pair_sims(x, r, offered))], axis=1)
+        indices[r], distances[r] = _best_k(all_i, all_d, r, k)
