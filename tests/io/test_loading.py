@@ -40,6 +40,28 @@ def test_reload_reuses_and_updates_without_duplicating(imagefolder, unique_name)
     assert str(imagefolder / "test" / "dog" / "test-dog-15.png") not in paths
 
 
+def _rows(ds):
+    return sorted(zip(ds.values("filepath"), ds.values("ground_truth.label"), map(tuple, ds.values("tags"))))
+
+
+def test_imagefolder_refresh_adds_only_new_files_and_equals_a_fresh_load(imagefolder, unique_name):
+    ds = load(imagefolder, name=unique_name)
+    ids_before = dict(zip(ds.values("filepath"), ds.values("id")))
+    write_image(imagefolder / "test" / "bird" / "b1.png", 123)  # a new class folder
+    write_image(imagefolder / "train" / "cat" / "extra.png", 124)
+    os.remove(imagefolder / "train" / "dog" / "train-dog-6.png")
+    refreshed = load(imagefolder, name=unique_name)
+    fresh = load(imagefolder, name=unique_name + "-fresh")
+    try:
+        assert _rows(refreshed) == _rows(fresh) and refreshed.default_classes == fresh.default_classes
+        assert ("test",) == tuple(refreshed[str(imagefolder / "test" / "bird" / "b1.png")].tags)
+        kept = dict(zip(refreshed.values("filepath"), refreshed.values("id")))
+        assert all(kept[fp] == sid for fp, sid in ids_before.items() if fp in kept)  # untouched, not re-created
+        assert len(kept) == len(ids_before) + 1
+    finally:
+        fresh.delete()
+
+
 def _coco_tree(tmp_path, *, bad=False):
     images = tmp_path / "coco" / "data"
     for i in range(3):
