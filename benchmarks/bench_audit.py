@@ -5,7 +5,8 @@ Phases (each a separate ``workbench audit`` process, timed end to end with its p
 * ``cold``: 99% of the images (69,300), empty embedding cache: load into FiftyOne,
   hash, embed, k-NN graph, every check, write-back, JSON and HTML report.
 * ``cached``: the same images as a new FiftyOne dataset (any earlier one of that name is
-  deleted), embeddings from the cache: the full audit with cached embeddings.
+  deleted, and the held-back 1% unlinked from the work folder), embeddings from the cache:
+  the full audit with cached embeddings. ``--phases cached,incremental`` can be re-run.
 * ``incremental``: the held-back 1% (700 images) is added to the folder and the
   ``cached`` phase's dataset is audited again: only the new images are read and embedded,
   and the neighbour graph stored by the previous audit is updated, not rebuilt.
@@ -49,6 +50,17 @@ def _link_tree(src: Path, dst: Path) -> int:
             shutil.copy2(f, target)
         added += 1
     return added
+
+
+def _unlink_tree(src: Path, dst: Path) -> int:
+    """Remove from ``dst`` the links ``_link_tree(src, dst)`` made (the benchmark's own copies)."""
+    removed = 0
+    for f in src.rglob("*.png"):
+        target = dst / f.relative_to(src)
+        if target.exists() and os.path.samefile(f, target):
+            target.unlink()
+            removed += 1
+    return removed
 
 
 def _delete_dataset(name: str, env: dict[str, str]) -> None:
@@ -95,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             name = {"cold": "fmnist-bench", "cached": "fmnist-bench-warm", "incremental": "fmnist-bench-warm"}[phase]
             if phase == "cached":
                 _delete_dataset(name, env)
+                _unlink_tree(export_dir / "new", data)  # back to 99%, so the phases can run again
             added = _link_tree(export_dir / "new", data) if phase == "incremental" else 0
             out_dir = WORK / phase
             out_dir.mkdir(parents=True, exist_ok=True)

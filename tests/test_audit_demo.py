@@ -87,6 +87,10 @@ def test_flipped_labels_flagged(demo_run, planted):
     assert len(hits) >= 0.8 * len(flips), f"{len(hits)}/{len(flips)} flipped labels flagged"
     suggested_right = sum(flagged[_abs(f["path"])].suggested_label == f["true_label"] for f in hits)
     assert suggested_right >= 0.7 * len(hits)
+    # Neighbour votes from the shared k-NN graph back the suggestion on the planted flips.
+    votes = [flagged[_abs(f["path"])] for f in hits]
+    assert all(v.neighbors == result.neighbors.k for v in votes)
+    assert sum(v.neighbors_suggested > v.neighbors_given for v in votes) >= 0.7 * len(votes)
 
 
 def test_rare_class_and_bad_files(demo_run, planted):
@@ -106,6 +110,9 @@ def test_write_back_fields_tags_views_and_run_record(demo_run, planted):
     assert len(dataset.match_tags("wb:label_issue")) == len(result.label_issues.issues)
     flip = dataset[_abs(planted["flipped_labels"][0]["path"])]
     assert flip["wb_label_score"] is not None
+    issue = result.label_issues.issues[0]
+    suggestion = dataset[issue.sample_id]["wb_suggested_label"]
+    assert suggestion.label == issue.suggested_label and suggestion["neighbors_given"] == issue.neighbors_given
     assert len(dataset.exists("wb_embedding")) == result.n_samples - 2  # all but the two unreadable files
     run = dataset.info["workbench"]["runs"][-1]
     assert run["counts"] == result.counts() and run["embedding_fallback"]
@@ -145,7 +152,10 @@ def test_json_export_schema(demo_run, planted):
     doc = json.loads(json.dumps(to_export_dict(result)))
     assert doc["embedding_model"]["id"] == result.embedding.model_id
     assert {"path_a", "split_a", "label_a", "path_b", "split_b", "label_b"} <= set(doc["leaks"][0])
-    assert {"path", "given_label", "suggested_label", "score"} <= set(doc["label_issues"][0])
+    assert {"path", "given_label", "suggested_label", "score", "neighbors"} <= set(doc["label_issues"][0])
+    first = result.label_issues.issues[0]
+    assert doc["label_issues"][0]["neighbors"] == {"counted": first.neighbors, "given_label": first.neighbors_given,
+                                                    "suggested_label": first.neighbors_suggested}
     assert all(p.startswith("/") for c in doc["duplicates"] for p in c["paths"])
     assert doc["class_counts"]["test"]["Ankle_boot"] == planted["rare_class"]["test"]
 

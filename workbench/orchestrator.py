@@ -116,6 +116,18 @@ def _run_leakage(inp: AuditInputs, cfg: AuditConfig):
 
 
 def _run_label_issues(inp: AuditInputs, cfg: AuditConfig):
+    from workbench.checks.label_issues import add_neighbor_votes
+
+    result = _label_issue_result(inp, cfg)
+    if inp.graph is None:
+        return result
+    ids, _, _, labels = _columns(inp)
+    rows = inp.embedded_rows
+    return add_neighbor_votes(result, {ids[r]: g for g, r in enumerate(rows)}, [labels[r] for r in rows],
+                              inp.graph.indices)
+
+
+def _label_issue_result(inp: AuditInputs, cfg: AuditConfig):
     from workbench.checks.label_issues import find_label_issues, label_issues_from_features
 
     ids, paths, splits, labels = _columns(inp)

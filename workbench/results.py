@@ -206,6 +206,10 @@ class LabelIssue:
     suggested_label: str
     score: float
     suggested_confidence: float
+    #: Of the image's nearest images on the shared k-NN graph (``None`` without embeddings):
+    neighbors: int | None = None  #: how many were counted (labelled, within the graph's k)
+    neighbors_given: int | None = None  #: how many carry this image's given label
+    neighbors_suggested: int | None = None  #: how many carry the suggested label
 
 
 @dataclass(frozen=True)

@@ -64,3 +64,28 @@ def test_wide_features_are_projected_on_large_inputs(monkeypatch):
     monkeypatch.setattr(li, "PROJECT_ABOVE", 10**9)
     li.out_of_fold_probabilities(x, y, max_dim=8)
     assert seen == [8]  # small input: not projected
+
+
+def test_neighbor_votes_count_labels_on_the_shared_graph():
+    from workbench.checks.label_issues import add_neighbor_votes
+    from workbench.checks.neighbors import knn_graph
+
+    x, y = _clusters(n_per=40)
+    names = np.array(["ant", "bee", "cow"])
+    labels = list(names[y])
+    labels[5] = "bee"  # an ant labelled bee
+    labels[50] = None  # unlabelled: not assessed, not counted as anyone's neighbour
+    ids = [f"s{i}" for i in range(len(labels))]
+    r = label_issues_from_features(ids, ids, [None] * len(ids), labels, x)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    graph = knn_graph(unit, k=8, method="exact")
+    voted = add_neighbor_votes(r, {sid: i for i, sid in enumerate(ids) if i != 7}, labels, graph.indices)
+    by_id = {i.sample_id: i for i in voted.issues}
+    flip = by_id["s5"]
+    expect = [labels[j] for j in graph.indices[5] if labels[j] is not None]
+    assert (flip.neighbors, flip.neighbors_given, flip.neighbors_suggested) == (
+        len(expect), expect.count("bee"), expect.count(flip.suggested_label))
+    assert flip.suggested_label == "ant" and flip.neighbors_suggested > flip.neighbors_given
+    assert [i.sample_id for i in voted.issues] == [i.sample_id for i in r.issues]  # order and set unchanged
+    if "s7" in by_id:
+        assert by_id["s7"].neighbors is None  # not on the graph: left without votes

@@ -49,6 +49,9 @@ def test_imagefolder_refresh_adds_only_new_files_and_equals_a_fresh_load(imagefo
     ids_before = dict(zip(ds.values("filepath"), ds.values("id")))
     write_image(imagefolder / "test" / "bird" / "b1.png", 123)  # a new class folder
     write_image(imagefolder / "train" / "cat" / "extra.png", 124)
+    write_image(imagefolder / "train" / "_unlabeled" / "u.png", 125)  # no label
+    write_image(imagefolder / "train" / ".cache" / "h.png", 126)  # hidden folder: not a class
+    write_image(imagefolder / "train" / "cat" / ".hidden.png", 127)  # hidden file: skipped
     os.remove(imagefolder / "train" / "dog" / "train-dog-6.png")
     refreshed = load(imagefolder, name=unique_name)
     fresh = load(imagefolder, name=unique_name + "-fresh")
@@ -57,7 +60,8 @@ def test_imagefolder_refresh_adds_only_new_files_and_equals_a_fresh_load(imagefo
         assert ("test",) == tuple(refreshed[str(imagefolder / "test" / "bird" / "b1.png")].tags)
         kept = dict(zip(refreshed.values("filepath"), refreshed.values("id")))
         assert all(kept[fp] == sid for fp, sid in ids_before.items() if fp in kept)  # untouched, not re-created
-        assert len(kept) == len(ids_before) + 1
+        assert len(kept) == len(ids_before) + 2
+        assert refreshed[str(imagefolder / "train" / "_unlabeled" / "u.png")].ground_truth is None
     finally:
         fresh.delete()
 

@@ -401,6 +401,18 @@ def test_label_issues_are_ranked_worst_first(clean: AuditResult) -> None:
     assert "img_06.png" in first and "<b>bird</b> → <b>fish</b>" in first and "not reviewed" in first
 
 
+def test_label_issue_rows_show_neighbour_votes(clean: AuditResult) -> None:
+    from workbench.panels import label_issues_panel
+
+    issues = list(clean.label_issues.issues)
+    issues[0] = dataclasses.replace(issues[0], neighbors=10, neighbors_given=1, neighbors_suggested=8)
+    result = dataclasses.replace(clean, label_issues=dataclasses.replace(clean.label_issues, issues=tuple(issues)))
+    rows = [html_text(r) for r in find(label_issues_panel(result), css="wb-issue-row")]
+    assert sum("nearest images" in r for r in rows) == sum(i.neighbors is not None for i in issues)
+    i = issues[0]
+    assert f"1 of 10 nearest images labelled {i.given_label} (given), 8 {i.suggested_label} (suggested)" in rows[0]
+
+
 def test_label_filters_change_the_rows(clean: AuditResult) -> None:
     import ipywidgets as w
 

@@ -68,3 +68,56 @@ def test_marks_round_trip_into_next_audit(imagefolder, unique_name):
     assert ds[a].ground_truth.label == first.leakage.pairs[0].label_a  # marking never relabels
     with pytest.raises(ValueError, match="state must be"):
         workbench.mark_samples(ds, [a], "maybe")
+
+
+def _finding_values(ds):
+    from workbench.render.fiftyone_app import FIELDS, _comparable
+
+    ids = ds.values("id")
+    fields = [f for f in FIELDS.values() if f in ds.get_field_schema() and f != FIELDS["embedding"]]
+    return {f: dict(zip(ids, map(_comparable, ds.values(f)))) for f in fields}, {
+        t: sorted(ds.match_tags(t).values("id")) for t in ("wb:duplicate", "wb:leak", "wb:label_issue")}
+
+
+def test_write_back_writes_only_changes_and_ends_like_a_fresh_write(imagefolder, unique_name):
+    import dataclasses
+
+    import workbench
+
+    cfg = workbench.AuditConfig(embedder=workbench.EmbedderConfig(name="efficientnet-lite0"),
+                                near_duplicate_threshold=0.005)
+    ds = workbench.load(imagefolder, name=unique_name)
+    result = workbench.run_audit(ds, cfg, progress=False)
+    workbench.write_back(ds, result)
+    written = []
+    real = type(ds).set_values
+
+    def spy(self, field, values, *args, **kwargs):
+        written.append((field, len(values)))
+        return real(self, field, values, *args, **kwargs)
+
+    type(ds).set_values = spy
+    try:
+        workbench.write_back(ds, result)  # the same result again: nothing to write
+        assert written == []
+        # One label issue fewer: one sample's flag, suggestion and tag change, nothing else.
+        li = result.label_issues
+        dropped = li.issues[0]
+        smaller = dataclasses.replace(result, label_issues=dataclasses.replace(li, issues=li.issues[1:]))
+        workbench.write_back(ds, smaller)
+    finally:
+        type(ds).set_values = real
+    assert sorted(written) == [("wb_is_label_issue", 1), ("wb_suggested_label", 1)]
+    ds.reload()
+    assert ds[dropped.sample_id]["wb_suggested_label"] is None and "wb:label_issue" not in ds[dropped.sample_id].tags
+    incremental = _finding_values(ds)
+    # The same dataset written from scratch (every finding field and tag removed first) ends the same.
+    from workbench.render.fiftyone_app import FIELDS, TAGS
+
+    for field in FIELDS.values():
+        if field in ds.get_field_schema():
+            ds.delete_sample_field(field)
+    for tag in TAGS.values():
+        ds.untag_samples(tag)
+    workbench.write_back(ds, smaller)
+    assert _finding_values(ds) == incremental

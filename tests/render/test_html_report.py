@@ -128,7 +128,7 @@ def make_result(root: Path, *, hostile: bool = False, fallback_reason: str | Non
     ), n_clusters=2)
     issues = tuple(
         LabelIssue(f"s{i}", images[i], splits[i % 3], classes[i % 4], classes[(i + 1) % 4], 0.02 + 0.05 * i,
-                   0.9 - 0.05 * i)
+                   0.9 - 0.05 * i, *((10, i % 3, 7) if i % 2 == 0 else ()))
         for i in range(6, 12)
     ) + ((LabelIssue("s0", images[0], "train", classes[2], classes[0], 0.5, 0.6),) if hostile else ())
     label_issues = LabelIssuesResult(
@@ -410,6 +410,20 @@ def test_missing_result_without_status_says_not_run(tmp_path: Path) -> None:
     result = dataclasses.replace(base, bias=None, checks=tuple(c for c in base.checks if c.name != "bias"))
     bias_section = render_html(result).split('id="bias"')[1].split("</section>")[0]
     assert "not run" in bias_section
+
+
+def test_label_issues_show_neighbour_votes(clean_result: AuditResult) -> None:
+    import html as html_lib
+
+    text = render_html(clean_result)
+    section = text[text.index("Nearest images"):]
+    for issue in clean_result.label_issues.issues:
+        if issue.neighbors is None:
+            continue
+        expected = (f"{issue.neighbors_given} of 10 nearest images labelled {issue.given_label} (given), "
+                    f"7 {issue.suggested_label} (suggested)")
+        assert html_lib.escape(expected, quote=False) in section or html_lib.escape(expected) in section
+    assert sum(i.neighbors is None for i in clean_result.label_issues.issues) == 3  # shown as "—"
 
 
 def test_missing_and_unreadable_images_get_placeholders(clean_result: AuditResult) -> None:

@@ -9,6 +9,7 @@ that never saw it), or from the user (a predictions field or CSV). cleanlab's
 from __future__ import annotations
 
 import logging
+import dataclasses
 from collections import Counter
 from typing import Sequence
 
@@ -37,19 +38,24 @@ def fit_softmax_regression(features: np.ndarray, labels: np.ndarray, n_classes: 
     """
     from scipy.optimize import minimize
 
-    x = np.ascontiguousarray(features, dtype=np.float32)
-    n, d = x.shape
-    onehot = np.zeros((n, n_classes), dtype=np.float32)
-    onehot[np.arange(n), labels] = 1.0
+    # Samples in columns: the per-sample reductions (max, log-sum-exp) then run across K
+    # contiguous rows instead of along N rows of length K, ~1.3x faster per evaluation.
+    xt = np.ascontiguousarray(np.asarray(features, dtype=np.float32).T)  # [D, N]
+    d, n = xt.shape
+    onehot_t = np.zeros((n_classes, n), dtype=np.float32)
+    onehot_t[labels, np.arange(n)] = 1.0
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w = theta[:d * n_classes].reshape(d, n_classes).astype(np.float32)
-        z = x @ w + theta[d * n_classes:].astype(np.float32)
-        z -= z.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(z).sum(axis=1))
-        loss = float((lse - (z * onehot).sum(axis=1)).sum(dtype=np.float64)) + 0.5 * l2 * float((w * w).sum())
-        grad_z = np.exp(z - lse[:, None]) - onehot
-        grad = np.concatenate([(x.T @ grad_z + l2 * w).ravel(), grad_z.sum(axis=0)])
+        z = w.T @ xt + theta[d * n_classes:].astype(np.float32)[:, None]  # [K, N]
+        z -= z.max(axis=0)
+        e = np.exp(z)
+        total = e.sum(axis=0)
+        lse = np.log(total)
+        loss = float(lse.sum(dtype=np.float64) - (z * onehot_t).sum(dtype=np.float64)) + 0.5 * l2 * float((w * w).sum())
+        e /= total
+        e -= onehot_t  # d loss / d z
+        grad = np.concatenate([(xt @ e.T + l2 * w).ravel(), e.sum(axis=1)])
         return loss, grad.astype(np.float64)
 
     theta0 = np.zeros(d * n_classes + n_classes)
@@ -79,10 +85,13 @@ def principal_components(features: np.ndarray, n_components: int, *, sample: int
     """
     x = np.asarray(features, dtype=np.float32)
     rng = np.random.default_rng(seed)
-    fit = x[rng.choice(len(x), size=min(len(x), sample), replace=False)]
+    fit = x[rng.choice(len(x), size=min(len(x), sample), replace=False)].astype(np.float64)
     mean = fit.mean(axis=0)
-    _, _, vt = np.linalg.svd(fit - mean, full_matrices=False)
-    return (x - mean) @ vt[:n_components].T
+    centred = fit - mean
+    # Eigenvectors of the D x D covariance (float64) = the SVD's right singular vectors, ~5x faster.
+    values, vectors = np.linalg.eigh(centred.T @ centred)
+    axes = vectors[:, np.argsort(values)[::-1][:n_components]].astype(np.float32)
+    return (x - mean.astype(np.float32)) @ axes
 
 
 def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, *, n_folds: int = 5, seed: int = 0,
@@ -198,3 +207,39 @@ def label_issues_from_features(sample_ids: Sequence[str], filepaths: Sequence[st
                              method=f"cross-validated logistic regression on embeddings ({folds} folds)",
                              filter_by=filter_by, n_folds=folds, cv_accuracy=round(accuracy, 4),
                              not_assessed=not_assessed, not_assessed_reason=reason)
+
+
+def add_neighbor_votes(result: LabelIssuesResult, row_of_sample: dict[str, int],
+                       row_labels: Sequence[str | None], neighbor_indices: np.ndarray) -> LabelIssuesResult:
+    """Annotate each flagged issue with the labels of its nearest images on the shared k-NN graph.
+
+    Evidence a reviewer can weigh next to the classifier: a "cat" whose 10 nearest images are
+    9 dogs is more convincing than one whose neighbours are mixed. Detection itself is unchanged
+    (blending neighbour votes into the probabilities lowered recall on the planted flips).
+
+    Args:
+        result: the label-issue result to annotate.
+        row_of_sample: sample id -> row of ``neighbor_indices`` (the embedded rows).
+        row_labels: the given label of each graph row (``None`` = unlabelled, not counted).
+        neighbor_indices: ``[rows, k]`` graph lists, ``-1`` = none.
+
+    Example:
+        >>> from workbench.results import LabelIssue, LabelIssuesResult
+        >>> issue = LabelIssue("s0", "a.png", None, "cat", "dog", 0.1, 0.9)
+        >>> r = LabelIssuesResult(method="m", classes=("cat", "dog"), issues=(issue,))
+        >>> graph = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
+        >>> i = add_neighbor_votes(r, {"s0": 0}, ["cat", "dog", "dog", None], graph).issues[0]
+        >>> i.neighbors, i.neighbors_given, i.neighbors_suggested
+        (2, 0, 2)
+    """
+    issues = []
+    for issue in result.issues:
+        row = row_of_sample.get(issue.sample_id)
+        if row is None:
+            issues.append(issue)
+            continue
+        labels = [row_labels[j] for j in neighbor_indices[row] if j >= 0 and row_labels[j] is not None]
+        votes = Counter(labels)
+        issues.append(dataclasses.replace(issue, neighbors=len(labels), neighbors_given=votes[issue.given_label],
+                                          neighbors_suggested=votes[issue.suggested_label]))
+    return dataclasses.replace(result, issues=tuple(issues))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -112,74 +113,45 @@ def _merge_into(dataset: Any, fresh: Any) -> None:
 def _refresh_imagefolder(dataset: Any, spec: SourceSpec, label_field: str) -> None:
     """Add the files that are new in an image-folder source and drop the vanished ones.
 
-    FiftyOne's own importer lists the folders (same rules as a first load), but only the
-    samples whose paths the dataset lacks are added: the rest keep their fields and review
-    tags untouched, and a 1% change costs 1% of a full import.
+    The folders are listed with the rules of FiftyOne's ``ImageClassificationDirectoryTree``
+    importer (the same ``eta`` listing; the first folder is the class, folders starting with
+    ``.`` are skipped, ``_unlabeled`` means no label; its class list is recorded the same way),
+    and only the samples whose paths the dataset lacks are created: the rest keep their fields
+    and review tags untouched, and a 1% change costs about 1% of a full import. A test checks
+    the result against a fresh load.
     """
+    import eta.core.utils as etau
     from fiftyone.core.storage import normalize_path
-    from fiftyone.utils.data.importers import build_dataset_importer
+    from fiftyone.utils.data.importers import parse_dataset_info
 
     fo = fiftyone()
     ids, paths = dataset.values(["id", "filepath"])
     known = set(paths)
     listed: set[str] = set()
     added = 0
-    for split, path in spec.parts:
-        inner, _ = build_dataset_importer(fo.types.ImageClassificationDirectoryTree, dataset_dir=str(path))
-        only_new = _new_files_only(inner, known, normalize_path)
-        added += len(dataset.add_importer(only_new, label_field=label_field, tags=[split] if split else None))
-        listed |= only_new.listed
+    for split, root in spec.parts:
+        new_samples, classes = [], set()
+        for rel in etau.list_files(str(root), recursive=True):
+            chunks = rel.split(os.path.sep, 1)
+            if len(chunks) == 1 or chunks[0].startswith("."):
+                continue
+            label = None if chunks[0] == "_unlabeled" else chunks[0]
+            if label is not None:
+                classes.add(label)
+            path = normalize_path(os.path.join(str(root), rel))
+            listed.add(path)
+            if path not in known:
+                fields = {label_field: fo.Classification(label=label)} if label is not None else {}
+                new_samples.append(fo.Sample(filepath=path, tags=[split] if split else [], **fields))
+        if new_samples:
+            added += len(dataset.add_samples(new_samples, progress=False))
+        if classes:
+            parse_dataset_info(dataset, {"classes": sorted(classes)})
     gone = [sid for sid, fp in zip(ids, paths) if fp not in listed]
     if gone:
         log.info("removing %d samples whose files are no longer in the source", len(gone))
         dataset.delete_samples(gone)
     log.info("refreshed %r from %s: %d new, %d removed", dataset.name, spec.root, added, len(gone))
-
-
-def _new_files_only(inner: Any, known: set[str], normalize: Any) -> Any:
-    """Wrap a FiftyOne labeled-image importer so that it yields only paths not in ``known``;
-    ``.listed`` holds every (normalised) path the source lists."""
-    from fiftyone.utils.data.importers import LabeledImageDatasetImporter
-
-    class NewFilesOnly(LabeledImageDatasetImporter):
-        def __init__(self) -> None:
-            super().__init__()
-            self.listed: set[str] = set()
-            self._items: list[tuple] = []
-
-        def setup(self) -> None:
-            inner.setup()
-            for item in inner:
-                path = normalize(item[0])
-                self.listed.add(path)
-                if path not in known:
-                    self._items.append((path, *item[1:]))
-
-        def close(self, *args: Any) -> None:
-            inner.close(*args)
-
-        def __iter__(self):
-            return iter(self._items)
-
-        def __len__(self) -> int:
-            return len(self._items)
-
-        @property
-        def has_dataset_info(self) -> bool:
-            return inner.has_dataset_info
-
-        def get_dataset_info(self) -> dict:
-            return inner.get_dataset_info()
-
-        @property
-        def has_image_metadata(self) -> bool:
-            return inner.has_image_metadata
-
-        @property
-        def label_cls(self) -> Any:
-            return inner.label_cls
-
-    return NewFilesOnly()
 
 
 def _import(spec: SourceSpec, label_field: str, *, persistent: bool, name: str | None = None

@@ -194,7 +194,7 @@ class _LabelIssuesPanel:
     def _row(self, issue: LabelIssue, image: Html) -> Any:
         import ipywidgets as w
 
-        from workbench.render.html_report import relative_path
+        from workbench.render.html_report import neighbor_votes_text, relative_path
 
         review = w.HTML(_review_badge(self.reviews.get(issue.sample_id)))
         review.add_class("wb-review-state")
@@ -204,7 +204,8 @@ class _LabelIssuesPanel:
             join([code(relative_path(issue.filepath, self.result.source)), Html("<br>"),
                   muted("(no split)" if issue.split is None else issue.split)]),
             join([bold(issue.given_label), " → ", bold(issue.suggested_label), Html("<br>"),
-                  muted(f"suggestion confidence {issue.suggested_confidence:.2f}")]),
+                  muted(f"suggestion confidence {issue.suggested_confidence:.2f}"),
+                  *([Html("<br>"), muted(neighbor_votes_text(issue))] if issue.neighbors is not None else [])]),
             f"{issue.score:.4f}",
         ]
         buttons = []

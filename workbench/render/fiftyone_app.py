@@ -1,8 +1,9 @@
 """Write an AuditResult back to its FiftyOne dataset for review in the App.
 
 Fields and tags carry the ``wb_`` / ``wb:`` prefix so they never clash with a user's.
-Each write-back first clears the previous run's findings (fields and finding tags) but
-keeps review tags (``wb:reviewed:*``), so an earlier review survives a re-audit. A saved
+Each write-back brings the finding fields and tags in line with the new result, writing only
+the samples whose values changed (a finding that is gone is set to ``None`` / untagged); review
+tags (``wb:reviewed:*``) are never touched, so an earlier review survives a re-audit. A saved
 view per finding and a run record in ``dataset.info["workbench"]["runs"]`` are kept.
 Only the FiftyOne database is written; image and annotation files are never touched.
 """
@@ -55,7 +56,11 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
 
     if dataset.name != result.dataset_name:
         raise ValueError(f"result is for dataset {result.dataset_name!r}, not {dataset.name!r}")
-    ids = dataset.values("id")
+    schema = dataset.get_field_schema()
+    # One read of every finding field as stored (one query is ~4x faster than one per field).
+    stored_fields = [f for key, f in FIELDS.items() if key not in ("embedding", "embedding_sha") and f in schema]
+    ids, *columns = dataset.values(["id", *stored_fields])
+    before = {f: dict(zip(ids, values)) for f, values in zip(stored_fields, columns)}
     art = result.artifacts
     # Stored vectors of the same model are kept and only new or changed ones written (a
     # re-audit after adding 1% of images writes 1% of the vectors).
@@ -63,40 +68,47 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
     keep_vectors = (store_embeddings and art is not None and result.embedding is not None and bool(runs_before)
                     and runs_before[-1].get("embedding_model") == result.embedding.model_id
                     and FIELDS["embedding_sha"] in dataset.get_field_schema())
-    # Clear the previous run's findings; review tags are kept.
-    for tag in TAGS.values():
-        dataset.untag_samples(tag)
-    for key, name in FIELDS.items():
-        if keep_vectors and key in ("embedding", "embedding_sha"):
-            continue
-        if name in dataset.get_field_schema():
-            dataset.delete_sample_field(name)
+    # Bring each finding field and tag in line with this result, writing only what changed:
+    # a re-audit after adding 1% of images rewrites little more than 1% of the documents.
+    # Review tags (wb:reviewed:*) are never touched.
 
     def put(field: str, mapping: dict[str, Any]) -> None:
         if mapping:
             dataset.set_values(field, mapping, key_field="id")
 
-    if result.duplicates:
-        put(FIELDS["dup_cluster"], {sid: c.cluster_id for c in result.duplicates.clusters for sid in c.sample_ids})
-        put(FIELDS["dup_kind"], {sid: c.kind for c in result.duplicates.clusters for sid in c.sample_ids})
-    if result.leakage:
-        partners: dict[str, list[str]] = {}
-        for p in result.leakage.pairs:
-            partners.setdefault(p.sample_id_a, []).append(p.filepath_b)
-            partners.setdefault(p.sample_id_b, []).append(p.filepath_a)
-        put(FIELDS["leak"], {sid: True for sid in partners})
-        put(FIELDS["leak_with"], partners)
-    if result.label_issues:
-        li = result.label_issues
-        flagged = {i.sample_id for i in li.issues}
-        put(FIELDS["label_score"], dict(zip(li.sample_ids, li.scores)))
-        put(FIELDS["label_issue"], {sid: sid in flagged for sid in li.sample_ids})
-        put(FIELDS["suggested"], {i.sample_id: fo.Classification(label=i.suggested_label,
-                                                                  confidence=i.suggested_confidence)
-                                  for i in li.issues})
-    if result.integrity:
-        put(FIELDS["file_problem"], {p.sample_id: f"{p.kind}: {p.message}"
-                                     for p in result.integrity.problems if p.sample_id})
+    def sync(key: str, desired: dict[str, Any]) -> None:
+        field = FIELDS[key]
+        if not desired:  # no such finding any more: the field goes
+            if field in schema:
+                dataset.delete_sample_field(field)
+            return
+        current = before.get(field, {})
+        changes = {sid: v for sid, v in desired.items() if _comparable(current.get(sid)) != _comparable(v)}
+        changes.update({sid: None for sid, v in current.items() if v is not None and sid not in desired})
+        put(field, changes)
+
+    clusters = result.duplicates.clusters if result.duplicates else ()
+    sync("dup_cluster", {sid: c.cluster_id for c in clusters for sid in c.sample_ids})
+    sync("dup_kind", {sid: c.kind for c in clusters for sid in c.sample_ids})
+    partners: dict[str, list[str]] = {}
+    for p in result.leakage.pairs if result.leakage else ():
+        partners.setdefault(p.sample_id_a, []).append(p.filepath_b)
+        partners.setdefault(p.sample_id_b, []).append(p.filepath_a)
+    sync("leak", {sid: True for sid in partners})
+    sync("leak_with", partners)
+    li = result.label_issues
+    flagged = {i.sample_id for i in li.issues} if li else set()
+    sync("label_score", dict(zip(li.sample_ids, li.scores)) if li else {})
+    sync("label_issue", {sid: sid in flagged for sid in li.sample_ids} if li else {})
+    sync("suggested", {i.sample_id: fo.Classification(label=i.suggested_label, confidence=i.suggested_confidence,
+                                                      **_neighbor_attributes(i))
+                       for i in li.issues} if li else {})
+    problems = result.integrity.problems if result.integrity else ()
+    sync("file_problem", {p.sample_id: f"{p.kind}: {p.message}" for p in problems if p.sample_id})
+    if not keep_vectors:  # another model's (or no) vectors: drop them before writing these
+        for key in ("embedding", "embedding_sha"):
+            if FIELDS[key] in schema:
+                dataset.delete_sample_field(FIELDS[key])
     if store_embeddings and art is not None and art.vectors is not None:
         stored = dict(zip(ids, dataset.values(FIELDS["embedding_sha"]))) if keep_vectors else {}
         rows = [(k, sid, art.hashes[r]) for k, (sid, r) in enumerate(zip(art.embedded_ids, art.embedded_rows))
@@ -108,15 +120,17 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
 
     known = set(ids)
     tag_sets = {
-        "duplicate": {sid for c in (result.duplicates.clusters if result.duplicates else ()) for sid in c.sample_ids},
+        "duplicate": {sid for c in clusters for sid in c.sample_ids},
         "leak": set(result.leakage.leaked_ids) if result.leakage else set(),
-        "label_issue": {i.sample_id for i in result.label_issues.issues} if result.label_issues else set(),
-        "file_problem": {p.sample_id for p in result.integrity.problems if p.sample_id} if result.integrity else set(),
+        "label_issue": flagged,
+        "file_problem": {p.sample_id for p in problems if p.sample_id},
     }
     for key, sids in tag_sets.items():
-        sids &= known
-        if sids:
-            dataset.select(list(sids)).tag_samples(TAGS[key])
+        tagged = set(dataset.match_tags(TAGS[key]).values("id"))
+        if tagged - sids:
+            dataset.select(list(tagged - sids)).untag_samples(TAGS[key])
+        if (sids & known) - tagged:
+            dataset.select(list((sids & known) - tagged)).tag_samples(TAGS[key])
 
     views = {
         "duplicates": dataset.match_tags(TAGS["duplicate"]).sort_by(FIELDS["dup_cluster"]),
@@ -190,3 +204,23 @@ def review(result: AuditResult, *, dataset: Any = None, view: str | None = None,
     if port:
         kwargs["port"] = port
     return fo.launch_app(ds.load_saved_view(view) if view else ds, **kwargs)
+
+
+def _comparable(value: Any) -> Any:
+    """A value as compared between runs: labels by their content (their ``_id`` is new each run),
+    numpy vectors and scalars as plain Python."""
+    if value is None:
+        return None
+    if hasattr(value, "to_dict"):
+        return {k: v for k, v in value.to_dict().items() if k != "_id"}
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+def _neighbor_attributes(issue) -> dict:
+    """Neighbour votes as attributes of the suggestion label (filterable in the App)."""
+    if issue.neighbors is None:
+        return {}
+    return {"neighbors": issue.neighbors, "neighbors_given": issue.neighbors_given,
+            "neighbors_suggested": issue.neighbors_suggested}

@@ -183,6 +183,16 @@ def fmt_pct(value: Any, digits: int = 1) -> str:
     return "—" if v is None else f"{v * 100:.{digits}f}%"
 
 
+def neighbor_votes_text(issue: Any) -> str:
+    """``"1 of 10 nearest images labelled cat (given), 8 dog (suggested)"``; ``"—"`` without votes."""
+    if getattr(issue, "neighbors", None) is None:
+        return "—"
+    if not issue.neighbors:
+        return "no labelled nearest images"
+    return (f"{issue.neighbors_given} of {issue.neighbors} nearest images labelled {issue.given_label} (given), "
+            f"{issue.neighbors_suggested} {issue.suggested_label} (suggested)")
+
+
 def fmt_int(value: Any) -> str:
     if value is None:
         return "—"
@@ -767,6 +777,7 @@ def _environment(source: str = "") -> Any:
         "plural": _fmt_plural,
         "basename": _basename,
         "relpath": lambda fp: relative_path(fp, source),
+        "votes": neighbor_votes_text,
     })
     return env
 

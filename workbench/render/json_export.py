@@ -9,7 +9,7 @@ from typing import Any
 
 from workbench.results import AuditResult
 
-EXPORT_SCHEMA_VERSION = "1.1"
+EXPORT_SCHEMA_VERSION = "1.2"
 
 
 def to_export_dict(result: AuditResult) -> dict[str, Any]:
@@ -46,7 +46,11 @@ def to_export_dict(result: AuditResult) -> dict[str, Any]:
              "kind": p.kind, "distance": p.distance, "label_conflict": p.label_conflict} for p in leaks.pairs],
         "label_issues": [] if li is None else [
             {"path": i.filepath, "split": i.split, "given_label": i.given_label,
-             "suggested_label": i.suggested_label, "score": i.score} for i in li.issues],
+             "suggested_label": i.suggested_label, "score": i.score,
+             "suggested_confidence": i.suggested_confidence,
+             "neighbors": None if i.neighbors is None else {
+                 "counted": i.neighbors, "given_label": i.neighbors_given,
+                 "suggested_label": i.neighbors_suggested}} for i in li.issues],
         "label_issue_method": None if li is None else li.method,
         "class_counts": {} if result.balance is None else result.balance.counts,
         "balance": None if result.balance is None else {
