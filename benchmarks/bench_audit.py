@@ -63,6 +63,27 @@ def _unlink_tree(src: Path, dst: Path) -> int:
     return removed
 
 
+def _forget_cached(src: Path, cache: Path, aside: Path) -> int:
+    """Move aside the embedding-cache shards that hold only ``src``'s images, so that a re-run of
+    the incremental phase embeds them again (the cache is content-addressed: without this a
+    second run would find them cached). Returns the number of shards moved."""
+    import hashlib
+
+    import numpy as np
+
+    held_back = {hashlib.sha256(f.read_bytes()).hexdigest() for f in src.rglob("*.png")}
+    moved = 0
+    for shard in cache.glob("*/shard-*.npz"):
+        with np.load(shard) as data:
+            hashes = set(data["hashes"].tolist())
+        if hashes and hashes <= held_back:
+            target = aside / shard.parent.name / shard.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shard.rename(target)
+            moved += 1
+    return moved
+
+
 def _delete_dataset(name: str, env: dict[str, str]) -> None:
     """Delete a FiftyOne dataset in the benchmark's database (a fresh process, like the CLI's)."""
     code = f"import fiftyone as fo\nif fo.dataset_exists({name!r}): fo.delete_dataset({name!r})"
@@ -108,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             if phase == "cached":
                 _delete_dataset(name, env)
                 _unlink_tree(export_dir / "new", data)  # back to 99%, so the phases can run again
+                _forget_cached(export_dir / "new", WORK / "cache", WORK / "set-aside")
             added = _link_tree(export_dir / "new", data) if phase == "incremental" else 0
             out_dir = WORK / phase
             out_dir.mkdir(parents=True, exist_ok=True)
