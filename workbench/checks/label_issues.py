@@ -8,8 +8,8 @@ that never saw it), or from the user (a predictions field or CSV). cleanlab's
 
 from __future__ import annotations
 
-import logging
 import dataclasses
+import logging
 from collections import Counter
 from typing import Sequence
 
@@ -24,8 +24,9 @@ def fit_softmax_regression(features: np.ndarray, labels: np.ndarray, n_classes: 
                            max_iter: int = 200, tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression (L2 penalty ``l2/2 |W|^2``, bias unpenalised) by L-BFGS.
 
-    The objective and the stopping rule are scikit-learn's ``LogisticRegression(C=1/l2, tol=tol)``; loss and gradient are
-    computed in float32 BLAS, which makes it several times faster on wide embeddings.
+    The objective and the stopping rule are scikit-learn's ``LogisticRegression(C=1/l2, tol=tol)``;
+    loss and gradient are computed in float32 BLAS, which makes it several times faster on wide
+    embeddings.
 
     Returns:
         ``(weights [D, K], bias [K])``.
@@ -106,7 +107,8 @@ def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, *, n_fol
     first projected onto their top ``max_dim`` principal components: on Fashion-MNIST's
     69,300 x 1280 EfficientNet features that is 8x faster at the same out-of-fold accuracy
     (0.889 vs 0.884). Small datasets keep every dimension (on the 1,388-image demo the
-    projection cost a third of the planted flips). Each fold standardises the features on its training rows and fits
+    projection cost a third of the planted flips). Each fold standardises the features on its
+    training rows and fits
     :func:`fit_softmax_regression` (multinomial logistic regression).
 
     Args:

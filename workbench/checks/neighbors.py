@@ -115,7 +115,8 @@ def exact_neighbors(x: np.ndarray, query_rows: np.ndarray, k: int, *,
     for start in range(0, len(query_rows), block_rows * 4):
         q = np.asarray(query_rows[start:start + block_rows * 4])
         _, cand = faiss.knn(x[q], x, ask, metric=faiss.METRIC_INNER_PRODUCT)
-        indices[start:start + len(q)], distances[start:start + len(q)] = _best_k(cand, _distances(_pair_sims(x, q, cand)), q, k)
+        block = slice(start, start + len(q))
+        indices[block], distances[block] = _best_k(cand, _distances(_pair_sims(x, q, cand)), q, k)
     return indices, distances
 
 

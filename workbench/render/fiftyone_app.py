@@ -67,16 +67,15 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
     runs_before = dataset.info.get("workbench", {}).get("runs", [])
     keep_vectors = (store_embeddings and art is not None and result.embedding is not None and bool(runs_before)
                     and runs_before[-1].get("embedding_model") == result.embedding.model_id
-                    and FIELDS["embedding_sha"] in dataset.get_field_schema())
-    # Bring each finding field and tag in line with this result, writing only what changed:
-    # a re-audit after adding 1% of images rewrites little more than 1% of the documents.
-    # Review tags (wb:reviewed:*) are never touched.
+                    and FIELDS["embedding_sha"] in schema)
 
     def put(field: str, mapping: dict[str, Any]) -> None:
         if mapping:
             dataset.set_values(field, mapping, key_field="id")
 
     def sync(key: str, desired: dict[str, Any]) -> None:
+        """Write only the samples whose stored value differs from ``desired`` (absent = ``None``):
+        a re-audit after adding 1% of images rewrites little more than 1% of the documents."""
         field = FIELDS[key]
         if not desired:  # no such finding any more: the field goes
             if field in schema:
