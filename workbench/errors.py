@@ -19,3 +19,7 @@ class EmbedderUnavailable(WorkbenchError, RuntimeError):
 
 class DistributedError(WorkbenchError, RuntimeError):
     """A distributed job can't run: ``dask[distributed]`` is missing or the scheduler is unreachable."""
+
+
+class AppNotConnected(WorkbenchError, RuntimeError):
+    """The FiftyOne App's server or its session client did not come up in time."""

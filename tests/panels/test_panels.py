@@ -633,7 +633,8 @@ def test_real_session_show_in_app(audited: tuple[Any, AuditResult]) -> None:
     from workbench.panels import duplicates_panel
 
     dataset, result = audited
-    session = workbench.review(result, dataset=dataset, remote=True, auto=False, port=_free_port())
+    session = workbench.review(result, dataset=dataset, remote=True, address="127.0.0.1", auto=False,
+                               port=_free_port())
     try:
         panel = duplicates_panel(result, session=session)  # the dataset comes from the session
         clusters = find(panel, css="wb-cluster")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Sequence
 
+from workbench.errors import AppNotConnected
 from workbench.panels.markup import banner
 
 logger = logging.getLogger(__name__)
@@ -69,9 +70,9 @@ def show_in_app(session: Any, dataset: Any, sample_ids: Sequence[str]) -> Any:
         >>> session = workbench.review(result)  # doctest: +SKIP
         >>> show_in_app(session, dataset, cluster.sample_ids)  # doctest: +SKIP
     """
-    view = dataset.select(list(dict.fromkeys(sample_ids)), ordered=True)
-    session.view = view
-    return view
+    from workbench.render.app_session import set_view
+
+    return set_view(session, dataset.select(list(dict.fromkeys(sample_ids)), ordered=True))
 
 
 class AppLinker:
@@ -117,7 +118,11 @@ class AppLinker:
         except LookupError as exc:
             self.status.say(str(exc), "bad")
             return False
-        view = show_in_app(self.session, dataset, sample_ids)
+        try:
+            view = show_in_app(self.session, dataset, sample_ids)
+        except AppNotConnected as exc:
+            self.status.say(str(exc), "bad")
+            return False
         logger.info("showing %d samples of %r in the App", len(view), dataset.name)
         self.status.say(f"Showing {len(view):,} {what} in the FiftyOne App.", "ok")
         return True

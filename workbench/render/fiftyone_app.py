@@ -154,57 +154,6 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
     return dict(VIEWS)
 
 
-def launch_app(dataset: Any, *, view: str | None = None, port: int | None = None, remote: bool = False,
-               wait: bool = True) -> Any:
-    """Open the FiftyOne App on ``dataset`` (optionally one of workbench's saved views)."""
-    fo = fiftyone()
-    target = dataset.load_saved_view(view) if view else dataset
-    kwargs: dict[str, Any] = {"remote": remote}
-    if port:
-        kwargs["port"] = port
-    session = fo.launch_app(target, **kwargs)
-    if wait:
-        session.wait()
-    return session
-
-
-def review(result: AuditResult, *, dataset: Any = None, view: str | None = None, port: int | None = None,
-           remote: bool = False, auto: bool = True) -> Any:
-    """Open the FiftyOne App on the audited dataset, on one of workbench's saved views.
-
-    ``view`` defaults to the first non-empty of label issues, leaks, duplicates and file
-    problems. Inside Jupyter (``auto=True``) the App is embedded in the output cell; mark
-    samples there with the tags ``wb:reviewed:confirmed`` / ``wb:reviewed:not_error`` (or
-    from the panels) and the next audit reads them back into ``AuditResult.reviews``.
-
-    Returns:
-        The ``fiftyone.core.session.Session``; set ``session.view`` to move it.
-
-    Example:
-        >>> session = workbench.review(result)  # doctest: +SKIP
-        >>> session.view = dataset.load_saved_view("wb-leaks")  # doctest: +SKIP
-    """
-    fo = fiftyone()
-    if remote:
-        from fiftyone.core.context import is_notebook_context
-
-        if is_notebook_context():  # FiftyOne would refuse only after starting a server it then leaves running
-            raise ValueError("remote=True can't be used inside a notebook; use auto=False to start the App "
-                             "without displaying it, or run `workbench app DATASET --remote` in a shell")
-    ds = dataset if dataset is not None else fo.load_dataset(result.dataset_name)
-    saved = set(ds.list_saved_views())
-    if view is None:
-        order = ("label_issues", "leaks", "duplicates", "file_problems")
-        view = next((VIEWS[k] for k in order if VIEWS[k] in saved and len(ds.load_saved_view(VIEWS[k]))), None)
-    elif view not in saved:
-        raise ValueError(f"dataset {ds.name!r} has no saved view {view!r}; workbench's are "
-                         f"{sorted(v for v in saved if v.startswith('wb-'))} (run write_back first)")
-    kwargs: dict[str, Any] = {"remote": remote, "auto": auto}
-    if port:
-        kwargs["port"] = port
-    return fo.launch_app(ds.load_saved_view(view) if view else ds, **kwargs)
-
-
 def _comparable(value: Any) -> Any:
     """A value as compared between runs: labels by their content (their ``_id`` is new each run),
     numpy vectors and scalars as plain Python."""
