@@ -20,6 +20,7 @@ from workbench._fo import fiftyone
 from workbench.errors import SourceError
 from workbench.io.coco_checks import validate_coco
 from workbench.io.sources import SourceSpec, coco_images_dir, read_json, resolve_source
+from workbench.io.yolo_labels import read_yolo_dataset
 
 log = logging.getLogger(__name__)
 
@@ -194,16 +195,28 @@ def _import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path:
                  tags: list[str] | None) -> list[dict]:
     fo = fiftyone()
     raw = read_json(labels_path)
-    clean, problems = validate_coco(raw, source=str(labels_path))
     images_dir = spec.images_dir or coco_images_dir(labels_path, split)
+
+    def measure(file_name: str) -> tuple[int, int] | None:  # for images whose JSON entry lacks a size
+        from PIL import Image
+
+        try:
+            with Image.open(images_dir / file_name) as img:
+                return img.size
+        except (OSError, ValueError, Image.DecompressionBombError):  # missing or not an image
+            return None
+
+    clean, problems = validate_coco(raw, source=str(labels_path), measure=measure)
     with tempfile.TemporaryDirectory(prefix="workbench-coco-") as tmp:
         path = labels_path
-        if problems:
-            # Import a cleaned copy; the user's annotation file is never modified.
+        if problems or clean != raw:
+            # Import a cleaned copy (entries dropped, boxes clipped, sizes filled in);
+            # the user's annotation file is never modified.
             path = Path(tmp) / labels_path.name
             path.write_text(json.dumps(clean), encoding="utf-8")
-            log.warning("%s: %d malformed annotations skipped (see the audit's file problems)",
-                        labels_path, len(problems))
+            if problems:
+                log.warning("%s: %d annotation problems (bad entries dropped, boxes clipped; see the audit's "
+                            "file problems)", labels_path, len(problems))
         # A file_name -> path map (FiftyOne accepts a dict) keeps images whose files are
         # missing as samples, so the integrity check reports them instead of the import failing.
         data_map = {img["file_name"]: str(images_dir / img["file_name"]) for img in clean["images"]}
@@ -214,19 +227,24 @@ def _import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path:
 
 
 def _import_yolo(dataset: Any, yaml_path: Path, label_field: str) -> list[dict]:
-    import yaml
+    # Parsed here rather than by FiftyOne's YOLOv5 importer, which aborts on the first bad line,
+    # names unknown class ids after the id and skips images without a label file.
+    from fiftyone.utils.data.importers import parse_dataset_info
 
     fo = fiftyone()
-    try:
-        cfg = yaml.safe_load(yaml_path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SourceError(f"{yaml_path} is not valid YAML ({exc}); fix it") from exc
-    if not isinstance(cfg, dict) or "names" not in cfg:
-        raise SourceError(f"{yaml_path} has no 'names' list of classes; a YOLOv5 data.yaml needs one")
-    split_keys = [k for k in ("train", "val", "test") if cfg.get(k)]
-    if not split_keys:
-        raise SourceError(f"{yaml_path} names no train/val/test image folders")
-    for key in split_keys:
-        dataset.add_dir(dataset_dir=str(yaml_path.parent), dataset_type=fo.types.YOLOv5Dataset,
-                        yaml_path=str(yaml_path), split=key, label_field=label_field, tags=[key])
-    return []
+    parsed = read_yolo_dataset(yaml_path)
+    samples = []
+    for img in parsed.images:  # an image without a label file is a negative: empty Detections
+        objects = [fo.Detection(label=b.label, bounding_box=list(b.bounding_box), confidence=b.confidence)
+                   for b in img.boxes]
+        samples.append(fo.Sample(filepath=img.filepath, tags=[img.split],
+                                 **{label_field: fo.Detections(detections=objects)}))
+    dataset.add_samples(samples, progress=False)
+    parse_dataset_info(dataset, {"classes": list(parsed.classes)})
+    if parsed.n_without_labels:
+        log.info("%s: %d images have no label file and were kept as images without objects",
+                 yaml_path, parsed.n_without_labels)
+    if parsed.problems:
+        log.warning("%s: %d annotation problems (bad lines skipped, boxes dropped or clipped; see the audit's "
+                    "file problems)", yaml_path, len(parsed.problems))
+    return list(parsed.problems)
