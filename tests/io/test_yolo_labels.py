@@ -160,6 +160,13 @@ def test_labels_beside_images_are_read_and_other_txt_files_left_alone(tmp_path):
     assert [len(img.boxes) for img in ds.images] == [1] and ds.problems == ()
 
 
+def test_byte_order_mark_and_windows_line_ends_are_read(tmp_path):
+    yaml_path = _yolo(tmp_path)
+    (tmp_path / "labels" / "val" / "c.txt").write_bytes(b"\xef\xbb\xbf0 0.5 0.5 0.2 0.2\r\n1 0.5 0.5 0.2 0.2\r\n")
+    ds = read_yolo_dataset(yaml_path)
+    assert [b.label for b in ds.images[2].boxes] == ["car", "bus"] and ds.problems == ()
+
+
 def test_non_utf8_label_file_is_reported(tmp_path):
     yaml_path = _yolo(tmp_path)
     (tmp_path / "labels" / "val" / "c.txt").write_bytes(b"\xff\xfe\x00garbage")

@@ -177,8 +177,8 @@ def parse_label_lines(lines: Iterable[str], classes: Mapping[int, str], *, sourc
         n = len(fields)
         if n not in (5, 6) and (n < 7 or (n - 1) % 2):
             problems.append(_problem(source, f"{where}{shown} is not 'class x_center y_center width height' "
-                                             f"({n} fields; expected 5, 6 with a confidence, or a polygon's class and x y pairs); "
-                                             "line skipped", file_name))
+                                             f"({n} fields; expected 5, 6 with a confidence, or a polygon's "
+                                             "class and x y pairs); line skipped", file_name))
             continue
         values = [_number(f) for f in fields]
         if any(v is None for v in values):
@@ -334,7 +334,7 @@ def _read_labels(image: str, classes: Mapping[int, str], shown: Callable[[str], 
     if not os.path.isfile(path):
         return (), None
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a BOM is not part of the first line
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(_problem(path, f"{shown(path)} can't be read as text ({type(exc).__name__}); "
                                        "the image is kept without its labels", image))
