@@ -4,7 +4,12 @@ A re-audit of a large dataset would otherwise read and decode every file again. 
 reused only while the file's size and modification time (nanoseconds) are unchanged, the
 rule ``make`` and ``rsync`` use; anything else is read afresh. One SQLite file per cache
 folder, safe for concurrent audits; a damaged file is set aside with a warning and the
-files are simply read again.
+files are simply read again. A folder that can't be created or written is an error
+(:class:`workbench.io.cache_folder.CacheUnusable`).
+
+The stored facts carry :data:`FACTS_VERSION` (SQLite's ``user_version``): when the way a
+fact is computed changes (the perceptual hash now reads pixels through
+:func:`workbench.io.pixels.to_rgb`), the version goes up and older facts are dropped once.
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ from dataclasses import astuple, fields
 from pathlib import Path
 from typing import Sequence
 
+from workbench.io.cache_folder import writable_folder
 from workbench.io.files import FileFacts
 
 log = logging.getLogger(__name__)
+
+#: Version of the stored facts; 2: perceptual hashes of upright, 8-bit, alpha-on-white pixels.
+FACTS_VERSION = 2
 
 _COLUMNS = [f.name for f in fields(FileFacts)]
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS facts (filepath TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
@@ -46,11 +55,22 @@ class FactsCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._folder_checked = False
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._folder_checked:
+            writable_folder(self.path.parent, what="file-facts cache")
+            self._folder_checked = True
         con = sqlite3.connect(self.path, timeout=30)
-        con.execute(_SCHEMA)
+        if con.execute("PRAGMA user_version").fetchone()[0] != FACTS_VERSION:
+            con.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see the new version
+            if con.execute("PRAGMA user_version").fetchone()[0] != FACTS_VERSION:
+                con.execute("DROP TABLE IF EXISTS facts")
+                con.execute(_SCHEMA)
+                con.execute(f"PRAGMA user_version = {FACTS_VERSION}")
+            con.commit()
+        else:
+            con.execute(_SCHEMA)
         return con
 
     def lookup(self, filepaths: Sequence[str]) -> dict[int, FileFacts]:

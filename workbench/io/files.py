@@ -46,6 +46,8 @@ def inspect_file(filepath: str) -> FileFacts:
     """
     from PIL import Image, UnidentifiedImageError
 
+    from workbench.io.pixels import to_rgb
+
     try:
         with open(filepath, "rb") as fh:
             data = fh.read()
@@ -63,7 +65,7 @@ def inspect_file(filepath: str) -> FileFacts:
         with Image.open(io.BytesIO(data)) as img:
             width, height, fmt = img.width, img.height, img.format
             img.load()  # a full decode catches truncated files that verify() lets through
-            phash = perceptual_hash(img)
+            phash = perceptual_hash(to_rgb(img))
     except UnidentifiedImageError:
         return FileFacts(filepath, digest, len(data), None, None, None,
                          "not an image in any format Pillow reads; re-export or remove it", "unreadable")
@@ -75,7 +77,11 @@ def inspect_file(filepath: str) -> FileFacts:
 
 
 def perceptual_hash(img) -> str:
-    """imagehash's DCT perceptual hash (64 bits, hex) of a decoded PIL image."""
+    """imagehash's DCT perceptual hash (64 bits, hex) of a decoded PIL image.
+
+    Pass the image through :func:`workbench.io.pixels.to_rgb` first (as :func:`inspect_file`
+    does): imagehash's own greyscale conversion drops transparency and clips 16-bit values.
+    """
     import imagehash
 
     return str(imagehash.phash(img))

@@ -1,0 +1,45 @@
+"""The cache folder must be a folder workbench can write; anything else is a clear error.
+
+Both caches under it (the embedding shards and ``files.sqlite``) call
+:func:`writable_folder` before their first write. A cache that can't be used is refused
+(:class:`CacheUnusable`, exit code 2 in the CLI) rather than silently skipped: an audit
+that quietly recomputes everything every time looks like a slow machine, not a problem
+to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+
+
+class CacheUnusable(WorkbenchError, OSError):
+    """A cache folder can't be created or written (a file in its place, read-only, no space)."""
+
+
+def writable_folder(path: str | os.PathLike, *, what: str = "cache") -> Path:
+    """Create ``path`` if needed and prove it takes a file; return it.
+
+    Raises:
+        CacheUnusable: the folder can't be created or written; the message names it and
+            says how to pick another.
+
+    Example:
+        >>> writable_folder("/etc/passwd/cache")  # doctest: +SKIP
+        Traceback (most recent call last):
+        CacheUnusable: the cache folder /etc/passwd/cache can't be used (Not a directory); ...
+    """
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = "a file, not a folder, has that name" if folder.is_file() else (exc.strerror or str(exc))
+        raise CacheUnusable(f"the {what} folder {folder} can't be used ({reason}); pass --cache-dir "
+                            "(cache_dir=) a folder you can write, or set WORKBENCH_CACHE") from exc
+    return folder
