@@ -65,15 +65,20 @@ def audit(source: Any, config: AuditConfig | None = None, *, format: str = "auto
         >>> result.counts()["leaks"]  # doctest: +SKIP
         10
     """
-    from workbench.orchestrator import run_audit
+    import os
+
     from workbench.io.loading import load
+    from workbench.io.locks import audit_lock
+    from workbench.orchestrator import run_audit
     from workbench.render.fiftyone_app import write_back as _write_back
 
-    dataset = load(source, format, name=name) if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__") \
-        else source
-    result = run_audit(dataset, config, label_field=label_field, split_field=split_field, progress=progress)
-    if write_back:
-        _write_back(dataset, result)
+    is_path = isinstance(source, (str, bytes)) or hasattr(source, "__fspath__")
+    key = name or (os.path.realpath(os.fsdecode(source)) if is_path else source.name)
+    with audit_lock(key, config.embedder.cache_dir if config else None):  # one audit of a dataset at a time
+        dataset = load(source, format, name=name) if is_path else source
+        result = run_audit(dataset, config, label_field=label_field, split_field=split_field, progress=progress)
+        if write_back:
+            _write_back(dataset, result)
     return result
 
 

@@ -30,3 +30,37 @@ def load_dataset(name: str) -> Any:
         raise LookupError(f"no FiftyOne dataset named {name!r} (known: {known}); "
                           "run `workbench audit SRC` first, or pass the dataset name shown in its summary")
     return fo.load_dataset(name)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (or its cause) says FiftyOne's MongoDB went away (refused, reset, timed out)."""
+    try:
+        from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
+    except ImportError:  # pragma: no cover - pymongo comes with FiftyOne
+        return False
+    while exc is not None:
+        if isinstance(exc, (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def reconnect(name: str) -> Any:
+    """Drop FiftyOne's database connection, connect again and return the dataset ``name``.
+
+    When FiftyOne runs its own shared database service and that service stopped (another
+    process that started it exited), connecting again starts a new service on the same
+    database folder, so every persistent dataset is still there. With a ``database_uri``
+    this reconnects to that server.
+    """
+    import fiftyone.core.odm.database as fodb
+    import mongoengine
+
+    fo = fiftyone()
+    mongoengine.disconnect_all()
+    for attr in ("_client", "_async_client", "_db_service"):
+        setattr(fodb, attr, None)
+    fodb._connection_kwargs.clear()
+    os.environ.pop("FIFTYONE_PRIVATE_DATABASE_PORT", None)
+    fodb._connect()
+    return fo.load_dataset(name)

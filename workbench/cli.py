@@ -1,5 +1,11 @@
 """The ``workbench`` command: ``audit`` a dataset, open the FiftyOne ``app`` on one, ``list`` datasets,
-``embed`` files on a Dask cluster."""
+``embed`` files on a Dask cluster.
+
+Exit codes (one contract for every subcommand, documented in the README):
+0 done (and every ``--fail-on`` gate passed), 1 a gate failed, 2 usage or input error (the
+message says what to do), 3 internal error (``-v`` shows the traceback). stdout carries the
+summary only; logs, progress bars and library chatter go to stderr.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +15,37 @@ import logging
 import sys
 from pathlib import Path
 
-FAIL_ON = {"leaks": "leaks", "duplicates": "duplicates", "label-issues": "label_issues",
-           "file-problems": "file_problems", "imbalance": "imbalanced_classes"}
+from workbench.gates import GATES
+from workbench.io.sources import FORMATS
 
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
+EXIT_OK = 0
+EXIT_GATE = 1
+EXIT_INPUT = 2
+EXIT_INTERNAL = 3
+
+#: Loggers that chatter at INFO during a normal audit; shown with ``-v`` only.
+_NOISY = ("fiftyone", "eta", "urllib3", "PIL", "matplotlib", "h5py", "faiss", "faiss.loader", "distributed",
+          "asyncio", "httpx", "httpcore", "numexpr")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="workbench", description="Audit computer-vision datasets before training.")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    from workbench import __version__
+
+    p = argparse.ArgumentParser(prog="workbench", description="Audit computer-vision datasets before training.",
+                                epilog="exit codes: 0 done, 1 a --fail-on gate failed, 2 usage or input error, "
+                                       "3 internal error")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging, and tracebacks for errors")
+    p.add_argument("--version", action="version", version=f"workbench {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("audit", help="audit a dataset folder, COCO JSON, YOLO data.yaml or FiftyOne dataset")
     a.add_argument("source", help="path, or the name of an existing FiftyOne dataset")
-    a.add_argument("--format", default="auto", choices=["auto", "imagefolder", "coco", "yolo", "fiftyone"])
+    a.add_argument("--format", default="auto", choices=list(FORMATS))
     a.add_argument("--name", help="FiftyOne dataset name (default derived from the path)")
+    a.add_argument("--overwrite", action="store_true",
+                   help="replace an existing FiftyOne dataset of that name that was loaded from another source")
+    a.add_argument("--allow-outside-root", action="store_true",
+                   help="read images that resolve outside the dataset folder (default: reported, never read)")
     a.add_argument("--images", help="COCO: folder the JSON's file_name entries are relative to")
     a.add_argument("--label-field", help="ground-truth field (default: detected)")
     a.add_argument("--split-field", help="sample field holding the split (default: train/val/test tags)")
@@ -37,28 +58,35 @@ def _parser() -> argparse.ArgumentParser:
                    help="open_clip pretrained tag; 'none' for untrained weights (tests only)")
     a.add_argument("--clip-checkpoint", help="local open_clip checkpoint file")
     a.add_argument("--cache-dir", help="embedding cache folder (default $WORKBENCH_CACHE or ~/.cache/workbench)")
-    a.add_argument("--batch-size", type=int, default=64)
+    a.add_argument("--batch-size", type=_positive_int, default=64)
     a.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     a.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                    help="model weights: auto uses bf16 where the hardware supports it and its measured "
                         "drift from fp32 is tiny")
-    a.add_argument("--near-threshold", type=float, help="near-duplicate cosine distance (default per model)")
+    a.add_argument("--near-threshold", type=_bounded_float(0.0, 2.0), metavar="D",
+                   help="near-duplicate cosine distance, 0-2 (default per model)")
     a.add_argument("--knn-method", default="auto", choices=["auto", "exact", "ivf"],
                    help="k-NN engine: exact search, faiss IVF with exact re-check, or auto (IVF above 10,000)")
     a.add_argument("--no-incremental", action="store_true",
                    help="rebuild the k-NN graph instead of updating the one stored by the last audit")
     a.add_argument("--predictions", help="CSV 'filepath,<class 1>,...' or a sample field with predictions")
-    a.add_argument("--min-class-ratio", type=float, default=0.10)
-    a.add_argument("--fail-on", default="", help=f"comma list of {','.join(FAIL_ON)}: exit {EXIT_FINDINGS} "
-                                                 "when any is found")
+    a.add_argument("--min-class-ratio", type=_bounded_float(0.0, 1.0, low_open=True), default=0.10)
+    a.add_argument("--fail-on", default="", metavar="GATES",
+                   help=f"exit {EXIT_GATE} when a gate fails: a comma list of NAME, NAME>N or NAME>N%% with NAME "
+                        f"one of {', '.join(GATES)} (e.g. leaks>0,duplicates>2%%,label-issues>100); a bare "
+                        "NAME means NAME>0")
+    a.add_argument("--allow-skipped", action="store_true",
+                   help="a gate whose check was skipped or failed passes (default: it fails, with the reason)")
     a.add_argument("--no-write-back", action="store_true", help="don't write findings to the FiftyOne dataset")
     a.add_argument("--quiet", action="store_true", help="no progress bars")
 
     app = sub.add_parser("app", help="open the FiftyOne App on an audited dataset")
     app.add_argument("dataset", help="FiftyOne dataset name (see `workbench list`)")
     app.add_argument("--view", help="a saved view, e.g. wb-leaks, wb-duplicates, wb-label-issues")
-    app.add_argument("--port", type=int)
-    app.add_argument("--remote", action="store_true", help="serve without opening a browser")
+    app.add_argument("--port", type=_bounded_int(1, 65535))
+    app.add_argument("--address", help="address to bind (default 127.0.0.1: this machine only)")
+    app.add_argument("--remote", action="store_true",
+                     help="serve to other machines (binds 0.0.0.0 unless --address) and open no browser")
 
     sub.add_parser("list", help="list FiftyOne datasets and their last workbench run")
 
@@ -85,29 +113,48 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
-    return number
+    return _bounded_int(1, None)(value)
 
 
-def _fail_on(value: str) -> list[str]:
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in FAIL_ON]
-    if unknown:
-        raise SystemExit(f"workbench: --fail-on: unknown {unknown}; choose from {', '.join(FAIL_ON)}")
-    return names
+def _bounded_int(low: int, high: int | None):
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if number < low or (high is not None and number > high):
+            raise argparse.ArgumentTypeError(f"must be at least {low}" + (f" and at most {high}" if high else "")
+                                             + f", not {number}")
+        return number
+    return parse
+
+
+def _bounded_float(low: float, high: float, *, low_open: bool = False):
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+        if not (low < number if low_open else low <= number) or not number <= high:
+            raise argparse.ArgumentTypeError(f"must be {'above' if low_open else 'at least'} {low:g} and at most "
+                                             f"{high:g}, not {value}")
+        return number
+    return parse
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from workbench.orchestrator import run_audit
     from workbench.config import AuditConfig, EmbedderConfig
-    from workbench.io.loading import load
-    from workbench.render.fiftyone_app import write_back
-    from workbench.render.json_export import write_json
-    from workbench.render.summary import text_summary
+    from workbench.gates import evaluate_gates, parse_gates
+    from workbench.io.locks import audit_lock
+    from workbench.io.outputs import check_output_path
 
-    fail_on = _fail_on(args.fail_on)
+    gates = parse_gates(args.fail_on)
+    source = Path(args.source).expanduser()
+    root = (source.resolve() if source.is_dir() else source.resolve().parent) if source.exists() else None
+    outputs = {what: check_output_path(p, what=what, dataset_root=root)
+               for what, p in (("--report", args.report), ("--json", args.json)) if p}
+    if args.cache_dir:
+        _check_cache_dir(Path(args.cache_dir).expanduser())
     pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
     cfg = AuditConfig(
         embedder=EmbedderConfig(name=args.embedder, clip_model=args.clip_model, clip_pretrained=pretrained,
@@ -115,37 +162,86 @@ def _audit(args: argparse.Namespace) -> int:
                                 device=args.device, cache_dir=args.cache_dir, precision=args.precision),
         near_duplicate_threshold=args.near_threshold, predictions=args.predictions,
         knn_method=args.knn_method, incremental=not args.no_incremental,
-        min_class_ratio=args.min_class_ratio)
-    dataset = load(args.source, args.format, name=args.name, images=args.images)
+        min_class_ratio=args.min_class_ratio, allow_outside_root=args.allow_outside_root)
+    key = args.name or (str(source.resolve()) if source.exists() else str(args.source))
+    with audit_lock(key, args.cache_dir), contextlib.redirect_stdout(sys.stderr):  # library prints -> stderr
+        dataset, result = _load_and_audit(args, cfg)
+        written = _write_outputs(result, outputs)
+        if not args.no_write_back:
+            _write_back_surviving(dataset, result)
+    from workbench.render.summary import text_summary
+
+    print(text_summary(result))
+    for what, path in written.items():
+        print(f"{'JSON' if what == '--json' else 'report'}: {path}")
+    print(f"review: workbench app {result.dataset_name}")
+    outcomes = evaluate_gates(result, gates, allow_skipped=args.allow_skipped)
+    for o in outcomes:
+        print(f"gate {o.message}", file=sys.stderr)
+    failed = [o for o in outcomes if o.failed]
+    if failed:
+        print(f"failing (--fail-on): {', '.join(str(o.gate) for o in failed)}", file=sys.stderr)
+        return EXIT_GATE
+    return EXIT_OK
+
+
+def _check_cache_dir(path: Path) -> None:
+    from workbench.io.outputs import OutputPathError
+
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputPathError(f"--cache-dir {path}: {probe} is a file, not a folder; choose another cache folder")
+
+
+def _load_and_audit(args: argparse.Namespace, cfg):
+    from workbench.io.loading import load
+    from workbench.orchestrator import run_audit
+
+    dataset = load(args.source, args.format, name=args.name, images=args.images, overwrite=args.overwrite)
     result = run_audit(dataset, cfg, label_field=args.label_field, split_field=args.split_field,
                        progress=not args.quiet)
-    if not args.no_write_back:
-        write_back(dataset, result)
-    print(text_summary(result))
-    if args.json:
-        print(f"JSON:   {write_json(result, args.json).resolve()}")
-    if args.report:
+    return dataset, result
+
+
+def _write_outputs(result, outputs: dict[str, Path]) -> dict[str, Path]:
+    """Report and JSON first: they are the audit's product and must not be lost to a later failure."""
+    from workbench.render.json_export import write_json
+
+    written = {}
+    if "--json" in outputs:
+        written["--json"] = write_json(result, outputs["--json"])
+    if "--report" in outputs:
         from workbench.render.html_report import render_html
 
-        path = Path(args.report)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        render_html(result, path)
-        print(f"report: {path.resolve()}")
-    print(f"review: workbench app {dataset.name}")
-    counts = result.counts()
-    hits = [n for n in fail_on if counts[FAIL_ON[n]] > 0]
-    if hits:
-        print(f"failing (--fail-on): {', '.join(f'{n}={counts[FAIL_ON[n]]}' for n in hits)}", file=sys.stderr)
-        return EXIT_FINDINGS
-    return 0
+        render_html(result, outputs["--report"])
+        written["--report"] = outputs["--report"]
+    return written
+
+
+def _write_back_surviving(dataset, result) -> None:
+    """Write findings to FiftyOne; if its database went away mid-audit, reconnect once and retry."""
+    from workbench._fo import is_connection_error, reconnect
+    from workbench.render.fiftyone_app import write_back
+
+    try:
+        write_back(dataset, result)
+    except Exception as exc:
+        if not is_connection_error(exc):
+            raise
+        logging.getLogger("workbench").warning("FiftyOne's database went away during the audit (%s); "
+                                               "reconnecting to write the findings back", exc)
+        write_back(reconnect(dataset.name), result)
 
 
 def _app(args: argparse.Namespace) -> int:
     from workbench._fo import load_dataset
-    from workbench.render.fiftyone_app import launch_app
+    from workbench.render.app_session import launch_app
 
-    launch_app(load_dataset(args.dataset), view=args.view, port=args.port, remote=args.remote)
-    return 0
+    launch_app(load_dataset(args.dataset), view=args.view, port=args.port, remote=args.remote,
+               address=args.address)
+    return EXIT_OK
 
 
 def _list(_: argparse.Namespace) -> int:
@@ -172,7 +268,7 @@ def _embed(args: argparse.Namespace) -> int:
     if not files:
         print(f"workbench: error: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) under "
               f"{' '.join(args.paths)}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_INPUT
     pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
     config = EmbedderConfig(name=args.embedder, clip_model=args.clip_model, clip_pretrained=pretrained,
                             clip_checkpoint=args.clip_checkpoint, batch_size=args.batch_size, device=args.device,
@@ -197,17 +293,40 @@ def _embed(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("fiftyone", "urllib3", "PIL", "matplotlib", "h5py"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _configure_logging(args.verbose)
     from workbench.errors import WorkbenchError
 
     try:
         return {"audit": _audit, "app": _app, "list": _list, "embed": _embed}[args.command](args)
     except (WorkbenchError, LookupError) as exc:
+        if args.verbose:
+            logging.getLogger("workbench").exception("input error")
         print(f"workbench: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("workbench: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the contract: a crash is exit 3, never 1 (which means "a gate failed")
+        if args.verbose:
+            logging.getLogger("workbench").exception("internal error")
+        print(f"workbench: internal error: {type(exc).__name__}: {exc}\n"
+              "  (run again with -v for the traceback; please report it with that output)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Logs to stderr: WARNING by default, DEBUG with ``-v``; FiftyOne's progress bars off unless ``-v``."""
+    import os
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for noisy in _NOISY:
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
+    if not verbose:
+        os.environ.setdefault("FIFTYONE_SHOW_PROGRESS_BARS", "false")
 
 
 if __name__ == "__main__":

@@ -82,6 +82,11 @@ class AuditConfig:
     #: Path to a CSV ``filepath,<class 1>,<class 2>,...`` or a sample field holding predictions.
     predictions: str | None = None
     min_class_ratio: float = 0.10
+    #: Open media that resolve (after symlinks) outside the dataset's folder. Off by default: such
+    #: paths are reported as ``outside_root`` file problems and never read (see ``workbench.io.boundary``).
+    allow_outside_root: bool = False
+    #: Stop with an input error when more than this share of the referenced images is missing.
+    max_missing_share: float = 0.5
     readiness: dict[str, tuple[int, int, int]] = field(default_factory=lambda: dict(READINESS_TABLE))
     #: Metadata fields to break labels down by; ``None`` picks every low-cardinality field.
     bias_attributes: tuple[str, ...] | None = None

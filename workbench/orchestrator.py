@@ -8,6 +8,7 @@ rest of the audit goes on. Nothing here draws or writes files; renderers do that
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from workbench.config import AuditConfig
+from workbench.errors import EmbedderUnavailable, PredictionsError, SourceError
 from workbench.marks import reviews_from_tags
 from workbench.results import (AuditArtifacts, AuditResult, CheckStatus, EmbeddingInfo, FileProblem, IntegrityResult,
                                NeighborInfo)
@@ -259,23 +261,56 @@ def _attach_predictions(inp: AuditInputs, cfg: AuditConfig, dataset: Any) -> Non
     paths = list(inp.frame["filepath"])
     if Path(spec).expanduser().suffix.lower() == ".csv" or Path(spec).expanduser().is_file():
         table = read_predictions_csv(spec, classes)
-        rows = [i for i, fp in enumerate(paths) if fp in table]
+        real = [os.path.realpath(fp) for fp in paths]
+        rows = [i for i, fp in enumerate(real) if fp in table]
+        paths = real
         probs = [table[paths[i]] for i in rows]
         unknown = len(table) - len(rows)
         if unknown:
             log.warning("%d prediction rows name files that are not in the dataset; ignored", unknown)
     else:
         if dataset is None or spec not in dataset.get_field_schema():
-            raise ValueError(f"predictions {spec!r} is neither a CSV file nor a field of the dataset")
+            raise PredictionsError(f"predictions {spec!r} is neither a CSV file nor a field of the dataset")
         values = predictions_from_field(dataset.values(spec), classes)
         rows = [i for i, v in enumerate(values) if v is not None]
         probs = [values[i] for i in rows]
     if not rows:
-        raise ValueError(f"predictions {spec!r} match no sample of the dataset; check the file paths")
+        raise PredictionsError(f"predictions {spec!r} match no sample of the dataset; check the file paths "
+                               "(absolute, or relative to the CSV's folder)")
     inp.predictions = np.stack(probs)
     inp.prediction_rows = np.array(rows)
     inp.prediction_classes = classes
     inp.prediction_source = str(spec)
+
+
+def _read_files(paths: list[str], info: dict, cfg: AuditConfig, progress: bool) -> list[Any]:
+    """Each file's facts; files outside the dataset root are reported, never opened."""
+    from workbench.embeddings.cache import default_cache_root
+    from workbench.io.boundary import OUTSIDE_ROOT, dataset_roots, outside_root
+    from workbench.io.files import FileFacts, inspect_files
+
+    roots = () if cfg.allow_outside_root else dataset_roots(info)
+    blocked = outside_root(paths, roots)
+    inside = [p for p, b in zip(paths, blocked) if not b]
+    facts_db = Path(cfg.embedder.cache_dir or default_cache_root()) / "files.sqlite" if cfg.reuse_file_facts else None
+    read = iter(inspect_files(inside, progress=progress, cache_path=facts_db))
+    if any(blocked):
+        log.warning("%d referenced files lie outside the dataset folder and were not read "
+                    "(--allow-outside-root reads them)", sum(blocked))
+    where = " or ".join(roots)
+    return [FileFacts(p, None, None, None, None, None,
+                      f"resolves to {os.path.realpath(p)}, outside the dataset folder {where}; it was not read "
+                      "(move it inside, or pass --allow-outside-root)", OUTSIDE_ROOT)
+            if b else next(read) for p, b in zip(paths, blocked)]
+
+
+def _refuse_mostly_missing(facts: list[Any], cfg: AuditConfig, source: str) -> None:
+    """An audit of a dataset whose images are mostly absent would report "0 duplicates": stop instead."""
+    missing = sum(f.problem_kind == "missing" for f in facts)
+    if facts and missing > cfg.max_missing_share * len(facts):
+        example = next(f.filepath for f in facts if f.problem_kind == "missing")
+        raise SourceError(f"{missing} of {len(facts)} referenced images are missing (e.g. {example}); check "
+                          f"the images folder of {source} (COCO: --images DIR)")
 
 
 def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: str | None = None,
@@ -289,7 +324,6 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     """
     from workbench.embeddings.backends import load_embedder
     from workbench.embeddings.pipeline import embed_files
-    from workbench.io.files import inspect_files
     from workbench.io.table import to_table
 
     cfg = config or AuditConfig()
@@ -299,13 +333,24 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     frame = table.frame
     timings["table"] = time.perf_counter() - t0
 
-    t = time.perf_counter()
-    from workbench.embeddings.cache import default_cache_root
+    # The model is loaded before any file is read: a model that was asked for by name and can't
+    # be loaded is an input error, found in seconds rather than after reading every file.
+    embedder, embedder_error = None, None
+    if cfg.embedder.name != "none":
+        try:
+            embedder = load_embedder(cfg.embedder)
+        except EmbedderUnavailable as exc:
+            if cfg.embedder.name != "auto":
+                raise
+            embedder_error = exc
+        except Exception as exc:  # recorded on the result; duplicates still run on content hashes
+            embedder_error = exc
 
-    facts_db = Path(cfg.embedder.cache_dir or default_cache_root()) / "files.sqlite" if cfg.reuse_file_facts else None
-    facts = inspect_files(list(frame["filepath"]), progress=progress, cache_path=facts_db)
-    timings["read_files"] = time.perf_counter() - t
+    t = time.perf_counter()
     info = dataset.info.get("workbench", {}) if hasattr(dataset, "info") else {}
+    facts = _read_files(list(frame["filepath"]), info, cfg, progress)
+    _refuse_mostly_missing(facts, cfg, table.source or table.dataset_name)
+    timings["read_files"] = time.perf_counter() - t
     inp = AuditInputs(frame=frame, task=table.task, hashes=[x.sha256 if x.ok else None for x in facts],
                       facts=facts, load_problems=list(info.get("load_problems", [])))
     checks: list[CheckStatus] = []
@@ -315,7 +360,9 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     try:
         if cfg.embedder.name == "none":
             raise _NoModel
-        inp.embedder = load_embedder(cfg.embedder)
+        if embedder_error is not None:
+            raise embedder_error
+        inp.embedder = embedder
         readable = [i for i, x in enumerate(facts) if x.ok]
         ids = list(frame["id"])
         emb = embed_files([ids[i] for i in readable], [frame["filepath"].iat[i] for i in readable],
@@ -354,10 +401,7 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
                                       round(time.perf_counter() - t, 3)))
         timings["neighbors"] = time.perf_counter() - t
 
-    try:
-        _attach_predictions(inp, cfg, dataset)
-    except Exception as exc:
-        checks.append(CheckStatus("predictions", "failed", f"{type(exc).__name__}: {exc}"))
+    _attach_predictions(inp, cfg, dataset)  # bad predictions are the user's to fix: PredictionsError
 
     for spec in CHECKS:
         missing = [n for n in spec.needs if not inp.has(n)]

@@ -18,8 +18,13 @@ def test_csv_reorders_columns_and_resolves_relative_paths(tmp_path):
     ("filepath,cat\n", "missing \\['dog'\\]"),
     ("filepath,cat,dog,cow\n", "unknown \\['cow'\\]"),
     ("filepath,cat,dog\na.png,0.5\n", "line 2: 2 values"),
-    ("filepath,cat,dog\na.png,x,0.5\n", "line 2"),
-    ("filepath,cat,dog\na.png,-1,0.5\n", "must be finite, >= 0"),
+    ("filepath,cat,dog\na.png,x,0.5\n", "line 2, column 'cat': 'x' is not a number"),
+    ("filepath,cat,dog\na.png,-1,0.5\n", "line 2, column 'cat': '-1' is not a probability"),
+    ("filepath,cat,dog\na.png,0.5,nan\n", "line 2, column 'dog': 'nan' is not a probability"),
+    ("filepath,cat,dog\na.png,0.5,inf\n", "column 'dog': 'inf' is not a probability"),
+    ("filepath,cat,dog\na.png,0,0\n", "line 2: every probability is 0"),
+    ("filepath,cat,dog\n,0.5,0.5\n", "line 2: the filepath is empty"),
+    ("filepath,cat,dog\na.png,0.5,0.5\nb.png,1,0\n./a.png,0.2,0.8\n", "line 4: a second row for './a.png' \\(line 2\\)"),
     ("", "is empty"),
 ])
 def test_csv_errors_say_what_to_fix(tmp_path, text, needle):
@@ -27,6 +32,13 @@ def test_csv_errors_say_what_to_fix(tmp_path, text, needle):
     csv.write_text(text)
     with pytest.raises(PredictionsError, match=needle):
         read_predictions_csv(csv, ["cat", "dog"])
+
+
+def test_csv_accepts_an_excel_byte_order_mark(tmp_path):
+    csv = tmp_path / "excel.csv"
+    csv.write_bytes("filepath,cat,dog\r\na.png,0.9,0.1\r\n".encode("utf-8-sig"))
+    preds = read_predictions_csv(csv, ["cat", "dog"])
+    np.testing.assert_allclose(preds[str(tmp_path / "a.png")], [0.9, 0.1])
 
 
 def test_field_values():

@@ -27,8 +27,9 @@ def read_predictions_csv(path: str | Path, classes: Sequence[str]) -> dict[str, 
 
     path = Path(path).expanduser().resolve()
     if not path.is_file():
-        raise PredictionsError(f"predictions file {path} does not exist")
-    with path.open(newline="", encoding="utf-8") as fh:
+        raise PredictionsError(f"predictions file {path} does not exist; pass a CSV 'filepath,<class 1>,...' "
+                               "or the name of a sample field")
+    with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's byte-order mark is accepted
         reader = csv.reader(fh)
         try:
             header = next(reader)
@@ -44,21 +45,38 @@ def read_predictions_csv(path: str | Path, classes: Sequence[str]) -> dict[str, 
                                    f"unknown {extra}")
         order = [columns.index(c) for c in classes]
         out: dict[str, np.ndarray] = {}
+        first_line: dict[str, int] = {}
         for lineno, row in enumerate(reader, start=2):
             if not row:
                 continue
             if len(row) != len(header):
                 raise PredictionsError(f"{path} line {lineno}: {len(row)} values, expected {len(header)}")
-            try:
-                values = np.array([float(row[1 + k]) for k in order])
-            except ValueError as exc:
-                raise PredictionsError(f"{path} line {lineno}: {exc}; values must be probabilities") from None
-            if not all(math.isfinite(v) and v >= 0 for v in values) or values.sum() <= 0:
-                raise PredictionsError(f"{path} line {lineno}: probabilities must be finite, >= 0 and not all 0")
-            fp = Path(row[0])
-            fp = fp if fp.is_absolute() else (path.parent / fp)
-            out[str(fp.resolve())] = values / values.sum()
+            values = np.array([_probability(path, lineno, classes[j], row[1 + k]) for j, k in enumerate(order)])
+            if values.sum() <= 0:
+                raise PredictionsError(f"{path} line {lineno}: every probability is 0; a row needs at least one "
+                                       "positive value")
+            if not row[0].strip():
+                raise PredictionsError(f"{path} line {lineno}: the filepath is empty")
+            fp = Path(row[0].strip())
+            key = str((fp if fp.is_absolute() else (path.parent / fp)).resolve())
+            if key in out:
+                raise PredictionsError(f"{path} line {lineno}: a second row for {row[0].strip()!r} (line "
+                                       f"{first_line[key]}); keep one row per file")
+            first_line[key] = lineno
+            out[key] = values / values.sum()
     return out
+
+
+def _probability(path: Path, lineno: int, column: str, text: str) -> float:
+    """One cell as a probability, or a :class:`PredictionsError` naming the line, column and value."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise PredictionsError(f"{path} line {lineno}, column {column!r}: {text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise PredictionsError(f"{path} line {lineno}, column {column!r}: {text!r} is not a probability "
+                               "(finite and >= 0)")
+    return value
 
 
 def predictions_from_field(values: Sequence[Any], classes: Sequence[str]) -> list[np.ndarray | None]:

@@ -17,6 +17,7 @@ from workbench.panels.fiftyone_link import AppLinker, DatasetHandle, StatusLine
 from workbench.panels.markup import Html, badge, bold, figure_html, heading, join, muted, strip
 from workbench.panels.notices import check_notice, embedding_warning
 from workbench.panels.paging import Pager
+from workbench.io.boundary import blocked_paths
 from workbench.panels.thumbnails import ThumbnailCache
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ class _DuplicatesPanel:
         self.result = result
         self.duplicates: DuplicatesResult = result.duplicates  # type: ignore[assignment]  # checked by the caller
         self.leakage: LeakageResult | None = result.leakage
-        self.thumbs = ThumbnailCache()
+        self.thumbs = ThumbnailCache(blocked=blocked_paths(result))
         self.status = StatusLine()
         self.linker = AppLinker(DatasetHandle(result.dataset_name, dataset=dataset, session=session), session,
                                 self.status)

@@ -17,6 +17,7 @@ from workbench.panels.filters import ANY, filter_dropdown, matches
 from workbench.panels.markup import Html, badge, bold, code, heading, join, muted
 from workbench.panels.notices import check_notice, embedding_warning
 from workbench.panels.paging import Pager
+from workbench.io.boundary import blocked_paths
 from workbench.panels.thumbnails import ThumbnailCache
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ class _LabelIssuesPanel:
         self.rank = {id(issue): n + 1 for n, issue in enumerate(self.ranked)}
         self.reviews = dict(result.reviews)
         self.handle = DatasetHandle(result.dataset_name, dataset=dataset)
-        self.thumbs = ThumbnailCache()
+        self.thumbs = ThumbnailCache(blocked=blocked_paths(result))
         self.status = StatusLine()
 
         self.label_filter = filter_dropdown("Given label", [*self.label_issues.classes,

@@ -30,10 +30,12 @@ class ThumbnailCache:
         True
     """
 
-    def __init__(self, px: int = THUMBNAIL_PX, max_cached: int = MAX_CACHED) -> None:
+    def __init__(self, px: int = THUMBNAIL_PX, max_cached: int = MAX_CACHED,
+                 blocked: frozenset[str] = frozenset()) -> None:
         if not 8 <= px <= 96:
             raise ValueError(f"thumbnail size must be 8 to 96 pixels, not {px}")
         self.px = px
+        self.blocked = blocked  # outside the dataset root: never opened
         self.max_cached = max(1, max_cached)
         self.n_encoded = 0
         self._cache: OrderedDict[str, Html] = OrderedDict()
@@ -53,6 +55,9 @@ class ThumbnailCache:
         for filepath in filepaths:
             if not filepath:
                 out.append(self._placeholder("", "no file"))
+                continue
+            if filepath in self.blocked:
+                out.append(self._placeholder(filepath, "outside the dataset folder"))
                 continue
             cached = self._cache.get(filepath)
             if cached is not None:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
+from workbench.io.boundary import blocked_paths
+
 if TYPE_CHECKING:
     from workbench.results import (
         AttributeAssociation,
@@ -254,8 +256,9 @@ class _Thumbnails:
     the size of the report. Each file is decoded once.
     """
 
-    def __init__(self, max_thumbnails: int, px: int) -> None:
+    def __init__(self, max_thumbnails: int, px: int, blocked: frozenset[str] = frozenset()) -> None:
         self.max_thumbnails = max(0, int(max_thumbnails))
+        self.blocked = blocked  # outside the dataset root: never opened
         self.px = max(8, int(px))
         self.n_embedded = 0
         self.n_failed = 0
@@ -283,6 +286,8 @@ class _Thumbnails:
                 filepath = group[positions[i]]
                 if not filepath:
                     thumb = Thumbnail("", "", None, "no file")
+                elif filepath in self.blocked:
+                    thumb = Thumbnail(filepath, _basename(filepath), None, "outside the dataset folder")
                 elif self.n_embedded < self.max_thumbnails:
                     thumb = self._thumbnail(filepath)
                     self.n_embedded += thumb.uri is not None
@@ -302,6 +307,10 @@ class _Thumbnails:
 def encode_thumbnail(filepath: str, px: int = 96) -> Thumbnail:
     """A small JPEG (PNG when the image has transparency) of ``filepath`` as a data URI.
 
+    The pixels are the ones the model and the perceptual hash see
+    (:func:`workbench.io.pixels.to_rgb`: upright, 8-bit, transparency composited on white);
+    a transparent image (usually a drawing) is saved as PNG so its lines stay crisp.
+
     A missing or undecodable file gives a placeholder (``uri`` None, ``note`` says why);
     this never raises for a bad image.
 
@@ -316,23 +325,23 @@ def encode_thumbnail(filepath: str, px: int = 96) -> Thumbnail:
         >>> encode_thumbnail("/no/such/file.png").note
         'file missing'
     """
-    from PIL import Image, ImageOps
+    from PIL import Image
+
+    from workbench.io.pixels import to_rgb
 
     name = _basename(filepath)
     try:
         with Image.open(filepath) as img:
             img.draft("RGB", (px, px))  # fast JPEG downscale; no-op otherwise
-            img = ImageOps.exif_transpose(img)
-            if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-                img = ImageOps.autocontrast(img.convert("F").convert("L"))
-            img.thumbnail((px, px))
             has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+            img = to_rgb(img)
+            img.thumbnail((px, px))
             buffer = io.BytesIO()
             if has_alpha:
-                img.convert("RGBA").save(buffer, format="PNG", optimize=True)
+                img.save(buffer, format="PNG", optimize=True)
                 mime = "image/png"
             else:
-                img.convert("RGB").save(buffer, format="JPEG", quality=82, optimize=True)
+                img.save(buffer, format="JPEG", quality=82, optimize=True)
                 mime = "image/jpeg"
     except FileNotFoundError:
         logger.debug("thumbnail: file not found: %s", filepath)
@@ -638,7 +647,7 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
     """
     states = section_states(result)
     figures = _Figures()
-    thumbs = _Thumbnails(max_thumbnails, thumbnail_px)
+    thumbs = _Thumbnails(max_thumbnails, thumbnail_px, blocked_paths(result))
 
     dup = result.duplicates if states["duplicates"].show else None
     leak = result.leakage if states["leakage"].show else None
@@ -829,9 +838,9 @@ def render_html(result: AuditResult, path: str | Path | None = None, *, max_thum
     })
     text = _environment(result.source).get_template(_TEMPLATE_NAME).render(**context)
     if path is not None:
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        from workbench.io.outputs import write_text_atomic
+
+        out = write_text_atomic(path, text)
         logger.info("wrote HTML report %s (%.1f MB, %d thumbnails)", out, len(text.encode("utf-8")) / 1e6,
                     context["thumbnails"]["embedded"])
     return text

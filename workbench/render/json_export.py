@@ -64,7 +64,7 @@ def to_export_dict(result: AuditResult) -> dict[str, Any]:
 
 
 def write_json(result: AuditResult, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_export_dict(result), indent=1, allow_nan=False), encoding="utf-8")
-    return path
+    """Write the export to ``path`` atomically (a temporary file, then a rename)."""
+    from workbench.io.outputs import write_text_atomic
+
+    return write_text_atomic(path, json.dumps(to_export_dict(result), indent=1, allow_nan=False))

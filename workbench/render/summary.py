@@ -7,17 +7,26 @@ import textwrap
 from workbench.results import AuditResult
 
 
+def _t(value: object) -> str:
+    """Dataset text made safe for a terminal: control characters (ANSI escapes, newlines) shown escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(value))
+
+
+#: File problems named one by one in the summary; the rest are counted.
+MAX_PROBLEMS_LISTED = 5
+
+
 def text_summary(result: AuditResult, *, width: int = 78) -> str:
     """Summarise ``result`` in at most ~25 lines."""
     c = result.counts()
     rule = "-" * width
     lines = [rule, f"workbench audit of {result.dataset_name!r} ({result.task}, {result.n_samples} samples, "
-             f"{len(result.classes)} classes, splits: {', '.join(result.splits) or 'none'})", rule]
+             f"{len(result.classes)} classes, splits: {_t(', '.join(result.splits)) or 'none'})", rule]
     emb = result.embedding
     if emb is not None:
         lines.append(f"embeddings     {emb.model_id}  ({emb.n_computed} computed, {emb.n_cached} cached)")
         if emb.fallback_reason:
-            lines += textwrap.wrap(f"FALLBACK: {emb.fallback_reason}", width=width, initial_indent="  ! ",
+            lines += textwrap.wrap(f"FALLBACK: {_t(emb.fallback_reason)}", width=width, initial_indent="  ! ",
                                    subsequent_indent="    ")[:3]
         if not emb.trained:
             lines.append("  ! untrained weights: embedding-based findings are not meaningful")
@@ -29,6 +38,12 @@ def text_summary(result: AuditResult, *, width: int = 78) -> str:
                if nb.mode == "updated" else nb.mode)
         lines.append(f"k-NN graph     {nb.method}, k={nb.k}, {nb.n_rows} rows ({how}, {nb.seconds:.1f} s)")
     lines.append(f"file problems  {c['file_problems']}")
+    problems = result.integrity.problems if result.integrity else ()
+    for p in problems[:MAX_PROBLEMS_LISTED]:
+        lines += textwrap.wrap(f"{p.kind}: {_t(p.filepath or '(annotations)')}: {_t(p.message)}", width=width,
+                               initial_indent="  - ", subsequent_indent="    ")
+    if len(problems) > MAX_PROBLEMS_LISTED:
+        lines.append(f"  ... and {len(problems) - MAX_PROBLEMS_LISTED} more (see --json or --report)")
     if result.duplicates:
         d = result.duplicates
         n_exact = sum(cl.kind == "exact" for cl in d.clusters)
@@ -43,21 +58,22 @@ def text_summary(result: AuditResult, *, width: int = 78) -> str:
         lines.append(f"label issues   {c['label_issues']} of {len(li.sample_ids)} ({li.issue_rate:.1%}{acc})")
     if result.balance and result.balance.imbalance_ratio is not None:
         b = result.balance
-        verdict = "ok" if b.meets_ratio else f"below {b.min_ratio:.0%}: {', '.join(b.below_ratio)}"
+        verdict = "ok" if b.meets_ratio else f"below {b.min_ratio:.0%}: {_t(', '.join(b.below_ratio))}"
         lines.append(f"balance        smallest/largest {b.imbalance_ratio:.2f} on {b.basis} ({verdict})")
         weak = [r.label for r in b.readiness if r.level == "below minimum"]
         if weak:
             lines.append(f"               below the {b.thresholds['minimum']}-{b.unit} minimum: "
-                         f"{', '.join(weak[:6])}{' ...' if len(weak) > 6 else ''}")
+                         f"{_t(', '.join(weak[:6]))}{' ...' if len(weak) > 6 else ''}")
     if result.bias:
         for s in result.bias.split_shifts[:2]:
-            lines.append(f"split shift    {s.split_a} vs {s.split_b}: JS divergence {s.js_divergence:.3f}, "
+            lines.append(f"split shift    {_t(s.split_a)} vs {_t(s.split_b)}: JS divergence {s.js_divergence:.3f}, "
                          f"Cramér's V {s.cramers_v:.2f}")
         strong = [a for a in result.bias.attributes if a.cramers_v >= 0.3]
         for a in strong[:2]:
-            lines.append(f"bias           labels vs {a.attribute}: Cramér's V {a.cramers_v:.2f} ({a.strength})")
+            lines.append(f"bias           labels vs {_t(a.attribute)}: Cramér's V {a.cramers_v:.2f} ({a.strength})")
     for chk in result.checks:
         if chk.state != "ran":
-            lines.append(f"{chk.state:<14} {chk.name}: {chk.reason[:width - 30]}")
+            lines += textwrap.wrap(f"{chk.name}: {_t(chk.reason)}", width=width, initial_indent=f"{chk.state:<15}",
+                                   subsequent_indent=" " * 15)
     lines.append(rule)
     return "\n".join(lines)

@@ -1,0 +1,232 @@
+"""Bad-input catalogue: the exit-code contract, honest gates, usage errors, output paths, predictions CSVs.
+
+Each case states its expected exit code (0 done, 1 gate failed, 2 usage/input error, 3 internal
+error) and a phrase of the message, and runs inside ``untouched``: no user file may change.
+Model-free (``--embedder none``) so the catalogue stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.catalogue.harness import run_cli, untouched
+from tests.conftest import write_image
+
+FAST = ("--embedder", "none", "--no-write-back", "--quiet")
+
+
+@pytest.fixture
+def leaky(tmp_path: Path) -> Path:
+    """train/test cat/dog folders, one exact train->test copy (a leak and a duplicate)."""
+    root = tmp_path / "leaky"
+    seed = 0
+    for split, n in (("train", 6), ("test", 3)):
+        for label in ("cat", "dog"):
+            for _ in range(n):
+                write_image(root / split / label / f"{split}-{label}-{seed}.png", seed)
+                seed += 1
+    (root / "test" / "dog" / "copy.png").write_bytes((root / "train" / "cat" / "train-cat-0.png").read_bytes())
+    return root
+
+
+@pytest.fixture
+def clean(tmp_path: Path) -> Path:
+    root = tmp_path / "clean"
+    for i in range(8):
+        write_image(root / "train" / ("cat" if i % 2 else "dog") / f"{i}.png", 100 + i)
+    for i in range(4):
+        write_image(root / "test" / ("cat" if i % 2 else "dog") / f"t{i}.png", 200 + i)
+    return root
+
+
+# ------------------------------------------------------------------ gates: thresholds and honesty
+
+GATE_CASES = [
+    # (gate expression, extra args, expected exit, phrase on stderr)
+    ("leaks", (), 1, "leaks>0: 2 leaked samples"),
+    ("leaks>0", (), 1, "failing (--fail-on): leaks>0"),
+    ("leaks>5", (), 0, "leaks>5: 2 leaked samples"),
+    ("leaks>11%", (), 0, "- passed"),
+    ("leaks>5%", (), 1, "(10.5% of 19) - failed"),
+    ("duplicates>=1", (), 1, "duplicates>=1: 1 redundant samples"),
+    ("duplicates>2%", (), 1, "duplicates>2%"),
+    ("duplicates>10%", (), 0, "- passed"),
+    ("file-problems", (), 0, "file-problems>0: 0 file problems"),
+    ("imbalance", (), 0, "imbalance>0: 0 classes below the ratio"),
+    # label issues need embeddings or predictions: skipped here, so the gate fails with the reason...
+    ("label-issues>100", (), 1, "check label_issues skipped: needs embeddings or user predictions"),
+    # ...unless the user accepts skipped checks
+    ("label-issues>100", ("--allow-skipped",), 0, "not evaluated (--allow-skipped)"),
+]
+
+
+@pytest.mark.parametrize("expr, extra, code, phrase", GATE_CASES, ids=[f"{c[0]}{c[1]}" for c in GATE_CASES])
+def test_gate_thresholds_and_skipped_checks(leaky: Path, unique_name: str, expr, extra, code, phrase) -> None:
+    with untouched(leaky):
+        out = run_cli("audit", leaky, "--name", unique_name, *FAST, "--fail-on", expr, *extra)
+    assert out.code == code, out.text[-3000:]
+    assert phrase in out.stderr, out.stderr[-3000:]
+
+
+def test_a_gate_over_a_check_without_its_inputs_fails(tmp_path: Path, unique_name: str) -> None:
+    """No splits: leakage is skipped, so `--fail-on leaks` must not pass as if there were no leaks."""
+    root = tmp_path / "nosplits"
+    for i in range(6):
+        write_image(root / ("a" if i % 2 else "b") / f"{i}.png", i)
+    with untouched(root):
+        out = run_cli("audit", root, "--name", unique_name, *FAST, "--fail-on", "leaks")
+    assert out.code == 1 and "check leakage skipped: the dataset has no splits" in out.stderr
+
+
+# ------------------------------------------------------------------ usage errors: exit 2, no traceback
+
+USAGE_CASES = [
+    (("--fail-on", "everything"), "unknown 'everything'"),
+    (("--fail-on", "leaks>>3"), "can't read 'leaks>>3'"),
+    (("--fail-on", "leaks>150%"), "can't exceed 100"),
+    (("--batch-size", "0"), "must be at least 1, not 0"),
+    (("--batch-size", "-4"), "must be at least 1"),
+    (("--batch-size", "many"), "is not a whole number"),
+    (("--near-threshold", "-0.1"), "must be at least 0 and at most 2"),
+    (("--near-threshold", "nan"), "must be at least 0"),
+    (("--min-class-ratio", "0"), "must be above 0"),
+    (("--min-class-ratio", "1.5"), "at most 1"),
+    (("--format", "pascal"), "invalid choice"),
+    (("--embedder", "resnet"), "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("args, phrase", USAGE_CASES, ids=[" ".join(c[0]) for c in USAGE_CASES])
+def test_nonsense_options_are_usage_errors(clean: Path, args, phrase) -> None:
+    with untouched(clean):
+        out = run_cli("audit", clean, *FAST, *args)
+    assert out.code == 2 and phrase in out.stderr, out.text[-2000:]
+    assert "Traceback" not in out.text
+
+
+def test_app_port_out_of_range_is_a_usage_error() -> None:
+    out = run_cli("app", "whatever", "--port", "70000")
+    assert out.code == 2 and "at most 65535" in out.stderr
+
+
+def test_version() -> None:
+    from workbench import __version__
+
+    out = run_cli("--version")
+    assert out.code == 0 and out.stdout.strip() == f"workbench {__version__}"
+
+
+# ------------------------------------------------------------------ output paths: checked before any work
+
+def test_output_path_problems_stop_before_the_audit(clean: Path, tmp_path: Path, unique_name: str) -> None:
+    import fiftyone as fo
+
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    cases = [
+        (("--report", a_file / "report.html"), "is a file, not a folder"),
+        (("--json", tmp_path), "is a folder"),
+        (("--json", clean / "audit.json"), "inside the dataset folder"),
+        (("--cache-dir", a_file / "cache"), "is a file, not a folder"),
+    ]
+    for args, phrase in cases:
+        with untouched(clean, a_file.parent):
+            out = run_cli("audit", clean, "--name", unique_name, *FAST, *args)
+        assert out.code == 2 and phrase in out.stderr, (args, out.text[-2000:])
+        assert not fo.dataset_exists(unique_name), "the audit started before the output path was checked"
+
+
+def test_report_and_json_are_written_whole(clean: Path, tmp_path: Path, unique_name: str) -> None:
+    out_dir = tmp_path / "new" / "folder"
+    (tmp_path / "new").mkdir()
+    stale = tmp_path / "new" / "old.json"
+    stale.write_text("{}")
+    with untouched(clean):
+        out = run_cli("audit", clean, "--name", unique_name, *FAST, "--json", out_dir / "a.json",
+                      "--report", out_dir / "r.html")
+    assert out.code == 0, out.text[-2000:]
+    assert json.loads((out_dir / "a.json").read_text())["dataset"]["n_samples"] == 12
+    assert (out_dir / "r.html").read_text().rstrip().endswith("</html>")
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a.json", "r.html"]  # no temporary files left
+
+
+# ------------------------------------------------------------------ predictions CSV: input errors, never a fallback
+
+def _preds(root: Path, tmp: Path, body: str, *, header: str = "filepath,cat,dog", bom: bool = False) -> Path:
+    path = tmp / "preds.csv"
+    text = header + "\n" + body
+    path.write_bytes(text.encode("utf-8-sig" if bom else "utf-8"))
+    return path
+
+
+CSV_CASES = [
+    ("nan", "{p},nan,0.5\n", 2, "'nan' is not a probability"),
+    ("text", "{p},high,0.5\n", 2, "'high' is not a number"),
+    ("negative", "{p},-0.2,1\n", 2, "'-0.2' is not a probability"),
+    ("short row", "{p},0.5\n", 2, "2 values, expected 3"),
+    ("duplicate rows", "{p},0.5,0.5\n{p},0.1,0.9\n", 2, "a second row for"),
+    ("unknown class", None, 2, "unknown ['cow']"),
+    ("empty file", "", 2, "is empty"),
+    ("no matching files", "/elsewhere/x.png,0.5,0.5\n", 2, "match no sample"),
+    ("missing file", None, 2, "does not exist"),
+    ("excel BOM", "{p},0.9,0.1\n", 0, "label_issues"),
+]
+
+
+@pytest.mark.parametrize("case, body, code, phrase", CSV_CASES, ids=[c[0] for c in CSV_CASES])
+def test_bad_predictions_csv_is_an_input_error(clean: Path, tmp_path: Path, unique_name: str,
+                                               case, body, code, phrase) -> None:
+    sample = next(clean.rglob("*.png"))
+    if case == "unknown class":
+        csv = _preds(clean, tmp_path, f"{sample},0.3,0.3,0.4\n", header="filepath,cat,dog,cow")
+    elif case == "missing file":
+        csv = tmp_path / "nowhere.csv"
+    elif case == "empty file":
+        csv = tmp_path / "preds.csv"
+        csv.write_text("")
+    elif case == "excel BOM":  # a row per image, each sure of its folder's class
+        rows = "".join(f"{p},{0.9 if p.parent.name == 'cat' else 0.1},{0.1 if p.parent.name == 'cat' else 0.9}\n"
+                       for p in sorted(clean.rglob("*.png")))
+        csv = _preds(clean, tmp_path, rows, bom=True)
+    else:
+        csv = _preds(clean, tmp_path, body.format(p=sample))
+    out_json = tmp_path / "a.json"
+    with untouched(clean, *([csv] if csv.exists() else [])):
+        out = run_cli("audit", clean, "--name", unique_name, *FAST, "--predictions", csv, "--json", out_json)
+    assert out.code == code, out.text[-2000:]
+    if code == 2:
+        assert phrase in out.stderr and "Traceback" not in out.text
+        assert not out_json.exists()
+    else:
+        doc = json.loads(out_json.read_text())
+        assert doc["checks"]["label_issues"] == {"state": "ran", "reason": ""}
+        assert doc["label_issue_method"].startswith("user predictions")
+
+
+# ------------------------------------------------------------------ internal errors are 3, never 1
+
+def test_a_crash_exits_3_with_a_hint(clean: Path, unique_name: str, monkeypatch) -> None:
+    import workbench.orchestrator
+
+    def boom(*_, **__):
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setattr(workbench.orchestrator, "run_audit", boom)
+    with untouched(clean):
+        out = run_cli("audit", clean, "--name", unique_name, *FAST, "--fail-on", "leaks")
+    assert out.code == 3 and "internal error: ZeroDivisionError: planted" in out.stderr
+    assert "-v" in out.stderr and "Traceback" not in out.stderr
+    verbose = run_cli("-v", "audit", clean, "--name", unique_name, *FAST)
+    assert verbose.code == 3 and "Traceback" in verbose.stderr
+
+
+def test_stdout_carries_the_summary_only(leaky: Path, unique_name: str) -> None:
+    with untouched(leaky):
+        out = run_cli("audit", leaky, "--name", unique_name, "--embedder", "none", "--quiet")
+    assert out.code == 0
+    lines = out.stdout.splitlines()
+    assert lines[1].startswith("workbench audit of") and lines[-1] == f"review: workbench app {unique_name}"
+    assert not any(w in out.stdout for w in ("WARNING", "INFO", "%|", "Importing samples"))

@@ -1,0 +1,136 @@
+"""CI gates: ``--fail-on leaks>0,duplicates>2%,label-issues>100,file-problems>0,imbalance``.
+
+A gate names a finding, a comparison and a limit, as a count or a percentage of the samples.
+A bare name means ``>0``. A gate whose check was skipped or failed *fails* with the check's
+reason (a gate must never pass because nothing was looked at), unless ``allow_skipped``.
+Pure: reads an :class:`~workbench.results.AuditResult`, returns :class:`GateOutcome` values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+from workbench.errors import WorkbenchError
+from workbench.results import AuditResult
+
+
+class GateError(WorkbenchError, ValueError):
+    """A ``--fail-on`` expression can't be parsed."""
+
+
+@dataclass(frozen=True)
+class GateMetric:
+    """What a gate counts, over which samples, and which checks must have run for it."""
+
+    check: str
+    unit: str
+    count: Callable[[AuditResult], int]
+    total: Callable[[AuditResult], int]
+    #: Other checks whose failure (not a deliberate skip) makes the count untrustworthy.
+    depends_on: tuple[str, ...] = ()
+
+
+def _n(result: AuditResult) -> int:
+    return result.n_samples
+
+
+GATES: dict[str, GateMetric] = {
+    "leaks": GateMetric("leakage", "leaked samples",
+                        lambda r: len(r.leakage.leaked_ids) if r.leakage else 0, _n, ("embeddings", "neighbors")),
+    "duplicates": GateMetric("duplicates", "redundant samples",
+                             lambda r: r.duplicates.n_redundant if r.duplicates else 0, _n,
+                             ("embeddings", "neighbors")),
+    "label-issues": GateMetric("label_issues", "label issues",
+                               lambda r: len(r.label_issues.issues) if r.label_issues else 0,
+                               lambda r: len(r.label_issues.sample_ids) if r.label_issues else r.n_samples,
+                               ("predictions",)),
+    "file-problems": GateMetric("integrity", "file problems",
+                                lambda r: len(r.integrity.problems) if r.integrity else 0, _n),
+    "imbalance": GateMetric("balance", "classes below the ratio",
+                            lambda r: len(r.balance.below_ratio) if r.balance else 0,
+                            lambda r: len(r.classes)),
+}
+
+_EXPR = re.compile(r"^\s*(?P<name>[a-z-]+)\s*(?:(?P<op>>=|>)\s*(?P<limit>\d+(?:\.\d+)?)\s*(?P<pct>%?))?\s*$")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One parsed gate: fail when ``count op limit`` (``limit`` in percent when ``percent``)."""
+
+    name: str
+    op: Literal[">", ">="] = ">"
+    limit: float = 0.0
+    percent: bool = False
+
+    def __str__(self) -> str:
+        limit = f"{self.limit:g}{'%' if self.percent else ''}"
+        return f"{self.name}{self.op}{limit}"
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """Whether one gate failed, and the line that says why."""
+
+    gate: Gate
+    failed: bool
+    message: str
+
+
+def parse_gates(text: str) -> tuple[Gate, ...]:
+    """Parse a comma list of gates.
+
+    Raises:
+        GateError: an unknown name or a malformed expression, saying what is accepted.
+
+    Example:
+        >>> [str(g) for g in parse_gates("leaks, duplicates>2%, label-issues>=100")]
+        ['leaks>0', 'duplicates>2%', 'label-issues>=100']
+    """
+    gates = []
+    for part in (p for p in text.split(",") if p.strip()):
+        m = _EXPR.match(part)
+        if not m:
+            raise GateError(f"--fail-on: can't read {part.strip()!r}; write NAME, NAME>N or NAME>N% "
+                            f"(e.g. leaks>0,duplicates>2%), with NAME one of {', '.join(GATES)}")
+        name = m["name"]
+        if name not in GATES:
+            raise GateError(f"--fail-on: unknown {name!r}; choose from {', '.join(GATES)}")
+        limit = float(m["limit"]) if m["limit"] else 0.0
+        if m["pct"] and limit > 100:
+            raise GateError(f"--fail-on: {part.strip()!r}: a percentage can't exceed 100")
+        gates.append(Gate(name, m["op"] or ">", limit, bool(m["pct"])))
+    return tuple(gates)
+
+
+def evaluate_gates(result: AuditResult, gates: tuple[Gate, ...], *, allow_skipped: bool = False
+                   ) -> list[GateOutcome]:
+    """Evaluate ``gates`` on ``result``; a gate over a skipped or failed check fails unless ``allow_skipped``.
+
+    Example:
+        >>> [o.message for o in evaluate_gates(result, parse_gates("leaks"))]  # doctest: +SKIP
+        ['leaks>0: 3 leaked samples (0.2% of 1390) - failed']
+    """
+    states = {c.name: c for c in result.checks}
+    out = []
+    for gate in gates:
+        metric = GATES[gate.name]
+        check = states.get(metric.check)
+        broken = [states[d] for d in metric.depends_on if d in states and states[d].state == "failed"]
+        if check is None or check.state != "ran" or broken:
+            why = (f"check {metric.check} did not run" if check is None else
+                   f"check {metric.check} {check.state}: {check.reason}" if check.state != "ran" else
+                   "; ".join(f"{b.name} failed: {b.reason}" for b in broken))
+            failed = not allow_skipped
+            verdict = "failed (pass --allow-skipped to accept)" if failed else "not evaluated (--allow-skipped)"
+            out.append(GateOutcome(gate, failed, f"{gate}: {why} - {verdict}"))
+            continue
+        count, total = metric.count(result), metric.total(result)
+        value = 100.0 * count / total if gate.percent and total else float(count)
+        failed = value > gate.limit if gate.op == ">" else value >= gate.limit
+        share = f" ({100.0 * count / total:.1f}% of {total})" if total else ""
+        out.append(GateOutcome(gate, failed, f"{gate}: {count} {metric.unit}{share} - "
+                                             f"{'failed' if failed else 'passed'}"))
+    return out

@@ -1,0 +1,71 @@
+"""Where workbench writes: output paths checked before any work, files written atomically.
+
+An output (``--report``, ``--json``) must be a file path whose folder exists or can be
+created, must not be a folder, and must not lie inside the dataset root: workbench never
+writes into the user's dataset. Files are written to a temporary name beside the target
+and renamed, so a crash never leaves half a report and an old report is replaced whole.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+
+
+class OutputPathError(WorkbenchError, ValueError):
+    """An output path can't be written (checked before the audit starts)."""
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def check_output_path(path: str | os.PathLike[str], *, what: str, dataset_root: Path | None = None) -> Path:
+    """Resolve ``path`` and make sure it can be written; raise :class:`OutputPathError` if not.
+
+    Creates nothing: the nearest existing ancestor must be a writable folder.
+
+    Example:
+        >>> check_output_path("build/audit.json", what="--json")  # doctest: +SKIP
+        PosixPath('/…/build/audit.json')
+    """
+    target = Path(path).expanduser().absolute()
+    if target.is_dir():
+        raise OutputPathError(f"{what} {target} is a folder; give a file path such as {target / 'out'}")
+    if dataset_root is not None and _inside(target.resolve(), dataset_root.resolve()):
+        raise OutputPathError(f"{what} {target} is inside the dataset folder {dataset_root}; workbench never "
+                              "writes there: choose a path outside it")
+    ancestor = target.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputPathError(f"{what} {target}: {ancestor} is a file, not a folder; choose another path")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{what} {target}: can't write in {ancestor} (permission denied); choose another path")
+    return target
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder and a rename.
+
+    Example:
+        >>> write_text_atomic("build/audit.json", "{}")  # doctest: +SKIP
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
