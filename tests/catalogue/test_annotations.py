@@ -151,12 +151,13 @@ CASES = {
         ("is not [x, y, width, height] numbers",), {"cat": 2}, samples=2),
 }
 
-UNUSABLE = {
-    "yolo-yaml-invalid": (lambda r: _write(r / "data.yaml", "train: [unclosed\n") or r, "is not valid YAML"),
-    "yolo-yaml-without-names": (lambda r: yolo(r, yaml="train: images/train\n"), "has no 'names' list"),
-    "yolo-names-not-ids": (lambda r: yolo(r, yaml="train: images/train\nnames: {car: 0}\n"),
+UNUSABLE = {  # the YAML is named directly: a folder whose YAML is unusable is not recognised as YOLO at all
+    "yolo-yaml-invalid": (lambda r: _write(r / "data.yaml", "train: [unclosed\n") or r / "data.yaml",
+                          "is not valid YAML"),
+    "yolo-yaml-without-names": (lambda r: yolo(r, yaml="train: images/train\n") / "data.yaml", "has no 'names' list"),
+    "yolo-names-not-ids": (lambda r: yolo(r, yaml="train: images/train\nnames: {car: 0}\n") / "data.yaml",
                            "names key 'car' is not an integer class id"),
-    "yolo-no-images": (lambda r: yolo(r, yaml="train: nowhere\nnames: [car]\n"), "no images found"),
+    "yolo-no-images": (lambda r: yolo(r, yaml="train: nowhere\nnames: [car]\n") / "data.yaml", "no images found"),
     "coco-json-invalid": (lambda r: _write(r / "labels.json", '{"images": [') or r / "labels.json",
                           "is not valid JSON"),
 }
