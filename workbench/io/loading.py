@@ -241,7 +241,10 @@ def _import_yolo(dataset: Any, yaml_path: Path, label_field: str) -> list[dict]:
                                  **{label_field: fo.Detections(detections=objects)}))
     dataset.add_samples(samples, progress=False)
     parse_dataset_info(dataset, {"classes": list(parsed.classes)})
-    if parsed.n_without_labels:
+    if parsed.n_without_labels == len(parsed.images):
+        log.warning("%s: none of the %d images has a label file (looked for labels/... beside images/, or a "
+                    ".txt beside each image); all were kept as images without objects", yaml_path, len(parsed.images))
+    elif parsed.n_without_labels:
         log.info("%s: %d images have no label file and were kept as images without objects",
                  yaml_path, parsed.n_without_labels)
     if parsed.problems:
