@@ -80,6 +80,8 @@ def test_job_writes_the_cache_that_embed_files_reads(client, images, tmp_path):
     paths, hashes = [f.filepath for f in facts], [f.sha256 for f in facts]
     cached = embed_files(paths, paths, hashes, embedder, cache_dir=cache, num_workers=0, progress=False)
     assert (cached.n_computed, cached.n_cached, len(cached.ids)) == (0, 39, 39)
+    merged = sorted(cache.rglob("shard-*.npz"))
+    assert len(merged) == 1 and merged != shards  # the single-machine read merged the job's small shards
     fresh = embed_files(paths, paths, hashes, embedder, cache_dir=tmp_path / "fresh", num_workers=0, progress=False)
     assert fresh.n_computed == 39 and fresh.ids == cached.ids
     cosine = np.sum(cached.vectors * fresh.vectors, axis=1)
@@ -87,7 +89,7 @@ def test_job_writes_the_cache_that_embed_files_reads(client, images, tmp_path):
 
     again = embed_files_distributed(files, LITE0, client=client, cache_dir=cache, partition_size=8, progress=False)
     assert (again.n_cached, again.n_computed, again.n_shards_written, list(again.failed)) == (39, 0, 0, [corrupt])
-    assert sorted(cache.rglob("shard-*.npz")) == shards
+    assert sorted(cache.rglob("shard-*.npz")) == merged
     assert tree_digest(images) == before  # input files are only read
 
 

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from workbench.config import EmbedderConfig
 from workbench.embeddings.precision import choose_precision
 from workbench.errors import EmbedderUnavailable
+from workbench.io.pixels import PIXELS_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ def _with_precision(model: Any, features: Callable[[Any, Any], Any], preprocess:
 
     # bf16 vectors get their own cache entries (they differ from fp32 by the measured drift).
     suffix = " [bf16]" if choice.precision == "bf16" else ""
+    # How files become RGB pixels is part of the preprocessing: it names cache entries and stored graphs.
+    fields["preprocessing"] = f"{fields['preprocessing']}-{PIXELS_VERSION}"
     return LoadedEmbedder(model_id=model_id + suffix, family=family, preprocess=preprocess, forward=forward,
                           device=device, precision=choice.precision, bf16_drift=choice.drift,
                           precision_note=choice.note, **fields)

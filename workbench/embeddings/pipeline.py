@@ -1,8 +1,11 @@
 """Embed image files: cache look-up, then batched inference for the misses.
 
 Decoding and preprocessing run in DataLoader workers, in parallel with inference;
-JPEGs are decoded at reduced size with Pillow's ``draft()``; inference runs under
-``torch.inference_mode``. Files that can't be decoded are reported, not fatal.
+JPEGs are decoded at reduced size with Pillow's ``draft()``; every image goes through
+:func:`workbench.io.pixels.to_rgb` (orientation, bit depth, transparency on white);
+inference runs under ``torch.inference_mode``. Files that can't be decoded are reported,
+not fatal. Each batch is written to the cache as soon as it is embedded, so a killed run
+keeps its work; the run's small shards are merged when it ends.
 """
 
 from __future__ import annotations
@@ -16,12 +19,9 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from workbench.embeddings.backends import LoadedEmbedder
-from workbench.embeddings.cache import EmbeddingCache
+from workbench.embeddings.cache import CacheUnusable, EmbeddingCache
 
 log = logging.getLogger(__name__)
-
-#: Rows per cache shard written while embedding.
-SHARD_ROWS = 4096
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,13 @@ class _FileDataset:
     def __getitem__(self, i: int) -> tuple[int, Any, str | None]:
         from PIL import Image
 
+        from workbench.io.pixels import to_rgb
+
         try:
             with Image.open(self.paths[i]) as img:
                 if img.format == "JPEG":
                     img.draft("RGB", (self.size, self.size))  # DCT-domain downscale: much cheaper decode
-                rgb = img if img.mode == "RGB" else img.convert("RGB")  # no copy when draft() decoded to RGB
+                rgb = to_rgb(img)  # no copy when draft() decoded to RGB and there is no orientation tag
                 with _one_torch_thread():
                     tensor = self.preprocess(rgb)
             return i, tensor, None
@@ -140,7 +142,7 @@ def embed_files(ids: Sequence[str], paths: Sequence[str], hashes: Sequence[str |
         >>> emb = embed_files(ids, paths, hashes, load_embedder(EmbedderConfig()))  # doctest: +SKIP
     """
     start = time.perf_counter()
-    cache = EmbeddingCache(cache_dir, embedder.model_id, embedder.preprocessing)
+    cache = EmbeddingCache(cache_dir, embedder.model_id, embedder.preprocessing, dim=embedder.dim)
     vectors = np.full((len(ids), embedder.dim), np.nan, dtype=np.float32)
     failed: dict[str, str] = {}
     hit, cached = cache.get(hashes)
@@ -154,22 +156,19 @@ def embed_files(ids: Sequence[str], paths: Sequence[str], hashes: Sequence[str |
     first_of: dict[str, int] = {}
     unique = [i for i in todo if first_of.setdefault(hashes[i], i) == i]
     log.info("embeddings: %d cached, %d to compute with %s", int(hit.sum()), len(unique), embedder.model_id)
-    pending: list[tuple[list[int], np.ndarray]] = []
-
-    def flush() -> None:  # shards are written as the run goes, so an interrupted run keeps its work
-        if pending:
-            rows = [k for idx, _ in pending for k in idx]
-            cache.put([hashes[unique[k]] for k in rows], np.concatenate([v for _, v in pending]))
-            pending.clear()
+    if unique:
+        cache.ensure_writable()  # an unusable cache folder is refused before any vector is computed
 
     def on_batch(idx: list[int], batch_vectors: np.ndarray) -> None:
-        pending.append((list(idx), batch_vectors.copy()))
-        if sum(len(i) for i, _ in pending) >= SHARD_ROWS:
-            flush()
+        # One shard per batch: a run killed at any point keeps every batch it finished.
+        cache.put([hashes[unique[k]] for k in idx], batch_vectors)
 
     computed, errors = compute_vectors([paths[i] for i in unique], embedder, batch_size=batch_size,
                                        num_workers=num_workers, progress=progress, on_batch=on_batch)
-    flush()
+    try:
+        cache.compact()  # the batch shards (and any left by killed runs) become one
+    except CacheUnusable as exc:  # every vector is already stored; only the merge is missing
+        log.warning("embedding cache: small shards were not merged (%s)", exc)
     slot = {i: k for k, i in enumerate(unique)}
     for i in todo:
         k = slot[first_of[hashes[i]]]
