@@ -78,7 +78,7 @@ def test_bad_source_exits_2_with_message(tmp_path):
 
 def test_unknown_fail_on(tmp_path):
     proc = _run("audit", str(tmp_path), "--fail-on", "everything")
-    assert proc.returncode != 0 and "unknown ['everything']" in proc.stderr
+    assert proc.returncode == 2 and "unknown 'everything'" in proc.stderr
 
 
 def test_app_on_unknown_dataset():

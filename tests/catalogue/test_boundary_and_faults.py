@@ -22,8 +22,9 @@ from tests.conftest import write_image
 FAST = ("--embedder", "none", "--no-write-back", "--quiet")
 
 
-def _coco(root: Path, file_names: list[str]) -> Path:
-    images = [{"id": i + 1, "file_name": f, "width": 32, "height": 32} for i, f in enumerate(file_names)]
+def _coco(root: Path, file_names: list[str], *, sizes: bool = True) -> Path:
+    images = [{"id": i + 1, "file_name": f, **({"width": 32, "height": 32} if sizes else {})}
+              for i, f in enumerate(file_names)]
     anns = [{"id": i + 1, "image_id": i + 1, "category_id": 1 + i % 2, "bbox": [2, 2, 10, 10], "area": 100,
              "iscrowd": 0} for i in range(len(file_names))]
     doc = {"images": images, "annotations": anns,
@@ -51,7 +52,8 @@ def _audit_json(tmp_path: Path, *args) -> tuple[int, dict, str]:
     return res.code, (json.loads(out_json.read_text()) if out_json.exists() else {}), res.text
 
 
-BOUNDARY_CASES = ["coco-relative-escape", "coco-absolute-path", "imagefolder-symlink", "fiftyone-export-filepath"]
+BOUNDARY_CASES = ["coco-relative-escape", "coco-absolute-path", "coco-no-size-escape", "imagefolder-symlink",
+                  "fiftyone-export-filepath"]
 
 
 @pytest.mark.parametrize("case", BOUNDARY_CASES)
@@ -61,6 +63,8 @@ def test_media_outside_the_root_are_reported_never_read(outside, tmp_path: Path,
         src = _coco(root, [f"images/{i}.png" for i in range(6)] + ["../private/secret.png"])
     elif case == "coco-absolute-path":
         src = _coco(root, [f"images/{i}.png" for i in range(6)] + [str(secret)])
+    elif case == "coco-no-size-escape":  # no width/height: not even its header may be read to measure it
+        src = _coco(root, [f"images/{i}.png" for i in range(6)] + ["../private/secret.png"], sizes=False)
     elif case == "imagefolder-symlink":
         for i in range(6):  # class folders: a/ and b/, plus a symlink to the outside file
             (root / ("a" if i % 2 else "b")).mkdir(exist_ok=True)
