@@ -64,3 +64,46 @@ def reconnect(name: str) -> Any:
     os.environ.pop("FIFTYONE_PRIVATE_DATABASE_PORT", None)
     fodb._connect()
     return fo.load_dataset(name)
+
+
+#: Attempts to reach FiftyOne's database before giving up (its shared service may be starting).
+CONNECT_ATTEMPTS = 3
+
+
+def connect(*, attempts: int = CONNECT_ATTEMPTS, pause: float = 5.0) -> None:
+    """Connect to FiftyOne's database, retrying while its shared service is busy starting.
+
+    FiftyOne starts one database service per user; a second process that connects while the
+    first is still starting it can time out (``ServiceListenTimeout``, connection refused).
+    Each retry says so on stderr; the last failure is raised as :class:`DatabaseUnavailable`.
+
+    Example:
+        >>> connect()  # doctest: +SKIP
+    """
+    import sys
+    import time
+
+    import fiftyone.core.odm.database as fodb
+    from fiftyone.core.service import ServiceException
+
+    from workbench.errors import DatabaseUnavailable
+
+    fiftyone()
+    for attempt in range(1, attempts + 1):
+        try:
+            fodb._connect()
+            fodb.get_db_conn().command("ping")
+            return
+        except Exception as exc:
+            if not (isinstance(exc, ServiceException) or is_connection_error(exc)):
+                raise
+            if attempt == attempts:
+                raise DatabaseUnavailable(
+                    f"FiftyOne's database did not answer after {attempts} attempts ({type(exc).__name__}: {exc}); "
+                    "if another FiftyOne process is starting it, wait and run again; otherwise check "
+                    "FIFTYONE_DATABASE_URI / FIFTYONE_DATABASE_DIR") from exc
+            print(f"workbench: FiftyOne's database is not answering yet ({type(exc).__name__}); retrying "
+                  f"({attempt}/{attempts - 1})", file=sys.stderr, flush=True)
+            for attr in ("_client", "_async_client"):
+                setattr(fodb, attr, None)
+            time.sleep(pause)

@@ -196,9 +196,11 @@ def _check_cache_dir(path: Path) -> None:
 
 
 def _load_and_audit(args: argparse.Namespace, cfg):
+    from workbench._fo import connect
     from workbench.io.loading import load
     from workbench.orchestrator import run_audit
 
+    connect()  # retries while FiftyOne's shared database service is still starting
     dataset = load(args.source, args.format, name=args.name, images=args.images, overwrite=args.overwrite)
     result = run_audit(dataset, cfg, label_field=args.label_field, split_field=args.split_field,
                        progress=not args.quiet)

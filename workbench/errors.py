@@ -23,3 +23,7 @@ class DistributedError(WorkbenchError, RuntimeError):
 
 class AppNotConnected(WorkbenchError, RuntimeError):
     """The FiftyOne App's server or its session client did not come up in time."""
+
+
+class DatabaseUnavailable(WorkbenchError, RuntimeError):
+    """FiftyOne's database can't be reached (still starting, stopped, or misconfigured)."""
