@@ -2,10 +2,16 @@
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import tree_digest, write_image
+from tests.io.format_fixtures import EXPORTS, export_layout, hf_env, pyarrow_path, write_hf
 from workbench.errors import SourceError
 from workbench.io.loading import load
 from workbench.io.table import to_table
@@ -140,3 +146,198 @@ def test_bad_yaml_message(tmp_path, unique_name):
     (tmp_path / "data.yaml").write_text("train: [unclosed\n")
     with pytest.raises(SourceError, match="not valid YAML"):
         load(tmp_path, name=unique_name)
+
+
+# --- Every layout FiftyOne exports, loaded back -----------------------------------------------
+
+#: kind -> (task, classes seen in the table, sample tags after loading)
+LOADED = {
+    "imagefolder": ("classification", {"cat", "dog"}, {}),
+    "coco": ("detection", {"cat", "dog"}, {}),
+    "yolo": ("detection", {"cat", "dog"}, {"train": 4, "val": 2}),
+    "voc": ("detection", {"cat", "dog"}, {}),
+    "cvat": ("detection", {"cat", "dog"}, {}),
+    "segmentation": ("segmentation", {"1", "2"}, {}),
+    "fiftyone": ("classification", {"cat", "dog"}, {"train": 4, "val": 2}),
+    "fiftyone-classification": ("classification", {"cat", "dog"}, {}),
+    "fiftyone-detection": ("detection", {"cat", "dog"}, {}),
+    "imagedir": ("classification", set(), {}),
+}
+
+
+@pytest.mark.parametrize("kind", list(EXPORTS))
+def test_each_fiftyone_export_loads_with_its_labels(kind, tmp_path, unique_name):
+    root = export_layout(kind, tmp_path / kind, tmp_path / "scratch")
+    (root / "truth.json").write_text('{"a": 1}')
+    before = tree_digest(root)
+    ds = load(root, name=unique_name)
+    task, classes, tags = LOADED[kind]
+    table = to_table(ds)
+    assert len(ds) == 6 and ds.info["workbench"]["format"] == EXPORTS[kind][2]
+    assert table.task == task
+    seen = set(table.frame["label"].dropna()) | {c for labels in table.frame["labels"] for c in labels}
+    assert seen == classes
+    assert ds.count_sample_tags() == tags
+    assert tree_digest(root) == before
+
+
+def _voc(root: Path, *, missing: str | None = None, broken: str | None = None) -> Path:
+    for i in range(4):
+        stem = f"2008_{i:06d}"
+        if stem != missing:
+            write_image(root / "JPEGImages" / f"{stem}.jpg", i, size=40, fmt="JPEG")
+        ann = ET.Element("annotation")
+        ET.SubElement(ann, "filename").text = f"{stem}.jpg"
+        size = ET.SubElement(ann, "size")
+        for tag, value in (("width", 40), ("height", 40), ("depth", 3)):
+            ET.SubElement(size, tag).text = str(value)
+        obj = ET.SubElement(ann, "object")
+        ET.SubElement(obj, "name").text = "cat" if i % 2 else "dog"
+        box = ET.SubElement(obj, "bndbox")
+        for tag, value in (("xmin", 2), ("ymin", 2), ("xmax", 20), ("ymax", 30)):
+            ET.SubElement(box, tag).text = str(value)
+        (root / "Annotations").mkdir(parents=True, exist_ok=True)
+        ET.ElementTree(ann).write(root / "Annotations" / f"{stem}.xml")
+    if broken:
+        (root / "Annotations" / f"{broken}.xml").write_text("<annotation><object><name>cat</name></object>")
+    main = root / "ImageSets" / "Main"
+    main.mkdir(parents=True)
+    (main / "train.txt").write_text("2008_000000\n2008_000001\n")
+    (main / "val.txt").write_text("2008_000002\n")
+    (main / "trainval.txt").write_text("2008_000000\n2008_000001\n2008_000002\n")
+    return root
+
+
+def test_voc_splits_from_imagesets_missing_image_kept_broken_xml_reported(tmp_path, unique_name):
+    root = _voc(tmp_path / "VOC2012", missing="2008_000001", broken="2008_000003")
+    before = tree_digest(root)
+    ds = load(root, name=unique_name)
+    assert ds.count_sample_tags() == {"train": 2, "val": 1}  # 2008_000003 (in no list) is broken: skipped
+    assert str(root / "JPEGImages" / "2008_000001.jpg") in ds.values("filepath")  # missing: integrity reports it
+    problems = ds.info["workbench"]["load_problems"]
+    assert len(problems) == 1 and problems[0]["message"].startswith("2008_000003.xml is not readable XML")
+    assert sorted(sum(to_table(ds).frame["labels"], [])) == ["cat", "dog", "dog"]
+    assert tree_digest(root) == before
+
+
+def test_cvat_annotations_xml_with_images_folder_and_subsets(tmp_path, unique_name):
+    root = tmp_path / "cvat"
+    images = ET.Element("annotations")
+    ET.SubElement(images, "version").text = "1.1"
+    for i, subset in enumerate(("Train", "Train", "Validation")):
+        write_image(root / "images" / f"f{i}.png", i, size=40)
+        img = ET.SubElement(images, "image", id=str(i), name=f"f{i}.png", subset=subset, width="40", height="40")
+        ET.SubElement(img, "box", label="car", occluded="0", xtl="1", ytl="1", xbr="20", ybr="20")
+        ET.SubElement(img, "polygon", label="road", occluded="0", points="0,0;10,0;10,10")
+    ET.ElementTree(images).write(root / "annotations.xml")
+    ds = load(root, name=unique_name)
+    assert ds.info["workbench"]["format"] == "cvat"
+    assert ds.count_sample_tags() == {"train": 2, "val": 1}
+    table = to_table(ds)
+    assert table.task == "detection" and table.label_field == "ground_truth"
+    assert sum(table.frame["labels"], []) == ["car"] * 3
+    assert ds.has_field("ground_truth_polylines")
+
+
+def test_segmentation_classes_come_from_the_masks(tmp_path, unique_name):
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "seg"
+    for i in range(3):
+        write_image(root / "images" / f"s{i}.png", i)
+        mask = np.zeros((32, 32), np.uint8)
+        mask[:4, :4] = 255  # VOC's void border is not a class
+        mask[8:16, 8:16] = i + 1
+        (root / "masks").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(mask).save(root / "masks" / f"s{i}.png")
+    write_image(root / "images" / "unlabelled.png", 9)
+    ds = load(root, name=unique_name)
+    ds.default_mask_targets = {1: "road", 2: "car"}
+    ds.save()
+    table = to_table(ds)
+    assert table.task == "segmentation" and len(ds) == 4
+    labels = dict(zip(table.frame["filepath"].map(lambda p: Path(p).name), table.frame["labels"]))
+    assert labels == {"s0.png": ["road"], "s1.png": ["car"], "s2.png": ["3"], "unlabelled.png": []}
+
+
+def test_mask_classes_rgb_and_named_background():
+    import numpy as np
+
+    from workbench.io.table import mask_classes
+
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    rgb[0, 0] = (255, 0, 0)
+    assert mask_classes(rgb, {"#ff0000": "car"}) == ["car"]
+    assert mask_classes(np.array([[0, 1]]), {0: "background", 1: "sky"}) == ["sky"]
+    assert mask_classes(np.array([[0, 1]]), {0: "water"}) == ["1", "water"]
+
+
+def test_flat_folder_loads_without_labels(tmp_path, unique_name):
+    for i in range(3):
+        write_image(tmp_path / "flat" / f"{i}.png", i)
+    ds = load(tmp_path / "flat", name=unique_name)
+    table = to_table(ds)
+    assert len(ds) == 3 and table.label_field is None and table.frame["label"].isna().all()
+
+
+_HF_LOAD = r'''
+import json, sys
+from workbench.io.loading import load
+from workbench.io.table import to_table
+
+ds = load(sys.argv[1], name=sys.argv[2])
+t = to_table(ds)
+print(json.dumps({"format": ds.info["workbench"]["format"], "tags": ds.count_sample_tags(),
+                  "labels": sorted(map(str, t.frame["label"])), "paths": sorted(ds.values("filepath")),
+                  "notes": sorted(map(str, ds.values("note"))), "classes": ds.default_classes,
+                  "roots": ds.info["workbench"].get("roots")}))
+'''
+
+
+@pytest.fixture(scope="module")
+def pyarrow_deps() -> str:
+    path = pyarrow_path()
+    if path is None:
+        pytest.skip("pyarrow is not installed and can't be installed into <venv>/test-deps (offline?)")
+    return path
+
+
+def _load_hf(deps: str, root: Path, name: str) -> dict:
+    # The subprocess inherits this session's private database (FIFTYONE_DATABASE_URI) and cache.
+    done = subprocess.run([sys.executable, "-c", _HF_LOAD, str(root), name], env=hf_env(deps), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("kind", ["dict", "single", "parquet"])
+def test_hugging_face_images_are_extracted_to_the_cache_and_labelled_by_classlabel(kind, pyarrow_deps, tmp_path,
+                                                                                    unique_name):
+    root = write_hf(kind, tmp_path / "hf", pyarrow_deps)
+    before = tree_digest(root)
+    got = _load_hf(pyarrow_deps, root, unique_name)
+    cache = Path(os.environ["WORKBENCH_CACHE"]) / "hf-images"
+    assert got["format"] == "huggingface"
+    assert all(Path(p).is_file() and Path(p).is_relative_to(cache) for p in got["paths"])
+    assert str(cache) in got["roots"]  # the audit may read the extracted images
+    expected = {"dict": ({"train": 4, "val": 2}, 6), "single": ({}, 4), "parquet": ({"train": 4, "val": 2}, 6)}
+    tags, n = expected[kind]
+    assert got["tags"] == tags and len(got["paths"]) == n
+    assert set(got["labels"]) == {"cat", "dog"} and got["classes"] == ["cat", "dog"]
+    assert set(got["notes"]) == {"n0", "n1"}  # scalar columns become fields (for the bias check)
+    assert tree_digest(root) == before  # nothing written into the dataset folder
+
+    again = _load_hf(pyarrow_deps, root, unique_name)  # a reload reuses the extracted files
+    assert again["paths"] == got["paths"]
+
+
+def test_hugging_face_without_pyarrow_says_how_to_install_it(pyarrow_deps, tmp_path, unique_name):
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is not None:
+        pytest.skip("pyarrow is importable in this environment")
+    root = write_hf("dict", tmp_path / "hf", pyarrow_deps)
+    with pytest.raises(SourceError, match=r"needs pyarrow.*pip install 'workbench\[hf\]'"):
+        load(root, name=unique_name)
+    shutil.rmtree(root)

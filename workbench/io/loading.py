@@ -19,6 +19,7 @@ from typing import Any
 from workbench._fo import fiftyone
 from workbench.errors import SourceError
 from workbench.io.coco_checks import validate_coco
+from workbench.io.importers import IMPORTERS
 from workbench.io.sources import SourceSpec, coco_images_dir, read_json, resolve_source
 from workbench.io.yolo_labels import read_yolo_dataset
 
@@ -42,7 +43,7 @@ def load(source: str | Path, format: str = "auto", *, name: str | None = None,
     Args:
         source: a folder or annotation file (see :func:`workbench.io.sources.resolve_source`),
             or the name of an existing FiftyOne dataset.
-        format: ``auto``, ``imagefolder``, ``coco``, ``yolo`` or ``fiftyone``.
+        format: ``auto`` (recognised by content) or one of :data:`workbench.io.sources.FORMATS`.
         name: the FiftyOne dataset name; default derived from the source path.
         images: COCO only: the folder the JSON's ``file_name`` entries are relative to.
         label_field: the field the labels are loaded into.
@@ -182,12 +183,15 @@ def _import_part(dataset: Any, spec: SourceSpec, split: str | None, path: Path, 
                         label_field=label_field, tags=tags)
         return []
     if spec.format == "fiftyone":
-        dataset.add_dir(dataset_dir=str(path), dataset_type=fo.types.FiftyOneDataset)
+        dataset.add_dir(dataset_dir=str(path), dataset_type=fo.types.FiftyOneDataset,
+                        **({"tags": tags} if tags else {}))  # tags: a split folder of exports
         return []
     if spec.format == "coco":
         return _import_coco(dataset, spec, split, path, label_field, tags)
     if spec.format == "yolo":
         return _import_yolo(dataset, path, label_field)
+    if spec.format in IMPORTERS:
+        return IMPORTERS[spec.format](dataset, spec, split, path, label_field, tags)
     raise SourceError(f"unsupported format {spec.format!r}")
 
 

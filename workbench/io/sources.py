@@ -1,8 +1,15 @@
-"""Recognise what kind of dataset a path holds. Pure filesystem inspection, no FiftyOne."""
+"""Recognise what kind of dataset a path holds. Pure filesystem inspection, no FiftyOne.
+
+Formats are recognised by content, never by a file name alone: a JSON counts as COCO only
+when it holds COCO detection annotations whose images are found, a YAML as YOLO only when
+it names classes and splits, and so on (the detectors live in :mod:`workbench.io.formats`).
+A stray ``truth.json``, ``notes.txt`` or ``config.yaml`` never decides the format.
+"""
 
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import re
 from dataclasses import dataclass
@@ -11,8 +18,11 @@ from typing import Iterable, Literal
 
 from workbench.errors import SourceError
 
-SourceFormat = Literal["imagefolder", "coco", "yolo", "fiftyone"]
-FORMATS: tuple[str, ...] = ("auto", "imagefolder", "coco", "yolo", "fiftyone")
+SourceFormat = Literal["imagefolder", "coco", "yolo", "voc", "cvat", "segmentation", "fiftyone",
+                       "fiftyone-classification", "fiftyone-detection", "huggingface", "imagedir"]
+#: The ``--format`` values: ``auto`` plus every layout workbench reads.
+FORMATS: tuple[str, ...] = ("auto", "imagefolder", "coco", "yolo", "voc", "cvat", "segmentation", "fiftyone",
+                            "fiftyone-classification", "fiftyone-detection", "huggingface", "imagedir")
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 #: Folder names and tags understood as splits, mapped to the name workbench reports.
@@ -25,12 +35,22 @@ SPLIT_NAMES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A resolved source: its format and, per split, the path FiftyOne's importer reads."""
+    """A resolved source: its format and, per split, the path FiftyOne's importer reads.
+
+    ``locations`` names, relative to each part's folder, where a layout keeps its media and
+    labels when they are not FiftyOne's defaults (VOC's ``JPEGImages``/``Annotations``, CVAT's
+    ``images``/``annotations.xml``, a segmentation set's ``images``/``masks``).
+    """
 
     root: Path
     format: SourceFormat
     parts: tuple[tuple[str | None, Path], ...]
     images_dir: Path | None = None
+    locations: tuple[tuple[str, str], ...] = ()
+
+    def location(self, name: str, default: str) -> str:
+        """The relative path this source keeps ``name`` (``data``, ``labels``) at, else ``default``."""
+        return dict(self.locations).get(name, default)
 
 
 def split_of_name(name: str) -> str | None:
@@ -44,13 +64,9 @@ def split_of_name(name: str) -> str | None:
     return None
 
 
-def _has_images(path: Path) -> bool:
-    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir() if p.is_file())
-
-
-def _is_class_tree(path: Path) -> bool:
-    subdirs = [d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")]
-    return bool(subdirs) and any(_has_images(d) for d in subdirs)
+def is_image(path: Path) -> bool:
+    """Whether ``path`` has an image suffix (:data:`IMAGE_SUFFIXES`, any case) and is not hidden."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
 def find_image_files(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
@@ -92,84 +108,91 @@ def read_json(path: Path) -> object:
         raise SourceError(f"{path} is not UTF-8 text; re-export the annotations as UTF-8 JSON") from exc
 
 
-def _looks_like_coco(path: Path) -> bool:
-    if path.suffix.lower() != ".json":
-        return False
-    data = read_json(path)
-    return isinstance(data, dict) and "images" in data and "annotations" in data
+_FILE_NAME = re.compile(rb'"file_name"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def coco_file_names(labels: Path, *, limit: int = 20, head_bytes: int = 1 << 20) -> list[str]:
+    """The first ``file_name`` entries of a COCO JSON, read from its first MiB (no full parse)."""
+    try:
+        with labels.open("rb") as fh:
+            head = fh.read(head_bytes)
+    except OSError:
+        return []
+    names = []
+    for match in _FILE_NAME.finditer(head):
+        try:
+            names.append(json.loads(b'"' + match.group(1) + b'"'))
+        except ValueError:
+            continue
+        if len(names) >= limit:
+            break
+    return names
 
 
 def coco_images_dir(labels: Path, split: str | None) -> Path:
-    """Guess where a COCO file's images live: ``<root>/<split>2017``, ``images/``, ``data/`` or beside it."""
-    bases = [labels.parent, labels.parent.parent]
+    """Where a COCO file's images live: ``<root>/<split>2017``, ``images/``, ``data/`` or beside it.
+
+    The candidates (beside the JSON and one folder up: ``<split>2017/``, ``<split>/``,
+    ``images/<split>2017/``, ``images/<split>/``, ``images/``, ``data/``, ``img/``, the folder
+    itself) are checked against the JSON's first ``file_name`` entries; the first folder that
+    holds one of them wins, else the first that exists.
+
+    Example:
+        >>> coco_images_dir(Path("coco/annotations/instances_val2017.json"), "val")  # doctest: +SKIP
+        PosixPath('coco/val2017')
+    """
     stem_tail = labels.stem.split("_")[-1]
-    names = [stem_tail, split or "", "images", "data", "img"]
-    for base in bases:
-        for name in names:
-            if name and (base / name).is_dir():
-                return base / name
-    return labels.parent
+    subs = [stem_tail, split or "", f"images/{stem_tail}", f"images/{split or ''}", "images", "data", "img", "."]
+    candidates = []
+    for base in (labels.parent, labels.parent.parent):
+        candidates += [base / s for s in subs if s and not s.endswith("/") and (base / s).is_dir()]
+    names = coco_file_names(labels, limit=5)
+    for folder in candidates:
+        if any((folder / n).is_file() for n in names):
+            return folder
+    named = [c for c in candidates if c not in (labels.parent, labels.parent.parent)]
+    return named[0] if named else labels.parent
+
+
+def file_contains(path: Path, *needles: bytes) -> list[bool]:
+    """Whether each of ``needles`` occurs in the file, read through a memory map (no parse, any size)."""
+    try:
+        with path.open("rb") as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                return [False] * len(needles)
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                return [mm.find(n) >= 0 for n in needles]
+    except OSError:
+        return [False] * len(needles)
 
 
 def resolve_source(source: str | Path, format: str = "auto", *, images: str | Path | None = None) -> SourceSpec:
     """Work out the format of ``source`` and the pieces FiftyOne's importers need.
 
     Args:
-        source: a folder (image-classification tree, YOLOv5 dataset, FiftyOne export,
-            COCO export) or a file (COCO JSON, YOLO ``data.yaml``).
-        format: ``auto`` or one of :data:`FORMATS`.
+        source: a dataset folder (any layout of :data:`FORMATS`) or a file (COCO JSON,
+            YOLO ``data.yaml``, CVAT ``annotations.xml``).
+        format: ``auto`` (recognise by content) or one of :data:`FORMATS` to force it.
         images: for COCO, the folder its ``file_name`` entries are relative to.
 
     Raises:
-        SourceError: the path is missing or holds nothing workbench can read.
+        SourceError: the path is missing, holds no layout workbench reads (the message lists
+            them with the ``--format`` value of each), or is not the forced layout.
 
     Example:
         >>> spec = resolve_source("data/demo/fashion-mnist")  # doctest: +SKIP
         >>> spec.format, [s for s, _ in spec.parts]  # doctest: +SKIP
         ('imagefolder', ['test', 'train'])
     """
+    from workbench.io.formats import detect_layout, force_layout
+
     if format not in FORMATS:
         raise SourceError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     root = Path(source).expanduser().resolve()
     if not root.exists():
         raise SourceError(f"{root} does not exist; pass a dataset folder, a COCO JSON or a YOLO data.yaml")
     images_dir = Path(images).expanduser().resolve() if images else None
-
-    if root.is_file():
-        if format in ("auto", "yolo") and root.suffix.lower() in (".yaml", ".yml"):
-            return SourceSpec(root.parent, "yolo", ((None, root),))
-        if format in ("auto", "coco") and (format == "coco" or _looks_like_coco(root)):
-            split = split_of_name(root.stem)
-            return SourceSpec(root.parent, "coco", ((split, root),), images_dir or coco_images_dir(root, split))
-        raise SourceError(f"{root} is neither a COCO JSON (with 'images' and 'annotations') nor a YOLO data.yaml")
-
-    children = {p.name: p for p in root.iterdir()}
-    yamls = [children[n] for n in ("data.yaml", "dataset.yaml", "data.yml") if n in children]
-    if format == "yolo" or (format == "auto" and yamls):
-        if not yamls:
-            raise SourceError(f"{root} has no data.yaml; a YOLOv5 dataset needs one naming its splits and classes")
-        return SourceSpec(root, "yolo", ((None, yamls[0]),))
-    if format == "fiftyone" or (format == "auto" and "samples.json" in children and "metadata.json" in children):
-        return SourceSpec(root, "fiftyone", ((None, root),))
-
-    coco_files: list[Path] = []
-    for folder in (root / "annotations", root):
-        if folder.is_dir():
-            coco_files += sorted(p for p in folder.glob("*.json") if p.name != "metadata.json")
-    if format == "coco" or (format == "auto" and coco_files and not _is_class_tree(root)):
-        coco_files = [p for p in coco_files if _looks_like_coco(p)]
-        if not coco_files:
-            raise SourceError(f"no COCO annotation JSON (with 'images' and 'annotations') found in {root}")
-        parts = tuple((split_of_name(p.stem), p) for p in coco_files)
-        return SourceSpec(root, "coco", parts, images_dir)
-
-    # Image-classification directory tree, optionally under split folders.
-    split_dirs = sorted((SPLIT_NAMES[d.name.lower()], d) for d in root.iterdir()
-                        if d.is_dir() and d.name.lower() in SPLIT_NAMES)
-    if split_dirs:
-        return SourceSpec(root, "imagefolder", tuple(split_dirs))
-    if _is_class_tree(root):
-        return SourceSpec(root, "imagefolder", ((None, root),))
-    raise SourceError(f"can't tell what {root} holds: expected class folders of images (optionally under "
-                      "train/ val/ test/), a COCO JSON, a YOLO data.yaml or a FiftyOne export; "
-                      "pass --format to say which")
+    spec = detect_layout(root) if format == "auto" else force_layout(root, format)
+    if images_dir is not None and spec.format == "coco":
+        spec = SourceSpec(spec.root, spec.format, spec.parts, images_dir, spec.locations)
+    return spec

@@ -1,17 +1,21 @@
 """Turn a FiftyOne dataset into the plain table every check works on.
 
 Columns: ``id``, ``filepath``, ``split``, ``label`` (image-level class or None),
-``labels`` (list of object classes for detection), ``tags`` and every user field of
-scalar type (kept for bias breakdowns). From here on the audit is plain data.
+``labels`` (list of object classes for detection; for segmentation, the classes present in
+the image's mask), ``tags`` and every user field of scalar type (kept for bias breakdowns).
+From here on the audit is plain data.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from workbench._fo import PREFIX, fiftyone
 from workbench.io.sources import SPLIT_NAMES
+
+log = logging.getLogger(__name__)
 
 _SKIP_FIELDS = {"id", "filepath", "tags", "metadata", "created_at", "last_modified_at"}
 
@@ -27,6 +31,10 @@ class DatasetTable:
     source: str
 
 
+#: Values a mask uses for "no class" unless the dataset's mask targets name them: background, VOC's void.
+_UNNAMED_BACKGROUND = (0, 255)
+
+
 def _label_fields(dataset: Any) -> list[tuple[str, str]]:
     fo = fiftyone()
     found = []
@@ -36,11 +44,66 @@ def _label_fields(dataset: Any) -> list[tuple[str, str]]:
         doc = getattr(field, "document_type", None)
         if doc is fo.Classification:
             found.append((name, "classification"))
-        elif doc is fo.Detections:
+        elif doc in (fo.Detections, fo.Polylines):  # boxes, or polygons (CVAT): object instances either way
             found.append((name, "detection"))
         elif doc is fo.Segmentation:
             found.append((name, "segmentation"))
     return found
+
+
+def _object_list(dataset: Any, field: str) -> str:
+    """The list attribute of a detection-task field: ``detections`` or ``polylines``."""
+    fo = fiftyone()
+    doc = getattr(dataset.get_field(field), "document_type", None)
+    return "polylines" if doc is fo.Polylines else "detections"
+
+
+def mask_classes(mask: Any, targets: dict | None) -> list[str]:
+    """The classes present in a segmentation mask, named by the dataset's mask targets.
+
+    Without a name, 0 (background) and 255 (VOC's void) are not classes; other values are
+    named by their number. RGB masks are read as ``#rrggbb`` colours (black is background).
+
+    Example:
+        >>> mask_classes(np.array([[0, 1], [2, 2]]), {1: "road", 2: "car"})  # doctest: +SKIP
+        ['car', 'road']
+    """
+    import numpy as np
+
+    if mask is None:
+        return []
+    mask = np.asarray(mask)
+    targets = {str(k).lower() if isinstance(k, str) else int(k): str(v) for k, v in (targets or {}).items()}
+    if mask.ndim == 3:
+        colours = np.unique(mask[..., :3].reshape(-1, 3), axis=0)
+        values = ["#%02x%02x%02x" % tuple(int(c) for c in rgb) for rgb in colours]
+        return sorted(targets.get(v, v) for v in values if v != "#000000" or v in targets)
+    out = []
+    for value in np.unique(mask).tolist():
+        name = targets.get(int(value))
+        if name is None and int(value) in _UNNAMED_BACKGROUND:
+            continue
+        if name is not None and int(value) == 0 and name.lower() in ("background", "bg", "_background_"):
+            continue
+        out.append(name if name is not None else str(value))
+    return sorted(out)
+
+
+def _segmentation_labels(dataset: Any, field: str) -> list[list[str]]:
+    """Per sample, the classes present in its mask (unreadable or absent masks: none)."""
+    targets = dataset.mask_targets.get(field) or dataset.default_mask_targets or None
+    out, unreadable = [], 0
+    for seg in dataset.values(field):
+        try:
+            out.append(mask_classes(seg.get_mask() if seg is not None else None, targets))
+        except (OSError, ValueError) as exc:
+            unreadable += 1
+            log.debug("unreadable mask %s: %s", getattr(seg, "mask_path", None), exc)
+            out.append([])
+    if unreadable:
+        log.warning("%d segmentation masks could not be read; those images count as having no classes",
+                    unreadable)
+    return out
 
 
 def resolve_label_field(dataset: Any, label_field: str | None = None) -> tuple[str | None, str]:
@@ -94,7 +157,10 @@ def to_table(dataset: Any, *, label_field: str | None = None, split_field: str |
     if field and task == "classification":
         frame["label"] = dataset.values(f"{field}.label")
     elif field and task == "detection":
-        frame["labels"] = [list(v or []) for v in dataset.values(f"{field}.detections.label")]
+        objects = _object_list(dataset, field)
+        frame["labels"] = [list(v or []) for v in dataset.values(f"{field}.{objects}.label")]
+    elif field and task == "segmentation":
+        frame["labels"] = _segmentation_labels(dataset, field)
 
     schema = dataset.get_field_schema()
     fo = fiftyone()

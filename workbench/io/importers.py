@@ -1,0 +1,196 @@
+"""Importers for the layouts beyond image folders, COCO, YOLO and FiftyOne datasets.
+
+Each takes one part of a :class:`~workbench.io.sources.SourceSpec` and adds its samples to a
+FiftyOne dataset with FiftyOne's own importer (``VOCDetectionDataset``, ``CVATImageDataset``,
+``ImageSegmentationDirectory``, ``FiftyOneImage{Classification,Detection}Dataset``,
+``ImageDirectory``), or with :mod:`workbench.io.hf_tables` for Hugging Face tables. Like the
+COCO path, images whose files are missing stay samples (the integrity check reports them)
+and unreadable annotation files are reported as load problems instead of stopping the import.
+The user's files are only read; anything cleaned is a temporary copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Callable
+
+from workbench._fo import fiftyone
+from workbench.errors import SourceError
+from workbench.io.formats._probe import iter_images
+from workbench.io.formats.voc import split_lists
+from workbench.io.hf_tables import import_huggingface
+from workbench.io.sources import SourceSpec, read_json, split_of_name
+
+log = logging.getLogger(__name__)
+
+Importer = Callable[[Any, SourceSpec, "str | None", Path, str, "list[str] | None"], list]
+
+
+def _problem(source: Path, message: str) -> dict:
+    return {"source": str(source), "kind": "annotation", "message": message, "file_name": str(source)}
+
+
+def _media_map(data_dir: Path) -> dict[str, str]:
+    """``{path relative to data_dir: absolute path}`` of its images, FiftyOne's ``data_path`` dict."""
+    return {str(p.relative_to(data_dir)): str(p) for p in iter_images(data_dir)}
+
+
+def _key(folder: Path, path: Path) -> str:
+    return str(path.relative_to(folder).with_suffix(""))
+
+
+# --- Pascal VOC -------------------------------------------------------------------------------
+
+def _voc_problem(xml: Path) -> str | None:
+    """Why FiftyOne's VOC parser would stop on ``xml``, or None."""
+    try:
+        tree = ET.parse(xml)
+    except (ET.ParseError, OSError) as exc:
+        return f"{xml.name} is not readable XML ({exc}); skipped"
+    for k, obj in enumerate(tree.getroot().iter("object")):
+        box = obj.find("bndbox")
+        if not (obj.findtext("name") or "").strip():
+            return f"{xml.name}: object {k} has no <name>; skipped"
+        try:
+            x0, y0, x1, y1 = (float(box.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax"))  # type: ignore
+        except (AttributeError, TypeError, ValueError):
+            return f"{xml.name}: object {k} has no <bndbox> with numeric xmin, ymin, xmax, ymax; skipped"
+        if x1 <= x0 or y1 <= y0:
+            return f"{xml.name}: object {k} has an empty box ({x0}, {y0}, {x1}, {y1}); skipped"
+    return None
+
+
+def import_voc(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
+               tags: list[str] | None) -> list[dict]:
+    """One split of a VOC dataset: the ids in ``ImageSets/Main/<split>.txt``, or the annotations no list names."""
+    fo = fiftyone()
+    root = path.parents[2] if path.is_file() else path
+    data_dir = root / spec.location("data", "data")
+    labels_dir = root / spec.location("labels", "labels")
+    xmls = {_key(labels_dir, p): p for p in sorted(labels_dir.rglob("*.xml")) if not p.name.startswith(".")}
+    problems = []
+    if path.is_file():
+        ids = [line.split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        problems += [_problem(path, f"{path.name} lists {i} but {labels_dir.name}/{i}.xml does not exist")
+                     for i in ids if i not in xmls]
+        wanted = [i for i in ids if i in xmls]
+    else:
+        listed = {line.split()[0] for _, lst in split_lists(root)
+                  for line in lst.read_text(encoding="utf-8").splitlines() if line.strip()}
+        wanted = [k for k in xmls if k not in listed]
+    data_map = _media_map(data_dir)
+    known = {str(Path(k).with_suffix("")) for k in data_map}
+    with tempfile.TemporaryDirectory(prefix="workbench-voc-") as tmp:
+        n = 0
+        for key in dict.fromkeys(wanted):
+            why = _voc_problem(xmls[key])
+            if why:
+                problems.append(_problem(xmls[key], why))
+                continue
+            target = Path(tmp) / f"{key}.xml"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(xmls[key], target)
+            n += 1
+            if key not in known:  # its image is missing: keep it as a sample, integrity reports it
+                filename = ET.parse(xmls[key]).getroot().findtext("filename") or f"{key}.jpg"
+                data_map[key + Path(filename).suffix] = str(data_dir / filename)
+        if n:
+            dataset.add_dir(dataset_type=fo.types.VOCDetectionDataset, data_path=data_map, labels_path=tmp,
+                            label_field=label_field, tags=tags)
+    return problems
+
+
+# --- CVAT for images --------------------------------------------------------------------------
+
+def _cvat_images(xml: Path) -> list[tuple[str, str | None]]:
+    """``(name, subset)`` of every ``<image>`` of a CVAT annotation file, read incrementally."""
+    out = []
+    for _, elem in ET.iterparse(str(xml)):
+        if elem.tag == "image":
+            out.append((elem.get("name", ""), elem.get("subset")))
+            elem.clear()
+    return out
+
+
+def import_cvat(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
+                tags: list[str] | None) -> list[dict]:
+    """A CVAT image export; ``<image subset="Train">`` attributes become split tags."""
+    fo = fiftyone()
+    data_dir = path / spec.location("data", "data")
+    xml = path / spec.location("labels", "labels.xml")
+    try:
+        entries = _cvat_images(xml)
+    except ET.ParseError as exc:
+        raise SourceError(f"{xml} is not readable XML ({exc}); fix it or re-export from CVAT") from exc
+    data_map = _media_map(data_dir)
+    subset_splits: dict[str, list[str]] = {}
+    for name, subset in entries:
+        key = f"{subset}/{name}" if subset else name
+        if key not in data_map:  # a subset folder, the folder itself, or missing (integrity reports it)
+            nested = data_dir / subset / name if subset else None
+            data_map[key] = str(nested if nested is not None and nested.is_file() else data_dir / name)
+        if subset and split_of_name(subset):
+            subset_splits.setdefault(split_of_name(subset), []).append(data_map[key])  # type: ignore[arg-type]
+    fields = {"detections": label_field, "polylines": f"{label_field}_polylines",
+              "keypoints": f"{label_field}_keypoints", "classifications": f"{label_field}_tags"}
+    dataset.add_dir(dataset_type=fo.types.CVATImageDataset, data_path=data_map, labels_path=str(xml),
+                    label_field=fields, tags=tags)
+    for subset_split, paths in subset_splits.items():
+        dataset.select_by("filepath", paths).tag_samples(subset_split)
+    return []
+
+
+# --- FiftyOne's other layouts -----------------------------------------------------------------
+
+def import_segmentation(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
+                        tags: list[str] | None) -> list[dict]:
+    """Images and same-named masks; images without a mask are kept (no classes)."""
+    fo = fiftyone()
+    dataset.add_dir(dataset_type=fo.types.ImageSegmentationDirectory,
+                    data_path=_media_map(path / spec.location("data", "data")),
+                    labels_path=str(path / spec.location("labels", "labels")), include_all_data=True,
+                    label_field=label_field, tags=tags)
+    return []
+
+
+def import_fiftyone_labels(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
+                           tags: list[str] | None) -> list[dict]:
+    """``data/`` + ``labels.json`` of FiftyOne's image classification or detection export."""
+    fo = fiftyone()
+    dataset_type = (fo.types.FiftyOneImageClassificationDataset if spec.format == "fiftyone-classification"
+                    else fo.types.FiftyOneImageDetectionDataset)
+    data_dir = path / "data"
+    data_map = _media_map(data_dir)
+    known = {str(Path(k).with_suffix("")) for k in data_map}
+    manifest = read_json(path / "labels.json")
+    entries = manifest.get("labels") if isinstance(manifest, dict) else None
+    for key in entries or {}:  # labelled images whose files are missing stay samples
+        if key not in known and not Path(key).is_absolute():
+            data_map[f"{key}.jpg"] = str(data_dir / f"{key}.jpg")
+    dataset.add_dir(dataset_type=dataset_type, data_path=data_map, labels_path=str(path / "labels.json"),
+                    include_all_data=True, label_field=label_field, tags=tags)
+    return []
+
+
+def import_imagedir(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
+                    tags: list[str] | None) -> list[dict]:
+    """Unlabelled images, found recursively."""
+    fo = fiftyone()
+    dataset.add_dir(dataset_dir=str(path), dataset_type=fo.types.ImageDirectory, recursive=True, tags=tags)
+    return []
+
+
+#: ``spec.format`` -> importer; :func:`workbench.io.loading._import_part` dispatches here.
+IMPORTERS: dict[str, Importer] = {
+    "voc": import_voc,
+    "cvat": import_cvat,
+    "segmentation": import_segmentation,
+    "fiftyone-classification": import_fiftyone_labels,
+    "fiftyone-detection": import_fiftyone_labels,
+    "imagedir": import_imagedir,
+    "huggingface": import_huggingface,
+}
