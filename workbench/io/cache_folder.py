@@ -30,7 +30,7 @@ def writable_folder(path: str | os.PathLike, *, what: str = "cache") -> Path:
     Example:
         >>> writable_folder("/etc/passwd/cache")  # doctest: +SKIP
         Traceback (most recent call last):
-        CacheUnusable: the cache folder /etc/passwd/cache can't be used (Not a directory); ...
+        CacheUnusable: the cache folder /etc/passwd/cache can't be used (/etc/passwd is a file, not a folder); ...
     """
     folder = Path(path)
     try:
@@ -39,7 +39,9 @@ def writable_folder(path: str | os.PathLike, *, what: str = "cache") -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        reason = "a file, not a folder, has that name" if folder.is_file() else (exc.strerror or str(exc))
+        blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        reason = (f"{blocker} is a file, not a folder" if blocker is not None and not blocker.is_dir()
+                  else exc.strerror or str(exc))
         raise CacheUnusable(f"the {what} folder {folder} can't be used ({reason}); pass --cache-dir "
                             "(cache_dir=) a folder you can write, or set WORKBENCH_CACHE") from exc
     return folder
