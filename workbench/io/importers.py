@@ -12,7 +12,6 @@ The user's files are only read; anything cleaned is a temporary copy.
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -45,13 +44,28 @@ def _key(folder: Path, path: Path) -> str:
 
 # --- Pascal VOC -------------------------------------------------------------------------------
 
-def _voc_problem(xml: Path) -> str | None:
-    """Why FiftyOne's VOC parser would stop on ``xml``, or None."""
+def _image_size(path: Path | None) -> tuple[int, int] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:  # type: ignore[arg-type]
+            return img.size
+    except (OSError, ValueError, TypeError, Image.DecompressionBombError):
+        return None
+
+
+def _voc_copy(xml: Path, target: Path, image: Path | None) -> str | None:
+    """Copy ``xml`` to ``target`` for FiftyOne's VOC parser, or say why it would stop on it.
+
+    A missing or unusable ``<size>`` is filled in from the image's header (FiftyOne needs it to
+    place the boxes); the user's file is never modified.
+    """
     try:
         tree = ET.parse(xml)
     except (ET.ParseError, OSError) as exc:
         return f"{xml.name} is not readable XML ({exc}); skipped"
-    for k, obj in enumerate(tree.getroot().iter("object")):
+    root = tree.getroot()
+    for k, obj in enumerate(root.iter("object")):
         box = obj.find("bndbox")
         if not (obj.findtext("name") or "").strip():
             return f"{xml.name}: object {k} has no <name>; skipped"
@@ -61,6 +75,22 @@ def _voc_problem(xml: Path) -> str | None:
             return f"{xml.name}: object {k} has no <bndbox> with numeric xmin, ymin, xmax, ymax; skipped"
         if x1 <= x0 or y1 <= y0:
             return f"{xml.name}: object {k} has an empty box ({x0}, {y0}, {x1}, {y1}); skipped"
+    try:
+        ok = all(float(root.findtext(f"size/{t}") or 0) > 0 for t in ("width", "height"))
+    except ValueError:
+        ok = False
+    if not ok:
+        measured = _image_size(image)
+        if measured is None:
+            return f"{xml.name} has no usable <size> and its image can't be measured; skipped"
+        size = root.find("size")
+        if size is None:
+            size = ET.SubElement(root, "size")
+        for tag, value in zip(("width", "height"), measured):
+            node = size.find(tag)
+            (node if node is not None else ET.SubElement(size, tag)).text = str(value)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tree.write(target)
     return None
 
 
@@ -83,19 +113,16 @@ def import_voc(dataset: Any, spec: SourceSpec, split: str | None, path: Path, la
                   for line in lst.read_text(encoding="utf-8").splitlines() if line.strip()}
         wanted = [k for k in xmls if k not in listed]
     data_map = _media_map(data_dir)
-    known = {str(Path(k).with_suffix("")) for k in data_map}
+    by_key = {str(Path(k).with_suffix("")): Path(v) for k, v in data_map.items()}
     with tempfile.TemporaryDirectory(prefix="workbench-voc-") as tmp:
         n = 0
         for key in dict.fromkeys(wanted):
-            why = _voc_problem(xmls[key])
+            why = _voc_copy(xmls[key], Path(tmp) / f"{key}.xml", by_key.get(key))
             if why:
                 problems.append(_problem(xmls[key], why))
                 continue
-            target = Path(tmp) / f"{key}.xml"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(xmls[key], target)
             n += 1
-            if key not in known:  # its image is missing: keep it as a sample, integrity reports it
+            if key not in by_key:  # its image is missing: keep it as a sample, integrity reports it
                 filename = ET.parse(xmls[key]).getroot().findtext("filename") or f"{key}.jpg"
                 data_map[key + Path(filename).suffix] = str(data_dir / filename)
         if n:

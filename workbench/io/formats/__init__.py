@@ -36,8 +36,7 @@ class Layout:
 LAYOUTS: tuple[Layout, ...] = (
     Layout("fiftyone", "a FiftyOneDataset export: samples.json + metadata.json", fiftyone_exports.detect_dataset),
     Layout("huggingface", "a Hugging Face datasets folder: save_to_disk output (dataset_dict.json or state.json "
-           "+ .arrow files) or .parquet files with an image column", huggingface.detect, huggingface.force,
-           per_split=False),
+           "+ .arrow files) or .parquet files with an image column", huggingface.detect, huggingface.force),
     Layout("yolo", "a YOLOv5/YOLOv8 dataset: data.yaml or dataset.yaml naming classes and train/val/test images",
            yolo.detect, yolo.force, per_split=False),
     Layout("voc", "a Pascal VOC dataset: Annotations/*.xml + JPEGImages/ (or labels/*.xml + data/), splits from "

@@ -1,13 +1,14 @@
 """CVAT for images: ``annotations.xml`` + ``images/`` (CVAT's export) or ``labels.xml`` + ``data/`` (FiftyOne's).
 
-An XML counts when its root is ``<annotations>`` with ``<image>`` elements (CVAT for video
-has ``<track>`` instead and is not read).
+An XML counts when its root is ``<annotations>`` with ``<image>`` elements. CVAT for video
+(``<track>`` elements) is refused by name rather than read as a folder of unlabelled frames.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from workbench.errors import SourceError
 from workbench.io.formats._probe import has_image, xml_outline
 from workbench.io.sources import SourceSpec
 
@@ -31,11 +32,22 @@ def _spec(root: Path, xml: Path) -> SourceSpec | None:
 
 
 def detect(root: Path) -> SourceSpec | None:
-    """A CVAT image annotation file with its media folder at ``root``."""
+    """A CVAT image annotation file with its media folder at ``root``.
+
+    Raises:
+        SourceError: the file is a CVAT *video* export, which workbench doesn't read (its frames
+            would otherwise be audited as unlabelled images).
+    """
     for name in LABEL_FILES:
         xml = root / name
-        if xml.is_file() and is_cvat_image_xml(xml):
+        if not xml.is_file():
+            continue
+        tag, children = xml_outline(xml)
+        if tag == "annotations" and "image" in children:
             return _spec(root, xml)
+        if tag == "annotations" and "track" in children:
+            raise SourceError(f"{xml} is a CVAT for video export (<track> elements), which workbench doesn't read; "
+                              "export the task as 'CVAT for images 1.1' and audit that folder")
     return None
 
 
