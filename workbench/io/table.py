@@ -91,15 +91,21 @@ def mask_classes(mask: Any, targets: dict | None) -> list[str]:
 
 def _segmentation_labels(dataset: Any, field: str) -> list[list[str]]:
     """Per sample, the classes present in its mask (unreadable or absent masks: none)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     targets = dataset.mask_targets.get(field) or dataset.default_mask_targets or None
-    out, unreadable = [], 0
-    for seg in dataset.values(field):
+
+    def classes_of(seg: Any) -> list[str] | None:
         try:
-            out.append(mask_classes(seg.get_mask() if seg is not None else None, targets))
+            return mask_classes(seg.get_mask() if seg is not None else None, targets)
         except (OSError, ValueError) as exc:
-            unreadable += 1
             log.debug("unreadable mask %s: %s", getattr(seg, "mask_path", None), exc)
-            out.append([])
+            return None
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # PNG decoding releases the GIL
+        found = list(pool.map(classes_of, dataset.values(field)))
+    unreadable = sum(c is None for c in found)
+    out = [c or [] for c in found]
     if unreadable:
         log.warning("%d segmentation masks could not be read; those images count as having no classes",
                     unreadable)
