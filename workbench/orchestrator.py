@@ -19,6 +19,7 @@ import numpy as np
 
 from workbench.config import AuditConfig
 from workbench.errors import EmbedderUnavailable, PredictionsError, SourceError
+from workbench.io.cache_folder import CacheUnusable
 from workbench.marks import reviews_from_tags
 from workbench.results import (AuditArtifacts, AuditResult, CheckStatus, EmbeddingInfo, FileProblem, IntegrityResult,
                                NeighborInfo)
@@ -380,6 +381,8 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
                                        precision=e.precision, bf16_drift=e.bf16_drift,
                                        precision_note=e.precision_note)
         checks.append(CheckStatus("embeddings", "ran", seconds=round(time.perf_counter() - t, 3)))
+    except CacheUnusable:  # the user's to fix (exit 2), not a check that failed
+        raise
     except _NoModel:
         checks.append(CheckStatus("embeddings", "skipped", "no model was asked for (--embedder none); duplicates "
                                                            "use content and perceptual hashes"))

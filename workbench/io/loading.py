@@ -18,6 +18,7 @@ from typing import Any
 
 from workbench._fo import fiftyone
 from workbench.errors import SourceError
+from workbench.io.boundary import is_within
 from workbench.io.coco_checks import validate_coco
 from workbench.io.importers import IMPORTERS
 from workbench.io.sources import SourceSpec, coco_images_dir, read_json, resolve_source
@@ -73,6 +74,7 @@ def load(source: str | Path, format: str = "auto", *, name: str | None = None,
             fo.delete_dataset(name)
         else:
             dataset = fo.load_dataset(name)
+            _check_same_source(dataset, spec)
             if refresh and spec.format == "imagefolder":
                 # Labels and splits follow from the paths: only files not in the dataset are read.
                 _refresh_imagefolder(dataset, spec, label_field)
@@ -93,9 +95,21 @@ def load(source: str | Path, format: str = "auto", *, name: str | None = None,
     return dataset
 
 
+def _check_same_source(dataset: Any, spec: SourceSpec) -> None:
+    """Refuse to refresh a dataset from another source: that would delete its samples and review tags."""
+    recorded = dataset.info.get(INFO_KEY, {}).get("source")
+    if recorded == str(spec.root):
+        return
+    origin = f"was loaded from {recorded}" if recorded else "was not loaded by workbench"
+    raise SourceError(f"FiftyOne dataset {dataset.name!r} already exists and {origin}, not {spec.root}; "
+                      "loading this source into it would replace its samples and review tags. Pass another "
+                      "--name, or --overwrite to delete it and load afresh")
+
+
 def _record_source(dataset: Any, spec: SourceSpec, problems: list[dict], label_field: str) -> None:
     info = dict(dataset.info.get(INFO_KEY, {}))
-    info.update({"source": str(spec.root), "format": spec.format, "label_field": label_field,
+    roots = [str(spec.root)] + ([str(spec.images_dir)] if spec.images_dir is not None else [])
+    info.update({"source": str(spec.root), "roots": roots, "format": spec.format, "label_field": label_field,
                  "load_problems": problems[:1000], "n_load_problems": len(problems)})
     dataset.info[INFO_KEY] = info
     dataset.save()
@@ -204,8 +218,11 @@ def _import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path:
     def measure(file_name: str) -> tuple[int, int] | None:  # for images whose JSON entry lacks a size
         from PIL import Image
 
+        path = images_dir / file_name
+        if not is_within(str(path), [os.path.realpath(r) for r in (spec.root, images_dir)]):
+            return None  # the dataset root is a boundary: a file outside it is never opened
         try:
-            with Image.open(images_dir / file_name) as img:
+            with Image.open(path) as img:
                 return img.size
         except (OSError, ValueError, Image.DecompressionBombError):  # missing or not an image
             return None
