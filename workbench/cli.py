@@ -192,7 +192,8 @@ def _check_cache_dir(path: Path) -> None:
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
-        raise OutputPathError(f"--cache-dir {path}: {probe} is a file, not a folder; choose another cache folder")
+        raise OutputPathError(f"--cache-dir {path} can't be used: {probe} is a file, not a folder; choose another "
+                              "cache folder")
 
 
 def _load_and_audit(args: argparse.Namespace, cfg):
