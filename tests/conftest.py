@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import pytest
 from workbench._mongo import start_private_mongod, stop_process  # imports no FiftyOne
 
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="workbench-tests-"))
+atexit.register(shutil.rmtree, _RUN_DIR, ignore_errors=True)  # atexit runs last-in first: after mongod stops
 
 _MONGOD, DATABASE_URI = start_private_mongod(_RUN_DIR / "mongo")
 atexit.register(stop_process, _MONGOD)
@@ -75,13 +77,17 @@ def unique_name(request) -> str:
 @pytest.fixture
 def imagefolder(tmp_path: Path) -> Path:
     """train/ and test/ class folders of small distinct images, with one exact train->test leak."""
-    root = tmp_path / "imgs"
+    return split_class_folders(tmp_path / "imgs", leak_to="test/cat/copied.png")
+
+
+def split_class_folders(root: Path, *, leak_to: str) -> Path:
+    """train (6 cat, 6 dog) and test (3 cat, 3 dog) of distinct images, plus train/cat/train-cat-0.png
+    copied byte for byte to ``leak_to`` (a train->test leak and an exact duplicate)."""
     seed = 0
     for split, n in (("train", 6), ("test", 3)):
         for label in ("cat", "dog"):
             for _ in range(n):
                 write_image(root / split / label / f"{split}-{label}-{seed}.png", seed)
                 seed += 1
-    leak = (root / "train" / "cat" / "train-cat-0.png").read_bytes()
-    (root / "test" / "cat" / "copied.png").write_bytes(leak)
+    (root / leak_to).write_bytes((root / "train" / "cat" / "train-cat-0.png").read_bytes())
     return root

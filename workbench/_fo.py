@@ -6,6 +6,7 @@ sets it to ``true`` before FiftyOne is first imported, unless the user set it al
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -63,7 +64,14 @@ def reconnect(name: str) -> Any:
     fodb._connection_kwargs.clear()
     os.environ.pop("FIFTYONE_PRIVATE_DATABASE_PORT", None)
     fodb._connect()
-    return fo.load_dataset(name)
+    dataset = fo.load_dataset(name)
+    # A database killed uncleanly keeps stale collection counts until validated, and len(dataset) reads
+    # those counts: without this a dataset of 10,000 samples reports 0 until MongoDB next checks it.
+    try:
+        fodb.get_db_conn().command("validate", dataset._sample_collection_name)
+    except Exception as exc:  # validation is a repair of counts, never a reason to lose the write-back
+        logging.getLogger(__name__).warning("could not validate %r after reconnecting: %s", name, exc)
+    return dataset
 
 
 #: Attempts to reach FiftyOne's database before giving up (its shared service may be starting).

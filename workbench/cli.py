@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import sys
 from pathlib import Path
@@ -164,7 +165,7 @@ def _audit(args: argparse.Namespace) -> int:
         knn_method=args.knn_method, incremental=not args.no_incremental,
         min_class_ratio=args.min_class_ratio, allow_outside_root=args.allow_outside_root)
     key = args.name or (str(source.resolve()) if source.exists() else str(args.source))
-    with audit_lock(key, args.cache_dir), contextlib.redirect_stdout(sys.stderr):  # library prints -> stderr
+    with audit_lock(key, args.cache_dir), contextlib.redirect_stdout(_ToStderr()):  # library prints -> stderr
         dataset, result = _load_and_audit(args, cfg)
         written = _write_outputs(result, outputs)
         if not args.no_write_back:
@@ -315,6 +316,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"workbench: internal error: {type(exc).__name__}: {exc}\n"
               "  (run again with -v for the traceback; please report it with that output)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+class _ToStderr(io.TextIOBase):
+    """Where stdout goes while the audit runs: forwarded to stderr, yet a different object.
+
+    FiftyOne's progress bars (eta) capture stdout and re-point every logging handler whose
+    stream *is* ``sys.stdout``; were stdout ``sys.stderr`` itself, the log handlers on stderr
+    would be re-pointed too, so warnings would vanish into the capture (and Python's last-resort
+    handler, whose stream can't be set, would crash the import).
+    """
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def _configure_logging(verbose: bool) -> None:

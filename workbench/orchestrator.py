@@ -201,14 +201,22 @@ CHECKS: tuple[CheckSpec, ...] = (
 )
 
 _WHY_MISSING = {
-    "labels": "needs image-level class labels (a Classification field); detection label review needs "
-              "predicted boxes, which this version does not take",
+    "labels": "needs image-level class labels (a Classification field)",
     "any_labels": "the dataset has no labels",
     "splits": "the dataset has no splits (folders, tags or a split field)",
     "embeddings": "no embeddings could be computed",
     "features_or_predictions": "needs embeddings or user predictions",
     "duplicates": "the duplicates check did not run",
 }
+
+
+def _why_missing(need: str, task: str) -> str:
+    """Why a check that needs ``need`` was skipped, in the terms of this dataset's task."""
+    if need == "labels" and task == "detection":
+        return _WHY_MISSING[need] + "; detection label review needs predicted boxes, which this version does not take"
+    if need == "labels" and task == "segmentation":
+        return _WHY_MISSING[need] + "; segmentation masks are not reviewed for label errors in this version"
+    return _WHY_MISSING[need]
 
 
 def _neighbor_graph(inp: AuditInputs, cfg: AuditConfig, dataset_name: str) -> tuple[Any, NeighborInfo]:
@@ -409,7 +417,7 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     for spec in CHECKS:
         missing = [n for n in spec.needs if not inp.has(n)]
         if missing:
-            reason = "; ".join(_WHY_MISSING[n] for n in missing)
+            reason = "; ".join(_why_missing(n, inp.task) for n in missing)
             checks.append(CheckStatus(spec.name, "skipped", reason))
             continue
         t = time.perf_counter()

@@ -52,6 +52,37 @@ def coco(root: Path, *, ann: dict | None = None, image: dict | None = None, miss
     return root / "labels.json"
 
 
+def voc(root: Path, *, extra_box: tuple[float, float, float, float] | None = None) -> Path:
+    """VOC's JPEGImages/ + Annotations/: img1, img2 (40x40) with one cat each; ``extra_box`` (xmin, ymin,
+    xmax, ymax) is a dog added to img1."""
+    for i in (1, 2):
+        write_image(root / "JPEGImages" / f"img{i}.png", i, size=40)
+        boxes = [("cat", (5, 5, 15, 15))] + ([("dog", extra_box)] if extra_box and i == 1 else [])
+        objects = "".join(
+            f"<object><name>{n}</name><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin><xmax>{b[2]}</xmax>"
+            f"<ymax>{b[3]}</ymax></bndbox></object>" for n, b in boxes)
+        _write(root / "Annotations" / f"img{i}.xml",
+               f"<annotation><filename>img{i}.png</filename><size><width>40</width><height>40</height>"
+               f"<depth>3</depth></size>{objects}</annotation>")
+    return root
+
+
+def cvat(root: Path, *, extra_box: tuple[float, float, float, float] | None = None) -> Path:
+    """CVAT's images/ + annotations.xml: img1, img2 (40x40) with one cat each; ``extra_box`` (xtl, ytl, xbr,
+    ybr) is a dog added to img1."""
+    images = []
+    for i in (1, 2):
+        write_image(root / "images" / f"img{i}.png", i, size=40)
+        boxes = [("cat", (5, 5, 15, 15))] + ([("dog", extra_box)] if extra_box and i == 1 else [])
+        shapes = "".join(f'<box label="{n}" xtl="{b[0]}" ytl="{b[1]}" xbr="{b[2]}" ybr="{b[3]}" occluded="0"/>'
+                         for n, b in boxes)
+        images.append(f'<image id="{i - 1}" name="img{i}.png" width="40" height="40">{shapes}</image>')
+    _write(root / "annotations.xml", '<?xml version="1.0" encoding="utf-8"?><annotations><version>1.1</version>'
+           "<meta><task><labels><label><name>cat</name></label><label><name>dog</name></label></labels></task>"
+           f"</meta>{''.join(images)}</annotations>")
+    return root
+
+
 def _write(path: Path, content: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -149,6 +180,24 @@ CASES = {
     "coco-bbox-not-numbers": Case(
         lambda r: coco(r, ann={"category_id": 2, "bbox": [5, 5, "10", 10]}),
         ("is not [x, y, width, height] numbers",), {"cat": 2}, samples=2),
+    "voc-box-past-the-right-edge": Case(
+        lambda r: voc(r, extra_box=(30, 5, 50, 15)),
+        ("box of 'dog' extends past the right edge of the 40x40 image (x + width = 50); clipped",),
+        {"cat": 2, "dog": 1}, samples=2, problem_path="JPEGImages/img1.png"),
+    "voc-box-entirely-outside": Case(
+        lambda r: voc(r, extra_box=(45, 5, 60, 15)),
+        ("box of 'dog' lies entirely outside the 40x40 image; dropped",), {"cat": 2}, samples=2),
+    "voc-box-without-area": Case(
+        lambda r: voc(r, extra_box=(20, 5, 20, 15)),
+        ("img1.xml: object 1 ('dog') has an empty box (xmin 20, ymin 5, xmax 20, ymax 15): no area; dropped",),
+        {"cat": 2}, samples=2, problem_path="Annotations/img1.xml"),
+    "cvat-box-past-the-bottom": Case(
+        lambda r: cvat(r, extra_box=(5, 30, 15, 48)),
+        ("box of 'dog' extends past the bottom edge of the 40x40 image (y + height = 48); clipped",),
+        {"cat": 2, "dog": 1}, samples=2, problem_path="images/img1.png"),
+    "cvat-box-entirely-outside": Case(
+        lambda r: cvat(r, extra_box=(-30, 5, -10, 15)),
+        ("box of 'dog' lies entirely outside the 40x40 image; dropped",), {"cat": 2}, samples=2),
 }
 
 UNUSABLE = {  # the YAML is named directly: a folder whose YAML is unusable is not recognised as YOLO at all

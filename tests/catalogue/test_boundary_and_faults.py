@@ -7,6 +7,7 @@ had the audit read it, the two would form an exact duplicate cluster. So "no dup
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -176,3 +177,75 @@ def test_the_lock_makes_a_second_holder_wait(tmp_path: Path, capfd) -> None:
     t.join(60)
     out, _ = waiter.communicate(timeout=120)
     assert order == ["first in", "first out"] and out.strip() == "second in"
+
+
+def _fiftyone_db_services() -> list:
+    """This user's running FiftyOne database services (``service/main.py --51-service db``)."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["cmdline", "username"]):
+        cmd = p.info.get("cmdline") or []
+        if "--51-service" in cmd and "db" in cmd and p.info.get("username") == psutil.Process().username():
+            found.append(p)
+    return found
+
+
+def _kill_mongods_of(folder: Path) -> int:
+    """SIGKILL every ``mongod`` whose ``--dbpath`` is ``folder``; how many there were."""
+    import psutil
+
+    n = 0
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info.get("cmdline") or []
+        if cmd and cmd[0].endswith("mongod") and str(folder) in cmd:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+                n += 1
+    return n
+
+
+def test_an_audit_survives_the_shared_database_service_stopping_mid_run(tmp_path: Path) -> None:
+    """FiftyOne's shared database service dies while the audit embeds (as when the process that started it
+    exits): the audit reconnects (FiftyOne starts a new service on the same database folder), writes its
+    findings back and exits 0. The dataset is whole afterwards, and its sample count is right again (a
+    mongod killed uncleanly reports stale counts until the collection is validated)."""
+    if _fiftyone_db_services():
+        pytest.skip("another FiftyOne database service of this user is running; this test would attach to it "
+                    "and kill its mongod")
+    root = tmp_path / "ds"
+    for split, n in (("train", 40), ("test", 20)):
+        for i in range(n):
+            write_image(root / split / ("a" if i % 2 else "b") / f"{split}{i}.png", 700 + i + (0 if split == "train" else 100))
+    (root / "test" / "a" / "leak.png").write_bytes((root / "train" / "a" / "train1.png").read_bytes())
+    db_dir, cache = tmp_path / "fiftyone-db", tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if k != "FIFTYONE_DATABASE_URI"}
+    env.update(FIFTYONE_DATABASE_DIR=str(db_dir), WORKBENCH_CACHE=str(cache))
+    name = "wb-test-db-dies"
+    cmd = [sys.executable, "-m", "workbench.cli", "audit", str(root), "--name", name, "--embedder",
+           "efficientnet-lite0", "--batch-size", "4", "--quiet", "--json", str(tmp_path / "out.json")]
+    killed = 0
+    try:
+        with untouched(root):
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            # the first embedding shard on disk means the dataset is loaded and embedding is under way
+            while proc.poll() is None and not any(cache.rglob("shard-*.npz")):
+                threading.Event().wait(0.05)
+            if proc.poll() is None:
+                killed = _kill_mongods_of(db_dir)
+            out, err = proc.communicate(timeout=1800)
+        assert killed == 1, f"the audit ended before its database could be stopped: {err[-2000:]}"
+        assert proc.returncode == 0, err[-3000:]
+        assert "FiftyOne's database went away during the audit" in err and "reconnecting" in err
+        report = json.loads((tmp_path / "out.json").read_text())
+        assert report["summary"]["leaks"] >= 1
+        check = subprocess.run([sys.executable, "-c", (
+            "import fiftyone as fo\n"
+            f"ds = fo.load_dataset({name!r})\n"
+            "leaks = set(ds.match_tags('wb:leak').values('filepath'))\n"
+            f"print('RESULT', len(ds), {str(root / 'test' / 'a' / 'leak.png')!r} in leaks, 'wb-leaks' in ds.list_saved_views())")],
+            env=env, capture_output=True, text=True, timeout=900)
+        result = [line for line in check.stdout.splitlines() if line.startswith("RESULT")]
+        assert result == ["RESULT 61 True True"], check.stdout + check.stderr[-2000:]
+    finally:
+        _kill_mongods_of(db_dir)

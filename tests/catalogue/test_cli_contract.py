@@ -13,23 +13,15 @@ from pathlib import Path
 import pytest
 
 from tests.catalogue.harness import run_cli, untouched
-from tests.conftest import write_image
+from tests.conftest import split_class_folders, write_image
 
 FAST = ("--embedder", "none", "--no-write-back", "--quiet")
 
 
 @pytest.fixture
 def leaky(tmp_path: Path) -> Path:
-    """train/test cat/dog folders, one exact train->test copy (a leak and a duplicate)."""
-    root = tmp_path / "leaky"
-    seed = 0
-    for split, n in (("train", 6), ("test", 3)):
-        for label in ("cat", "dog"):
-            for _ in range(n):
-                write_image(root / split / label / f"{split}-{label}-{seed}.png", seed)
-                seed += 1
-    (root / "test" / "dog" / "copy.png").write_bytes((root / "train" / "cat" / "train-cat-0.png").read_bytes())
-    return root
+    """train/test cat/dog folders, one exact train->test copy with another label (a leak and a duplicate)."""
+    return split_class_folders(tmp_path / "leaky", leak_to="test/dog/copy.png")
 
 
 @pytest.fixture
@@ -230,3 +222,21 @@ def test_stdout_carries_the_summary_only(leaky: Path, unique_name: str) -> None:
     lines = out.stdout.splitlines()
     assert lines[1].startswith("workbench audit of") and lines[-1] == f"review: workbench app {unique_name}"
     assert not any(w in out.stdout for w in ("WARNING", "INFO", "%|", "Importing samples"))
+
+
+def test_log_handlers_on_stderr_survive_fiftyone_progress_bars(leaky: Path, unique_name: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the audit runs, stdout is forwarded to stderr. FiftyOne's progress bars capture stdout and
+    re-point every handler whose stream is stdout: a handler on stderr (here Python's last-resort one,
+    whose stream can't be set) must not be taken for stdout. Exit 0, and the summary still on stdout."""
+    import logging
+
+    import fiftyone as fo
+
+    monkeypatch.setattr(fo.config, "show_progress_bars", True)
+    other = logging.getLogger("tests.some_library")
+    monkeypatch.setattr(other, "handlers", [logging.lastResort])
+    with untouched(leaky):
+        out = run_cli("audit", leaky, "--name", unique_name, *FAST)
+    assert out.code == 0, out.text
+    assert "workbench audit of" in out.stdout

@@ -68,7 +68,7 @@ def test_exif_rotation_and_bit_depth_reach_the_perceptual_hash(tmp_path):
         upright = img.transpose(Image.Transpose.ROTATE_270)  # what a viewer shows
     upright.save(tmp_path / "upright.png")  # lossless: the same pixels, upright, no orientation tag
     facts = inspect_file(str(rotated))
-    assert facts.ok and (facts.width, facts.height) == (40, 20)  # the header as stored
+    assert facts.ok and (facts.width, facts.height) == (20, 40)  # as shown, not the header's 40x20
     upright_hash = imagehash.hex_to_hash(inspect_file(str(tmp_path / "upright.png")).phash)
     assert imagehash.hex_to_hash(facts.phash) - upright_hash <= 2
     with Image.open(rotated) as img:
@@ -121,3 +121,4 @@ def test_unusable_cache_folder_is_a_clear_error(tmp_path):
     for folder in (tmp_path / "blocked", tmp_path / "blocked" / "below"):
         with pytest.raises(CacheUnusable, match="can't be used.*--cache-dir"):
             inspect_files([path], progress=False, cache_path=folder / "files.sqlite")
+

@@ -63,9 +63,11 @@ def inspect_file(filepath: str) -> FileFacts:
                          "the file is empty (0 bytes); re-export or re-download it", "empty")
     try:
         with Image.open(io.BytesIO(data)) as img:
-            width, height, fmt = img.width, img.height, img.format
+            fmt = img.format
             img.load()  # a full decode catches truncated files that verify() lets through
-            phash = perceptual_hash(to_rgb(img))
+            upright = to_rgb(img)
+            width, height = upright.size  # as shown: an EXIF-rotated photo reports its upright size
+            phash = perceptual_hash(upright)
     except UnidentifiedImageError:
         return FileFacts(filepath, digest, len(data), None, None, None,
                          "not an image in any format Pillow reads; re-export or remove it", "unreadable")

@@ -54,27 +54,28 @@ def _image_size(path: Path | None) -> tuple[int, int] | None:
         return None
 
 
-def _voc_copy(xml: Path, target: Path, image: Path | None) -> str | None:
-    """Copy ``xml`` to ``target`` for FiftyOne's VOC parser, or say why it would stop on it.
+def _voc_copy(xml: Path, target: Path, image: Path | None) -> tuple[str | None, list[str]]:
+    """Copy ``xml`` to ``target`` for FiftyOne's VOC parser: ``(why it was skipped or None, object problems)``.
 
-    A missing or unusable ``<size>`` is filled in from the image's header (FiftyOne needs it to
-    place the boxes); the user's file is never modified.
+    An object FiftyOne's parser would stop on (no name, no numeric box, an empty box) is left out
+    of the copy and named; the image keeps its other objects. A missing or unusable ``<size>`` is
+    filled in from the image's header (FiftyOne needs it to place the boxes). The user's file is
+    never modified.
     """
     try:
         tree = ET.parse(xml)
     except (ET.ParseError, OSError) as exc:
-        return f"{xml.name} is not readable XML ({exc}); skipped"
+        return f"{xml.name} is not readable XML ({exc}); skipped", []
     root = tree.getroot()
-    for k, obj in enumerate(root.iter("object")):
-        box = obj.find("bndbox")
-        if not (obj.findtext("name") or "").strip():
-            return f"{xml.name}: object {k} has no <name>; skipped"
-        try:
-            x0, y0, x1, y1 = (float(box.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax"))  # type: ignore
-        except (AttributeError, TypeError, ValueError):
-            return f"{xml.name}: object {k} has no <bndbox> with numeric xmin, ymin, xmax, ymax; skipped"
-        if x1 <= x0 or y1 <= y0:
-            return f"{xml.name}: object {k} has an empty box ({x0}, {y0}, {x1}, {y1}); skipped"
+    dropped: list[str] = []
+    for k, obj in enumerate(list(root.iter("object"))):
+        why = _voc_object_problem(obj)
+        if why is not None:
+            dropped.append(f"{xml.name}: object {k} {why}; dropped")
+            for parent in root.iter():
+                if obj in list(parent):
+                    parent.remove(obj)
+                    break
     try:
         ok = all(float(root.findtext(f"size/{t}") or 0) > 0 for t in ("width", "height"))
     except ValueError:
@@ -82,7 +83,7 @@ def _voc_copy(xml: Path, target: Path, image: Path | None) -> str | None:
     if not ok:
         measured = _image_size(image)
         if measured is None:
-            return f"{xml.name} has no usable <size> and its image can't be measured; skipped"
+            return f"{xml.name} has no usable <size> and its image can't be measured; skipped", dropped
         size = root.find("size")
         if size is None:
             size = ET.SubElement(root, "size")
@@ -91,6 +92,21 @@ def _voc_copy(xml: Path, target: Path, image: Path | None) -> str | None:
             (node if node is not None else ET.SubElement(size, tag)).text = str(value)
     target.parent.mkdir(parents=True, exist_ok=True)
     tree.write(target)
+    return None, dropped
+
+
+def _voc_object_problem(obj: ET.Element) -> str | None:
+    """Why FiftyOne's VOC parser can't take this ``<object>``, or ``None``."""
+    name = (obj.findtext("name") or "").strip()
+    if not name:
+        return "has no <name>"
+    box = obj.find("bndbox")
+    try:
+        x0, y0, x1, y1 = (float(box.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax"))  # type: ignore
+    except (AttributeError, TypeError, ValueError):
+        return f"({name!r}) has no <bndbox> with numeric xmin, ymin, xmax, ymax"
+    if x1 <= x0 or y1 <= y0:
+        return f"({name!r}) has an empty box (xmin {x0:g}, ymin {y0:g}, xmax {x1:g}, ymax {y1:g}): no area"
     return None
 
 
@@ -117,7 +133,8 @@ def import_voc(dataset: Any, spec: SourceSpec, split: str | None, path: Path, la
     with tempfile.TemporaryDirectory(prefix="workbench-voc-") as tmp:
         n = 0
         for key in dict.fromkeys(wanted):
-            why = _voc_copy(xmls[key], Path(tmp) / f"{key}.xml", by_key.get(key))
+            why, dropped = _voc_copy(xmls[key], Path(tmp) / f"{key}.xml", by_key.get(key))
+            problems += [_problem(xmls[key], d) for d in dropped]
             if why:
                 problems.append(_problem(xmls[key], why))
                 continue

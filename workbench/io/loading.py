@@ -19,6 +19,7 @@ from typing import Any
 from workbench._fo import fiftyone
 from workbench.errors import SourceError
 from workbench.io.boundary import is_within
+from workbench.io.box_checks import check_boxes
 from workbench.io.coco_checks import validate_coco
 from workbench.io.importers import IMPORTERS
 from workbench.io.sources import SourceSpec, coco_images_dir, read_json, resolve_source
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 LABEL_FIELD = "ground_truth"
 INFO_KEY = "workbench"
+#: Formats whose boxes FiftyOne parses itself; their bounds are checked once imported.
+CHECKED_AFTER_IMPORT = ("voc", "cvat", "fiftyone-detection")
 
 
 def default_dataset_name(root: Path) -> str:
@@ -179,6 +182,8 @@ def _import(spec: SourceSpec, label_field: str, *, persistent: bool, name: str |
         for split, path in spec.parts:
             tags = [split] if split else None
             problems += _import_part(dataset, spec, split, path, label_field, tags)
+        if spec.format in CHECKED_AFTER_IMPORT:  # boxes parsed by FiftyOne itself: bounds checked here
+            problems += check_boxes(dataset, label_field, source=str(spec.root))
     except SourceError:
         dataset.delete()
         raise
