@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--no-incremental", action="store_true",
                    help="rebuild the k-NN graph instead of updating the one stored by the last audit")
     a.add_argument("--predictions", help="CSV 'filepath,<class 1>,...' or a sample field with predictions")
+    a.add_argument("--review-budget", type=_positive_int, metavar="N",
+                   help="label errors: samples in the review queue, ranked by label quality (default: "
+                        "cleanlab's estimate of the number of label issues)")
     a.add_argument("--min-class-ratio", type=_bounded_float(0.0, 1.0, low_open=True), default=0.10)
     a.add_argument("--fail-on", default="", metavar="GATES",
                    help=f"exit {EXIT_GATE} when a gate fails: a comma list of NAME, NAME>N or NAME>N%% with NAME "
@@ -163,7 +166,8 @@ def _audit(args: argparse.Namespace) -> int:
                                 device=args.device, cache_dir=args.cache_dir, precision=args.precision),
         near_duplicate_threshold=args.near_threshold, predictions=args.predictions,
         knn_method=args.knn_method, incremental=not args.no_incremental,
-        min_class_ratio=args.min_class_ratio, allow_outside_root=args.allow_outside_root)
+        min_class_ratio=args.min_class_ratio, allow_outside_root=args.allow_outside_root,
+        review_budget=args.review_budget)
     key = args.name or (str(source.resolve()) if source.exists() else str(args.source))
     with audit_lock(key, args.cache_dir), contextlib.redirect_stdout(_ToStderr()):  # library prints -> stderr
         dataset, result = _load_and_audit(args, cfg)

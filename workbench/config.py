@@ -79,6 +79,9 @@ class AuditConfig:
     #: cleanlab ``filter_by`` method.
     label_issue_filter: Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
                                 "predicted_neq_given"] = "prune_by_noise_rate"
+    #: Samples in the label-error review queue (ranked by label quality); ``None``: cleanlab's
+    #: estimate of the number of label issues (see ``workbench.checks.label_issues``).
+    review_budget: int | None = None
     #: Path to a CSV ``filepath,<class 1>,<class 2>,...`` or a sample field holding predictions.
     predictions: str | None = None
     min_class_ratio: float = 0.10

@@ -131,9 +131,17 @@ def _run_label_issues(inp: AuditInputs, cfg: AuditConfig):
 
 
 def _label_issue_result(inp: AuditInputs, cfg: AuditConfig):
-    from workbench.checks.label_issues import find_label_issues, label_issues_from_features
+    from workbench.checks.label_issues import find_label_issues, graph_neighbor_labels, label_issues_from_features
 
     ids, paths, splits, labels = _columns(inp)
+
+    def neighbor_labels(rows):  # the given labels of each row's nearest images, for the review ranking
+        if inp.graph is None:
+            return None
+        graph_rows = inp.embedded_rows
+        return graph_neighbor_labels(rows, {int(r): g for g, r in enumerate(graph_rows)},
+                                     [labels[r] for r in graph_rows], inp.graph.indices)
+
     if inp.predictions is not None:
         rows = inp.prediction_rows
         assert rows is not None and inp.prediction_classes is not None
@@ -144,12 +152,14 @@ def _label_issue_result(inp: AuditInputs, cfg: AuditConfig):
                                  [labels[r] for r in rows_l], inp.predictions[labelled], inp.prediction_classes,
                                  method=f"user predictions ({inp.prediction_source})",
                                  filter_by=cfg.label_issue_filter, not_assessed=[ids[r] for r in missing],
-                                 not_assessed_reason="no prediction for this sample" if missing else "")
+                                 not_assessed_reason="no prediction for this sample" if missing else "",
+                                 review_budget=cfg.review_budget, neighbor_labels=neighbor_labels(rows_l))
     emb = inp.embeddings
     rows = inp.embedded_rows
     return label_issues_from_features([ids[r] for r in rows], [paths[r] for r in rows], [splits[r] for r in rows],
                                       [labels[r] for r in rows], emb.vectors, n_folds=cfg.cv_folds, seed=cfg.seed,
-                                      filter_by=cfg.label_issue_filter)
+                                      filter_by=cfg.label_issue_filter, review_budget=cfg.review_budget,
+                                      neighbor_labels=neighbor_labels(rows))
 
 
 def _label_lists(inp: AuditInputs) -> list[list[str]]:

@@ -210,6 +210,29 @@ class LabelIssue:
     neighbors: int | None = None  #: how many were counted (labelled, within the graph's k)
     neighbors_given: int | None = None  #: how many carry this image's given label
     neighbors_suggested: int | None = None  #: how many carry the suggested label
+    #: In cleanlab's flagged set (the "likely errors" tier).
+    likely_error: bool = True
+    #: Position in the review ranking (1 = review first) and the ranking's score (low = likely wrong).
+    review_rank: int | None = None
+    review_score: float | None = None
+    #: Estimated probability that the given label is wrong (cleanlab's noise matrix + out-of-fold
+    #: probabilities; no ground truth). The mean over a tier is that tier's expected precision.
+    error_probability: float | None = None
+
+
+@dataclass(frozen=True)
+class TierPrecision:
+    """One tier of label findings and the share of real errors it is expected to hold.
+
+    ``tier``: ``likely_errors`` (cleanlab's flagged set), ``review_queue`` (the top of the ranking,
+    up to the budget) or ``rest`` (assessed samples in neither). ``expected_precision`` is the mean
+    estimated error probability of its members (``None`` when empty).
+    """
+
+    tier: str
+    n: int
+    expected_errors: float
+    expected_precision: float | None
 
 
 @dataclass(frozen=True)
@@ -243,6 +266,21 @@ class LabelIssuesResult:
     cv_accuracy: float | None = None
     not_assessed: tuple[str, ...] = ()
     not_assessed_reason: str = ""
+    #: The review queue: assessed samples ranked by ``review_ranking`` (worst first), at most
+    #: ``review_budget`` of them; flagged and unflagged alike (``LabelIssue.likely_error``).
+    review_queue: tuple[LabelIssue, ...] = ()
+    review_ranking: str = ""
+    review_budget: int = 0
+    #: Where the budget came from: ``"--review-budget"`` or cleanlab's estimate.
+    review_budget_source: str = ""
+    #: cleanlab's estimate of how many given labels are wrong (``num_label_issues``, calibrated).
+    estimated_n_issues: int | None = None
+    #: Expected precision of each tier (likely errors, review queue, rest), and how it was estimated.
+    tiers: tuple[TierPrecision, ...] = ()
+    precision_method: str = ""
+
+    def tier(self, name: str) -> TierPrecision | None:
+        return next((t for t in self.tiers if t.tier == name), None)
 
     @property
     def issue_rate(self) -> float:

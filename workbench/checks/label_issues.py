@@ -4,6 +4,12 @@ Predicted probabilities come from a multinomial logistic regression (float32 L-B
 embeddings with stratified K-fold cross-validation (each sample is scored by a model
 that never saw it), or from the user (a predictions field or CSV). cleanlab's
 ``find_label_issues`` flags the likely errors; ``get_label_quality_scores`` ranks them.
+
+Around cleanlab's flagged set ("likely errors") sits a **review queue**: every assessed sample
+ranked by a label-quality score (:func:`label_quality`), cut at a budget (default: cleanlab's
+calibrated estimate of the number of label issues, :func:`default_review_budget`). Each tier states
+the share of real errors it is expected to hold (:func:`error_probabilities`), estimated without
+ground truth from cleanlab's noise matrix and the out-of-fold probabilities.
 """
 
 from __future__ import annotations
@@ -11,11 +17,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 
-from workbench.results import ClassErrorRate, LabelIssue, LabelIssuesResult
+from workbench.results import ClassErrorRate, LabelIssue, LabelIssuesResult, TierPrecision
 
 log = logging.getLogger(__name__)
 
@@ -146,22 +152,142 @@ def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, *, n_fol
     return probs, folds, accuracy
 
 
+Ranking = Literal["self_confidence", "normalized_margin", "neighbor_ensemble"]
+#: The review queue's ranking, chosen by measurement (``benchmarks/bench_review_queue.py``).
+DEFAULT_RANKING: Ranking = "neighbor_ensemble"
+
+
+def neighbor_vote_probabilities(neighbor_labels: Sequence[Sequence[str | None] | None],
+                                classes: Sequence[str]) -> np.ndarray:
+    """Share of each class among every sample's labelled nearest images; ``NaN`` rows without any.
+
+    Example:
+        >>> neighbor_vote_probabilities([["a", "b", "b", None], None], ["a", "b"]).round(2).tolist()
+        [[0.33, 0.67], [nan, nan]]
+    """
+    index = {c: k for k, c in enumerate(classes)}
+    out = np.full((len(neighbor_labels), len(classes)), np.nan)
+    for n, labs in enumerate(neighbor_labels):
+        ks = [index[lab] for lab in labs or () if lab in index]
+        if ks:
+            out[n] = np.bincount(ks, minlength=len(classes)) / len(ks)
+    return out
+
+
+def label_quality(labels: np.ndarray, pred_probs: np.ndarray, *, ranking: Ranking = DEFAULT_RANKING,
+                  neighbor_probs: np.ndarray | None = None) -> np.ndarray:
+    """Label-quality score of every sample in [0, 1], low = likely wrong.
+
+    ``self_confidence``: the probability of the given label. ``normalized_margin``: cleanlab's
+    ``(p[given] - max other p + 1) / 2``. ``neighbor_ensemble``: the self-confidence of the mean of
+    the out-of-fold probabilities and the neighbour votes (:func:`neighbor_vote_probabilities`),
+    two predictors that never saw the sample's own label; samples without votes keep the classifier's.
+
+    Example:
+        >>> probs = np.array([[0.9, 0.1], [0.4, 0.6]])
+        >>> label_quality(np.array([0, 0]), probs, ranking="self_confidence").tolist()
+        [0.9, 0.4]
+        >>> label_quality(np.array([0, 0]), probs, ranking="neighbor_ensemble",
+        ...               neighbor_probs=np.array([[1.0, 0.0], [0.0, 1.0]])).round(2).tolist()
+        [0.95, 0.2]
+    """
+    import cleanlab
+
+    probs = np.asarray(pred_probs, dtype=np.float64)
+    if ranking == "neighbor_ensemble":
+        if neighbor_probs is not None:
+            votes = np.asarray(neighbor_probs, dtype=np.float64)
+            has = ~np.isnan(votes).any(axis=1)
+            probs = probs.copy()
+            probs[has] = (probs[has] + votes[has]) / 2
+        ranking = "self_confidence"
+    if ranking not in ("self_confidence", "normalized_margin"):
+        raise ValueError(f"unknown ranking {ranking!r}; choose self_confidence, normalized_margin or "
+                         "neighbor_ensemble")
+    return cleanlab.rank.get_label_quality_scores(labels, probs, method=ranking)
+
+
+def default_review_budget(labels: np.ndarray, pred_probs: np.ndarray) -> int:
+    """cleanlab's calibrated estimate of how many given labels are wrong.
+
+    ``cleanlab.count.num_label_issues(..., estimation_method="off_diagonal_calibrated")``: the
+    off-diagonal of the confident joint after calibrating it to the class counts, which cleanlab
+    documents as the cut-off to use with a label-quality ranking.
+
+    Example:
+        >>> probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.8], [0.95, 0.05], [0.1, 0.9]])
+        >>> default_review_budget(np.array([0, 0, 1, 1, 1, 1]), probs)
+        1
+    """
+    import cleanlab
+
+    return int(cleanlab.count.num_label_issues(labels, pred_probs, estimation_method="off_diagonal_calibrated"))
+
+
+def error_probabilities(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+    """Estimated probability that each given label is wrong, without ground truth.
+
+    Bayes with cleanlab's estimated noise matrix ``T[i, j] = P(given i | true j)`` (from the
+    calibrated confident joint) as the likelihood and the out-of-fold probabilities as the prior
+    over the true class: ``P(true = given | x, given i) = T[i, i] p_i / sum_j T[i, j] p_j``.
+    cleanlab's noise matrix counts the classifier's confident mistakes as noise, so with a weak
+    classifier these run high (at ~75% out-of-fold accuracy a tier estimated at 76% held 33-51%
+    real errors; ``benchmarks/bench_review_queue.py``).
+
+    Example:
+        >>> probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.8], [0.95, 0.05], [0.1, 0.9]])
+        >>> error_probabilities(np.array([0, 0, 1, 1, 1, 1]), probs).round(2).tolist()
+        [0.0, 0.0, 0.04, 0.08, 0.86, 0.04]
+    """
+    import cleanlab
+
+    cj = cleanlab.count.compute_confident_joint(labels, pred_probs, calibrate=True)
+    _, noise_matrix, _ = cleanlab.count.estimate_latent(cj, labels)
+    weighted = noise_matrix[labels] * pred_probs  # [N, K]: P(given | true j) P(true j | x)
+    rows = np.arange(len(labels))
+    total = weighted.sum(axis=1)
+    right = np.divide(weighted[rows, labels], total, out=np.ones(len(labels)), where=total > 0)
+    return np.clip(1.0 - right, 0.0, 1.0)
+
+
+#: How the tiers' expected precision is estimated (shown in the report and the JSON).
+PRECISION_METHOD = ("mean estimated probability that the label is wrong, by Bayes with cleanlab's noise matrix "
+                    "(calibrated confident joint) and the out-of-fold probabilities, without ground truth; the "
+                    "classifier's own confident mistakes count as label errors, so it runs high when the "
+                    "out-of-fold accuracy is low (see the README's measured figures)")
+
+
+def _tier(name: str, members: np.ndarray, p_error: np.ndarray) -> TierPrecision:
+    expected = float(p_error[members].sum()) if len(members) else 0.0
+    return TierPrecision(tier=name, n=int(len(members)), expected_errors=round(expected, 2),
+                         expected_precision=round(expected / len(members), 4) if len(members) else None)
+
+
 def find_label_issues(sample_ids: Sequence[str], filepaths: Sequence[str], splits: Sequence[str | None],
                       labels: Sequence[str], pred_probs: np.ndarray, classes: Sequence[str], *,
                       method: str, filter_by: str = "prune_by_noise_rate", n_folds: int | None = None,
                       cv_accuracy: float | None = None, not_assessed: Sequence[str] = (),
-                      not_assessed_reason: str = "") -> LabelIssuesResult:
+                      not_assessed_reason: str = "", review_budget: int | None = None,
+                      ranking: Ranking = DEFAULT_RANKING,
+                      neighbor_labels: Sequence[Sequence[str | None] | None] | None = None) -> LabelIssuesResult:
     """Run cleanlab on given labels and predicted probabilities (columns in ``classes`` order).
+
+    ``issues`` is cleanlab's flagged set (the likely errors), worst first by cleanlab's score;
+    ``review_queue`` the first ``review_budget`` samples of ``ranking`` (default budget:
+    :func:`default_review_budget`). ``neighbor_labels`` (the given labels of each sample's nearest
+    images) feed the ``neighbor_ensemble`` ranking; without them it ranks by self-confidence.
 
     Example:
         >>> probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.8], [0.95, 0.05], [0.1, 0.9]])
         >>> r = find_label_issues(list("abcdef"), list("abcdef"), [None] * 6, ["x", "x", "y", "y", "y", "y"],
-        ...                       probs, ["x", "y"], method="example")
-        >>> [i.sample_id for i in r.issues]
-        ['e']
+        ...                       probs, ["x", "y"], method="example", review_budget=2)
+        >>> [i.sample_id for i in r.issues], [i.sample_id for i in r.review_queue]
+        (['e'], ['e', 'b'])
     """
     import cleanlab
 
+    if review_budget is not None and review_budget < 1:
+        raise ValueError(f"review budget must be at least 1, not {review_budget}")
     index = {c: k for k, c in enumerate(classes)}
     y = np.array([index[label] for label in labels], dtype=np.int64)
     probs = np.clip(np.asarray(pred_probs, dtype=np.float64), 1e-12, None)
@@ -169,13 +295,31 @@ def find_label_issues(sample_ids: Sequence[str], filepaths: Sequence[str], split
     mask = cleanlab.filter.find_label_issues(y, probs, filter_by=filter_by)
     scores = cleanlab.rank.get_label_quality_scores(y, probs)
     suggested_idx = probs.argmax(axis=1)
+
+    votes = None if neighbor_labels is None else neighbor_vote_probabilities(neighbor_labels, classes)
+    if ranking == "neighbor_ensemble" and (votes is None or np.isnan(votes).all()):
+        ranking = "self_confidence"  # no graph (e.g. --predictions without embeddings)
+    review_scores = label_quality(y, probs, ranking=ranking, neighbor_probs=votes)
+    order = np.lexsort((np.arange(len(y)), review_scores))  # worst first, ties by position
+    rank = np.empty(len(y), dtype=np.int64)
+    rank[order] = np.arange(1, len(y) + 1)
+    estimate = default_review_budget(y, probs)
+    budget = review_budget if review_budget is not None else estimate
+    queue = order[:budget]
+    p_error = error_probabilities(y, probs)
+
+    def issue(i: int) -> LabelIssue:
+        return LabelIssue(sample_id=sample_ids[i], filepath=filepaths[i], split=splits[i], given_label=labels[i],
+                          suggested_label=classes[suggested_idx[i]], score=round(float(scores[i]), 6),
+                          suggested_confidence=round(float(probs[i, suggested_idx[i]]), 6),
+                          likely_error=bool(mask[i]), review_rank=int(rank[i]),
+                          review_score=round(float(review_scores[i]), 6),
+                          error_probability=round(float(p_error[i]), 4))
+
     flagged = np.flatnonzero(mask)
     flagged = flagged[np.argsort(scores[flagged], kind="stable")]
-    issues = tuple(
-        LabelIssue(sample_id=sample_ids[i], filepath=filepaths[i], split=splits[i], given_label=labels[i],
-                   suggested_label=classes[suggested_idx[i]], score=round(float(scores[i]), 6),
-                   suggested_confidence=round(float(probs[i, suggested_idx[i]]), 6))
-        for i in flagged)
+    issues = tuple(issue(i) for i in flagged)
+    rest = np.setdiff1d(np.arange(len(y)), np.union1d(flagged, queue))
     totals = Counter(labels)
     flagged_per_class = Counter(labels[i] for i in flagged)
     per_class = tuple(ClassErrorRate(label=c, n_assessed=totals.get(c, 0), n_issues=flagged_per_class.get(c, 0))
@@ -184,17 +328,27 @@ def find_label_issues(sample_ids: Sequence[str], filepaths: Sequence[str], split
         method=method, classes=tuple(classes), issues=issues, sample_ids=tuple(sample_ids),
         scores=tuple(round(float(s), 6) for s in scores), suggested=tuple(classes[k] for k in suggested_idx),
         per_class=per_class, n_folds=n_folds, cv_accuracy=cv_accuracy, not_assessed=tuple(not_assessed),
-        not_assessed_reason=not_assessed_reason)
+        not_assessed_reason=not_assessed_reason,
+        review_queue=tuple(issue(i) for i in queue), review_ranking=ranking, review_budget=int(budget),
+        review_budget_source="--review-budget" if review_budget is not None else
+        "cleanlab's estimate of the number of label issues (num_label_issues, off_diagonal_calibrated)",
+        estimated_n_issues=estimate,
+        tiers=(_tier("likely_errors", flagged, p_error), _tier("review_queue", queue, p_error),
+               _tier("rest", rest, p_error)),
+        precision_method=PRECISION_METHOD)
 
 
 def label_issues_from_features(sample_ids: Sequence[str], filepaths: Sequence[str],
                                splits: Sequence[str | None], labels: Sequence[str | None],
                                features: np.ndarray, *, n_folds: int = 5, seed: int = 0,
-                               filter_by: str = "prune_by_noise_rate") -> LabelIssuesResult:
+                               filter_by: str = "prune_by_noise_rate", review_budget: int | None = None,
+                               ranking: Ranking = DEFAULT_RANKING,
+                               neighbor_labels: Sequence[Sequence[str | None] | None] | None = None
+                               ) -> LabelIssuesResult:
     """Out-of-fold probabilities from ``features``, then :func:`find_label_issues`.
 
     Unlabelled rows and classes with fewer than two samples can't be cross-validated; they are
-    listed in ``not_assessed``.
+    listed in ``not_assessed``. ``neighbor_labels`` is per input row.
     """
     counts = Counter(lab for lab in labels if lab is not None)
     keep = [i for i, lab in enumerate(labels) if lab is not None and counts[lab] >= 2]
@@ -212,12 +366,14 @@ def label_issues_from_features(sample_ids: Sequence[str], filepaths: Sequence[st
                              [splits[i] for i in keep], [labels[i] for i in keep], probs, classes,
                              method=f"cross-validated logistic regression on embeddings ({folds} folds)",
                              filter_by=filter_by, n_folds=folds, cv_accuracy=round(accuracy, 4),
-                             not_assessed=not_assessed, not_assessed_reason=reason)
+                             not_assessed=not_assessed, not_assessed_reason=reason, review_budget=review_budget,
+                             ranking=ranking,
+                             neighbor_labels=None if neighbor_labels is None else [neighbor_labels[i] for i in keep])
 
 
 def add_neighbor_votes(result: LabelIssuesResult, row_of_sample: dict[str, int],
                        row_labels: Sequence[str | None], neighbor_indices: np.ndarray) -> LabelIssuesResult:
-    """Annotate each flagged issue with the labels of its nearest images on the shared k-NN graph.
+    """Annotate each flagged issue (and review-queue entry) with the labels of its nearest images on the graph.
 
     Evidence a reviewer can weigh next to the classifier: a "cat" whose 10 nearest images are
     9 dogs is more convincing than one whose neighbours are mixed. Detection itself is unchanged
@@ -238,14 +394,29 @@ def add_neighbor_votes(result: LabelIssuesResult, row_of_sample: dict[str, int],
         >>> i.neighbors, i.neighbors_given, i.neighbors_suggested
         (2, 0, 2)
     """
-    issues = []
-    for issue in result.issues:
+    def voted(issue: LabelIssue) -> LabelIssue:
         row = row_of_sample.get(issue.sample_id)
         if row is None:
-            issues.append(issue)
-            continue
+            return issue
         labels = [row_labels[j] for j in neighbor_indices[row] if j >= 0 and row_labels[j] is not None]
         votes = Counter(labels)
-        issues.append(dataclasses.replace(issue, neighbors=len(labels), neighbors_given=votes[issue.given_label],
-                                          neighbors_suggested=votes[issue.suggested_label]))
-    return dataclasses.replace(result, issues=tuple(issues))
+        return dataclasses.replace(issue, neighbors=len(labels), neighbors_given=votes[issue.given_label],
+                                   neighbors_suggested=votes[issue.suggested_label])
+
+    return dataclasses.replace(result, issues=tuple(voted(i) for i in result.issues),
+                               review_queue=tuple(voted(i) for i in result.review_queue))
+
+
+def graph_neighbor_labels(rows: Sequence[int], graph_row_of_table_row: dict[int, int], row_labels: Sequence[str | None],
+                          neighbor_indices: np.ndarray) -> list[list[str | None] | None]:
+    """The given labels of each table row's nearest images (``None`` for a row not on the graph).
+
+    Example:
+        >>> graph_neighbor_labels([5, 9], {5: 0, 6: 1}, ["cat", "dog"], np.array([[1], [0]]))
+        [['dog'], None]
+    """
+    out: list[list[str | None] | None] = []
+    for r in rows:
+        g = graph_row_of_table_row.get(int(r))
+        out.append(None if g is None else [row_labels[j] for j in neighbor_indices[g] if j >= 0])
+    return out

@@ -185,6 +185,11 @@ def fmt_pct(value: Any, digits: int = 1) -> str:
     return "—" if v is None else f"{v * 100:.{digits}f}%"
 
 
+#: How the report names each label-error tier.
+TIER_NAMES = {"likely_errors": "Likely errors (cleanlab's flagged set)", "review_queue": "Review queue",
+              "rest": "The rest (in neither)"}
+
+
 def neighbor_votes_text(issue: Any) -> str:
     """``"1 of 10 nearest images labelled cat (given), 8 dog (suggested)"``; ``"—"`` without votes."""
     if getattr(issue, "neighbors", None) is None:
@@ -705,6 +710,9 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
             "n_assessed": len(lab.sample_ids),
             "n_confirmed": sum(result.reviews.get(i.sample_id) == "confirmed" for i in lab.issues),
             "n_not_error": sum(result.reviews.get(i.sample_id) == "not_error" for i in lab.issues),
+            "tiers": [{"name": TIER_NAMES.get(t.tier, t.tier), "tier": t} for t in lab.tiers],
+            "queue": [{"rank": n + 1, "issue": i} for n, i in enumerate(_capped(lab.review_queue)[0])],
+            "queue_more": _capped(lab.review_queue)[1],
         }
 
     balance_view = None

@@ -9,7 +9,7 @@ from typing import Any
 
 from workbench.results import AuditResult
 
-EXPORT_SCHEMA_VERSION = "1.2"
+EXPORT_SCHEMA_VERSION = "1.3"
 
 
 def to_export_dict(result: AuditResult) -> dict[str, Any]:
@@ -44,14 +44,14 @@ def to_export_dict(result: AuditResult) -> dict[str, Any]:
             {"path_a": p.filepath_a, "split_a": p.split_a, "label_a": p.label_a,
              "path_b": p.filepath_b, "split_b": p.split_b, "label_b": p.label_b,
              "kind": p.kind, "distance": p.distance, "label_conflict": p.label_conflict} for p in leaks.pairs],
-        "label_issues": [] if li is None else [
-            {"path": i.filepath, "split": i.split, "given_label": i.given_label,
-             "suggested_label": i.suggested_label, "score": i.score,
-             "suggested_confidence": i.suggested_confidence,
-             "neighbors": None if i.neighbors is None else {
-                 "counted": i.neighbors, "given_label": i.neighbors_given,
-                 "suggested_label": i.neighbors_suggested}} for i in li.issues],
+        "label_issues": [] if li is None else [_label_issue(i) for i in li.issues],
         "label_issue_method": None if li is None else li.method,
+        "label_review_queue": [] if li is None else [_label_issue(i) for i in li.review_queue],
+        "label_review": None if li is None else {
+            "ranking": li.review_ranking, "budget": li.review_budget, "budget_source": li.review_budget_source,
+            "estimated_n_issues": li.estimated_n_issues, "precision_method": li.precision_method,
+            "tiers": {t.tier: {"n": t.n, "expected_errors": t.expected_errors,
+                               "expected_precision": t.expected_precision} for t in li.tiers}},
         "class_counts": {} if result.balance is None else result.balance.counts,
         "balance": None if result.balance is None else {
             "imbalance_ratio": result.balance.imbalance_ratio, "min_ratio": result.balance.min_ratio,
@@ -61,6 +61,17 @@ def to_export_dict(result: AuditResult) -> dict[str, Any]:
             {"path": p.filepath, "kind": p.kind, "message": p.message} for p in result.integrity.problems],
         "timings": dict(result.timings),
     }
+
+
+def _label_issue(i: Any) -> dict[str, Any]:
+    return {"path": i.filepath, "split": i.split, "given_label": i.given_label,
+            "suggested_label": i.suggested_label, "score": i.score,
+            "suggested_confidence": i.suggested_confidence,
+            "neighbors": None if i.neighbors is None else {
+                "counted": i.neighbors, "given_label": i.neighbors_given,
+                "suggested_label": i.neighbors_suggested},
+            "likely_error": i.likely_error, "review_rank": i.review_rank, "review_score": i.review_score,
+            "error_probability": i.error_probability}
 
 
 def write_json(result: AuditResult, path: str | Path) -> Path:

@@ -16,6 +16,43 @@ def _t(value: object) -> str:
 MAX_PROBLEMS_LISTED = 5
 
 
+def label_tiers_text(li) -> str:
+    """The label-error tiers and their estimated precision, e.g. ``likely errors 40 (est. 62% real); ...``."""
+
+    def share(name: str) -> str:
+        t = li.tier(name)
+        return "" if t is None or t.expected_precision is None else f" (est. {t.expected_precision:.0%} real)"
+
+    if not li.review_ranking:  # a result from before the review queue
+        return ""
+    budget = "your budget" if li.review_budget_source == "--review-budget" else "budget: cleanlab's estimate"
+    rest = li.tier("rest")
+    tail = f"; rest {rest.n}{share('rest')}" if rest is not None and rest.n else ""
+    return (f"likely errors {len(li.issues)}{share('likely_errors')}; review queue {len(li.review_queue)}"
+            f"{share('review_queue')}, by {li.review_ranking.replace('_', ' ')}, {budget}{tail}")
+
+
+def near_duplicates_text(d: Any) -> str:
+    """How near duplicates were decided and how far to trust them, in one sentence or two."""
+    cal = d.calibration
+    if cal is None:
+        return "near duplicates: content and perceptual hashes only (no embeddings)"
+    how = {"calibrated": "calibrated on this dataset", "user": "--near-threshold", "fixed": "the model's default"}
+    text = (f"near duplicates ({how.get(cal.method, cal.method)}): embedding distance <= {cal.strict:.4g}, or <= "
+            f"{cal.loose:.4g} confirmed by thumbnails (>= {cal.thumb:.2f}) or perceptual hashes")
+    if cal.recall:
+        recall = ", ".join(f"{t} {r:.0%}" for t, r in cal.recall)
+        text += f"; expected recall on {cal.n_copies} known copies: {recall}"
+    if cal.false_pair_rate is not None:
+        text += f"; false-pair rate <= {cal.false_pair_rate:.2%} of images"
+    if d.expected_near_precision is not None:
+        text += f"; near pairs expected precision >= {d.expected_near_precision:.0%}"
+    if d.n_rejected_candidates or d.n_split_links:
+        text += (f"; {d.n_rejected_candidates} candidate pairs unconfirmed, {d.n_split_links} links cut so that no "
+                 "cluster chains different pictures")
+    return text
+
+
 def text_summary(result: AuditResult, *, width: int = 78) -> str:
     """Summarise ``result`` in at most ~25 lines."""
     c = result.counts()
@@ -56,6 +93,8 @@ def text_summary(result: AuditResult, *, width: int = 78) -> str:
         li = result.label_issues
         acc = f", out-of-fold accuracy {li.cv_accuracy:.1%}" if li.cv_accuracy is not None else ""
         lines.append(f"label issues   {c['label_issues']} of {len(li.sample_ids)} ({li.issue_rate:.1%}{acc})")
+        lines += textwrap.wrap(label_tiers_text(li), width=width, initial_indent=" " * 15,
+                               subsequent_indent=" " * 15)
     if result.balance and result.balance.imbalance_ratio is not None:
         b = result.balance
         verdict = "ok" if b.meets_ratio else f"below {b.min_ratio:.0%}: {_t(', '.join(b.below_ratio))}"
