@@ -3,7 +3,7 @@
 Each benchmark prints its Markdown table and writes its JSON under ``build/bench/``;
 ``benchmarks/RESULTS.md`` records the figures with the machine they ran on.
 
-    python -m benchmarks [--only neighbors,embedding,label_issues,audit,import] [--quick]
+    python -m benchmarks [--only neighbors,embedding,label_issues,review_queue,audit,import] [--quick]
 
 ``--quick`` runs small sizes only (a smoke run of every benchmark, minutes not an hour).
 """
@@ -19,6 +19,7 @@ FULL = {
     "neighbors": ["--sizes", "10k,100k,1M", "--skip-peers-above", "100000"],
     "embedding": ["--n", "256", "--fiftyone-batches", "64"],
     "label_issues": [],
+    "review_queue": [],
     "audit": ["--phases", "cold,cached,incremental"],
     "import": [],
 }
@@ -26,11 +27,13 @@ QUICK = {
     "neighbors": ["--sizes", "10k"],
     "embedding": ["--n", "64", "--fiftyone-batches", "64", "--skip-profile"],
     "label_issues": ["--n", "10000"],
+    "review_queue": None,  # its first run embeds 4,797 images (about 15 minutes on 2 cores)
     "audit": None,  # the Fashion-MNIST audit has no small form
     "import": ["--repeat", "3"],
 }
 MODULES = {"neighbors": "benchmarks.bench_neighbors", "embedding": "benchmarks.bench_embedding",
-           "label_issues": "benchmarks.bench_label_issues", "audit": "benchmarks.bench_audit",
+           "label_issues": "benchmarks.bench_label_issues", "review_queue": "benchmarks.bench_review_queue",
+           "audit": "benchmarks.bench_audit",
            "import": "benchmarks.bench_import"}
 
 
