@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--overwrite", action="store_true",
                    help="replace an existing FiftyOne dataset of that name that was loaded from another source")
     a.add_argument("--allow-outside-root", action="store_true",
-                   help="read images that resolve outside the dataset folder (default: reported, never read)")
+                   help="read images and annotation files that resolve outside the dataset folder (default: "
+                        "reported, never read)")
     a.add_argument("--images", help="COCO: folder the JSON's file_name entries are relative to")
     a.add_argument("--label-field", help="ground-truth field (default: detected)")
     a.add_argument("--split-field", help="sample field holding the split (default: train/val/test tags)")
@@ -158,7 +159,7 @@ def _audit(args: argparse.Namespace) -> int:
     outputs = {what: check_output_path(p, what=what, dataset_root=root)
                for what, p in (("--report", args.report), ("--json", args.json)) if p}
     if args.cache_dir:
-        _check_cache_dir(Path(args.cache_dir).expanduser())
+        _check_cache_dir(Path(args.cache_dir).expanduser(), dataset_root=root)
     pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
     cfg = AuditConfig(
         embedder=EmbedderConfig(name=args.embedder, clip_model=args.clip_model, clip_pretrained=pretrained,
@@ -190,9 +191,13 @@ def _audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_cache_dir(path: Path) -> None:
+def _check_cache_dir(path: Path, *, dataset_root: Path | None = None) -> None:
     from workbench.io.outputs import OutputPathError
 
+    real = path.resolve()
+    if dataset_root is not None and (real == dataset_root or dataset_root in real.parents):
+        raise OutputPathError(f"--cache-dir {path} can't be used: it is inside the dataset folder {dataset_root}, and "
+                              "workbench never writes there; choose a cache folder outside it")
     probe = path
     while not probe.exists():
         probe = probe.parent
@@ -207,7 +212,8 @@ def _load_and_audit(args: argparse.Namespace, cfg):
     from workbench.orchestrator import run_audit
 
     connect()  # retries while FiftyOne's shared database service is still starting
-    dataset = load(args.source, args.format, name=args.name, images=args.images, overwrite=args.overwrite)
+    dataset = load(args.source, args.format, name=args.name, images=args.images, overwrite=args.overwrite,
+                   allow_outside_root=args.allow_outside_root)
     result = run_audit(dataset, cfg, label_field=args.label_field, split_field=args.split_field,
                        progress=not args.quiet)
     return dataset, result
@@ -255,8 +261,10 @@ def _app(args: argparse.Namespace) -> int:
 def _list(_: argparse.Namespace) -> int:
     from workbench._fo import fiftyone
 
-    fo = fiftyone()
-    for name in sorted(fo.list_datasets()):
+    with contextlib.redirect_stdout(_ToStderr()):  # FiftyOne's database notices are not part of the list
+        fo = fiftyone()
+        names = sorted(fo.list_datasets())
+    for name in names:
         runs = fo.load_dataset(name).info.get("workbench", {}).get("runs", [])
         last = runs[-1] if runs else None
         print(f"{name}\t{last['created_at'] + ' ' + str(last['counts']) if last else '(not audited)'}")
@@ -309,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     except (WorkbenchError, LookupError) as exc:
         if args.verbose:
             logging.getLogger("workbench").exception("input error")
-        print(f"workbench: error: {exc}", file=sys.stderr)
+        print(f"workbench: error: {_escaped(exc)}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("workbench: interrupted", file=sys.stderr)
@@ -317,9 +325,16 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the contract: a crash is exit 3, never 1 (which means "a gate failed")
         if args.verbose:
             logging.getLogger("workbench").exception("internal error")
-        print(f"workbench: internal error: {type(exc).__name__}: {exc}\n"
+        print(f"workbench: internal error: {type(exc).__name__}: {_escaped(exc)}\n"
               "  (run again with -v for the traceback; please report it with that output)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _escaped(exc: BaseException) -> str:
+    """An error message for the terminal: control characters from paths shown escaped, line breaks kept."""
+    from workbench.render.summary import _t
+
+    return "\n".join(_t(line) for line in str(exc).split("\n"))
 
 
 class _ToStderr(io.TextIOBase):

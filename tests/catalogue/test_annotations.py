@@ -127,6 +127,22 @@ CASES = {
     "yolo-too-few-fields": Case(
         _yolo_line("1 0.5 0.5 0.2"), ("line 2: '1 0.5 0.5 0.2' is not 'class x_center y_center width height' "
                                       "(4 fields",), {"car": 3}),
+    "yolo-messages-name-the-yaml-they-read": Case(
+        _then(_yolo_line("7 0.5 0.5 0.2 0.2"), lambda r: (r / "data.yaml").rename(r / "dataset.yaml")),
+        ("class id 7 is out of range (dataset.yaml names ids 0-1)",), {"car": 3}),
+    "cvat-coordinate-nan": Case(
+        lambda r: cvat(r, extra_box=("nan", 5, 15, 15)),  # type: ignore[arg-type]
+        ("image 'img1.png': box 1 ('dog') has a coordinate that is not a finite number (xtl='nan'); shape dropped",),
+        {"cat": 2}, samples=2, problem_path="images/img1.png"),
+    "cvat-coordinate-not-a-number": Case(
+        lambda r: cvat(r, extra_box=(5, "abc", 15, 15)),  # type: ignore[arg-type]
+        ("box 1 ('dog') has a coordinate that is not a finite number (ytl='abc')",), {"cat": 2}, samples=2),
+    "coco-file-name-without-extension-escaping": Case(
+        lambda r: coco(r, image={"id": 2, "file_name": "../../etc/hostname", "width": 40, "height": 40}),
+        ("file_name '../../etc/hostname' resolves outside the dataset folder",), {"cat": 1}, samples=1),
+    "coco-file-name-absolute-non-image": Case(
+        lambda r: coco(r, image={"id": 2, "file_name": "/etc/hostname", "width": 40, "height": 40}),
+        ("file_name '/etc/hostname' resolves outside the dataset folder",), {"cat": 1}, samples=1),
     "yolo-too-many-fields": Case(
         _yolo_line("1 0.5 0.5 0.2 0.2 0.9 0.1 0.3"), ("(8 fields",), {"car": 3}),
     "yolo-garbage-lines": Case(

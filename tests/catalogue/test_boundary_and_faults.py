@@ -98,6 +98,50 @@ def test_media_outside_the_root_are_reported_never_read(outside, tmp_path: Path,
     assert not [p for p in doc["file_problems"] if p["kind"] == "outside_root"]
 
 
+def _yolo_export(root: Path, *, seed: int = 400) -> Path:
+    """images/{train,val}/*.png + labels/ (one 'car' each) + dataset.yaml, as FiftyOne's YOLOv5 export lays it out."""
+    for i in range(4):
+        split = "train" if i < 3 else "val"
+        write_image(root / "images" / split / f"{i}.png", seed + i)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split / f"{i}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "dataset.yaml").write_text(f"path: {root}\ntrain: ./images/train/\nval: ./images/val/\nnames:\n  0: car\n")
+    return root
+
+
+def test_a_yolo_label_file_linked_outside_the_root_is_never_read(tmp_path: Path, unique_name: str) -> None:
+    root = _yolo_export(tmp_path / "dataset")
+    secret = tmp_path / "private" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("TOPSECRET password=hunter2\n")
+    (root / "labels" / "train" / "0.txt").unlink()
+    (root / "labels" / "train" / "0.txt").symlink_to(secret)
+    with untouched(root, secret.parent):
+        code, doc, text = _audit_json(tmp_path, root, "--name", unique_name)
+    assert code == 0, text[-2000:]
+    assert "TOPSECRET" not in text and "TOPSECRET" not in json.dumps(doc), "the outside file was read"
+    (problem,) = [p for p in doc["file_problems"] if "resolves outside the dataset folder" in p["message"]]
+    assert problem["path"].endswith("images/train/0.png") and "labels/train/0.txt" in problem["message"]
+    assert doc["class_counts"]["train"] == {"car": 2}  # the other labels are read
+
+
+def test_a_moved_yolo_export_reads_its_own_copy_not_the_old_folder(tmp_path: Path, unique_name: str) -> None:
+    """FiftyOne's export writes an absolute 'path:'; a copy of it must audit the copy, never the original."""
+    original = _yolo_export(tmp_path / "original")
+    moved = tmp_path / "moved"
+    import shutil
+
+    shutil.copytree(original, moved)  # dataset.yaml still says path: <original>
+    for label in (moved / "labels").rglob("*.txt"):
+        label.unlink()  # had the original's labels been read, 'car' would be counted
+    with untouched(moved, original):
+        code, doc, text = _audit_json(tmp_path, moved, "--name", unique_name)
+    assert code == 0, text[-2000:]
+    assert "lies outside the dataset folder" in text and "reading the folder's own" in text
+    assert doc["dataset"]["n_samples"] == 4 and not doc["file_problems"]  # its own images, none outside
+    assert all(not counts for counts in doc["class_counts"].values()), doc["class_counts"]
+
+
 def test_an_existing_dataset_from_another_source_is_not_replaced(tmp_path: Path, unique_name: str) -> None:
     import fiftyone as fo
 

@@ -168,6 +168,8 @@ CSV_CASES = [
     ("no matching files", "/elsewhere/x.png,0.5,0.5\n", 2, "match no sample"),
     ("missing file", None, 2, "does not exist"),
     ("excel BOM", "{p},0.9,0.1\n", 0, "label_issues"),
+    ("latin-1", None, 2, "is not UTF-8 text: byte 0xe9 at offset 27 (line 2)"),
+    ("random bytes", None, 2, "is not UTF-8 text: byte 0xff at offset 0 (line 1)"),
 ]
 
 
@@ -182,6 +184,12 @@ def test_bad_predictions_csv_is_an_input_error(clean: Path, tmp_path: Path, uniq
     elif case == "empty file":
         csv = tmp_path / "preds.csv"
         csv.write_text("")
+    elif case == "latin-1":  # a path with an e-acute, saved as Latin-1
+        csv = tmp_path / "preds.csv"
+        csv.write_bytes(b"filepath,cat,dog\nimages/caf\xe9.png,0.5,0.5\n")
+    elif case == "random bytes":
+        csv = tmp_path / "preds.csv"
+        csv.write_bytes(bytes([0xFF, 0xFE, 0x00, 0x80] * 16))
     elif case == "excel BOM":  # a row per image, each sure of its folder's class
         rows = "".join(f"{p},{0.9 if p.parent.name == 'cat' else 0.1},{0.1 if p.parent.name == 'cat' else 0.9}\n"
                        for p in sorted(clean.rglob("*.png")))
@@ -243,3 +251,64 @@ def test_log_handlers_on_stderr_survive_fiftyone_progress_bars(leaky: Path, uniq
         out = run_cli("audit", leaky, "--name", unique_name, *FAST)
     assert out.code == 0, out.text
     assert "workbench audit of" in out.stdout
+
+
+# ------------------------------------------------------------------ found by a new user's trial (issue 9)
+
+@pytest.mark.parametrize("where", ["--report", "--json"])
+def test_an_output_path_ending_with_a_separator_is_refused(clean: Path, tmp_path: Path, unique_name: str,
+                                                           where: str) -> None:
+    import fiftyone as fo
+
+    folder = f"{tmp_path / 'reports'}/"  # a folder that doesn't exist: never written as a file of that name
+    with untouched(clean, tmp_path / "clean"):
+        out = run_cli("audit", clean, "--name", unique_name, *FAST, where, folder)
+    assert out.code == 2 and "ends with a path separator" in out.stderr and "name a file" in out.stderr, out.text
+    assert not (tmp_path / "reports").exists() and not fo.dataset_exists(unique_name)
+
+
+def test_a_cache_dir_inside_the_dataset_is_refused_before_any_work(clean: Path, unique_name: str) -> None:
+    import fiftyone as fo
+
+    with untouched(clean):
+        out = run_cli("audit", clean, "--name", unique_name, *FAST, "--cache-dir", clean / "wbcache")
+    assert out.code == 2 and "is inside the dataset folder" in out.stderr, out.text[-2000:]
+    assert not fo.dataset_exists(unique_name)
+
+
+def test_control_characters_in_a_path_are_shown_escaped(tmp_path: Path) -> None:
+    hostile = tmp_path / "no\x1b[2J\x1b]0;pwned\x07such"
+    out = run_cli("audit", hostile, *FAST)
+    assert out.code == 2 and "\\x1b[2J\\x1b]0;pwned\\x07such does not exist" in out.stderr, out.stderr
+    assert "\x1b" not in out.text and "\x07" not in out.text
+    assert "FiftyOne dataset" in out.stderr  # a dataset name is a valid SRC too
+
+
+def test_list_prints_the_datasets_only_on_stdout(tmp_path: Path) -> None:
+    """A fresh process: FiftyOne's database notices (MongoDB version) go to stderr, never into the list."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "list"], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "MongoDB" not in proc.stdout and "WARNING" not in proc.stdout, proc.stdout[-2000:]
+
+
+def test_report_and_json_keep_normal_permissions(clean: Path, tmp_path: Path, unique_name: str) -> None:
+    import os
+    import stat
+
+    out_json, report = tmp_path / "out" / "a.json", tmp_path / "out" / "r.html"
+    old = os.umask(0o022)
+    try:
+        with untouched(clean):
+            assert run_cli("audit", clean, "--name", unique_name, *FAST, "--json", out_json, "--report",
+                           report).code == 0
+        assert [stat.S_IMODE(p.stat().st_mode) for p in (out_json, report)] == [0o644, 0o644]
+        out_json.chmod(0o640)  # a file the user restricted keeps its mode when rewritten
+        assert run_cli("audit", clean, "--name", unique_name, *FAST, "--json", out_json).code == 0
+        assert stat.S_IMODE(out_json.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)

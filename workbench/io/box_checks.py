@@ -87,8 +87,9 @@ def check_boxes(dataset: Any, label_field: str, *, source: str) -> list[dict]:
         if touched:
             dets.detections = keep
             changed[sid] = dets
-    if changed:
+    if changed:  # also boxes only rounded back inside the image, which are not worth a report
         dataset.set_values(label_field, changed, key_field="id")
+    if problems:
         log.warning("%s: %d box problems (boxes clipped or dropped in the audit's copy; see the audit's file "
                     "problems)", source, len(problems))
     return problems

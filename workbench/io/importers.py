@@ -65,8 +65,10 @@ def _voc_copy(xml: Path, target: Path, image: Path | None) -> tuple[str | None, 
     try:
         tree = ET.parse(xml)
     except (ET.ParseError, OSError) as exc:
-        return f"{xml.name} is not readable XML ({exc}); skipped", []
+        return f"{xml.name} is not readable XML ({exc}); skipped, and its image with it", []
     root = tree.getroot()
+    if root.tag != "annotation":
+        return f"{xml.name} is not a VOC annotation (its root element is <{root.tag}>, not <annotation>); skipped, and its image with it", []
     dropped: list[str] = []
     for k, obj in enumerate(list(root.iter("object"))):
         why = _voc_object_problem(obj)
@@ -181,11 +183,65 @@ def import_cvat(dataset: Any, spec: SourceSpec, split: str | None, path: Path, l
             subset_splits.setdefault(split_of_name(subset), []).append(data_map[key])  # type: ignore[arg-type]
     fields = {"detections": label_field, "polylines": f"{label_field}_polylines",
               "keypoints": f"{label_field}_keypoints", "classifications": f"{label_field}_tags"}
-    dataset.add_dir(dataset_type=fo.types.CVATImageDataset, data_path=data_map, labels_path=str(xml),
-                    label_field=fields, tags=tags)
+    with tempfile.TemporaryDirectory(prefix="workbench-cvat-") as tmp:
+        labels_path, problems = _cvat_clean_copy(xml, Path(tmp) / xml.name, data_dir)
+        dataset.add_dir(dataset_type=fo.types.CVATImageDataset, data_path=data_map, labels_path=str(labels_path),
+                        label_field=fields, tags=tags)
     for subset_split, paths in subset_splits.items():
         dataset.select_by("filepath", paths).tag_samples(subset_split)
-    return []
+    return problems
+
+
+#: CVAT shape elements and the attributes holding their coordinates.
+_CVAT_COORDINATES = {"box": ("xtl", "ytl", "xbr", "ybr"), "polygon": ("points",), "polyline": ("points",),
+                     "points": ("points",)}
+
+
+def _cvat_bad_coordinate(shape: ET.Element) -> str | None:
+    """The first coordinate of a CVAT shape that isn't a finite number, as ``name='value'``, or None."""
+    import math
+
+    for attr in _CVAT_COORDINATES[shape.tag]:
+        raw = shape.get(attr)
+        values = (raw or "").replace(";", ",").split(",") if attr == "points" else [raw]
+        for value in values:
+            try:
+                ok = math.isfinite(float(value))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                return f"{attr}={raw!r}"
+    return None
+
+
+def _cvat_clean_copy(xml: Path, target: Path, data_dir: Path) -> tuple[Path, list[dict]]:
+    """``(the XML to import, problems)``: shapes with a coordinate that isn't a number are left out of a copy.
+
+    FiftyOne's CVAT parser stops the whole import at the first such coordinate (``ytl="nan"``,
+    ``xtl="abc"``) without naming it; each one is reported naming the image and the shape, and
+    the image keeps its other shapes. Without such shapes the user's file is imported as it is;
+    it is never modified.
+    """
+    tree = ET.parse(xml)
+    problems = []
+    for image in tree.getroot().iter("image"):
+        name = image.get("name", "")
+        for k, shape in enumerate(list(image)):
+            if shape.tag not in _CVAT_COORDINATES:
+                continue
+            bad = _cvat_bad_coordinate(shape)
+            if bad is None:
+                continue
+            image.remove(shape)
+            problems.append({"source": str(xml), "kind": "annotation", "file_name": str(data_dir / name),
+                             "message": f"{xml.name}: image {name!r}: {shape.tag} {k} ({shape.get('label')!r}) has "
+                                        f"a coordinate that is not a finite number ({bad}); shape dropped"})
+    if not problems:
+        return xml, []
+    log.warning("%s: %d shapes with coordinates that aren't numbers were left out (see the audit's file problems)",
+                xml, len(problems))
+    tree.write(target, encoding="utf-8", xml_declaration=True)
+    return target, problems
 
 
 # --- FiftyOne's other layouts -----------------------------------------------------------------

@@ -41,7 +41,7 @@ def default_dataset_name(root: Path) -> str:
 
 def load(source: str | Path, format: str = "auto", *, name: str | None = None,
          images: str | Path | None = None, label_field: str = LABEL_FIELD,
-         refresh: bool = True, overwrite: bool = False) -> Any:
+         refresh: bool = True, overwrite: bool = False, allow_outside_root: bool = False) -> Any:
     """Load ``source`` into a persistent FiftyOne dataset and return it.
 
     Args:
@@ -53,6 +53,8 @@ def load(source: str | Path, format: str = "auto", *, name: str | None = None,
         label_field: the field the labels are loaded into.
         refresh: when the dataset exists, re-read the source and merge changes by filepath.
         overwrite: delete an existing dataset of that name and load from scratch.
+        allow_outside_root: read annotation files that resolve outside the dataset folder (YOLO
+            label files and image lists); by default they are reported, never read.
 
     Returns:
         A persistent ``fiftyone.core.dataset.Dataset``. Annotation problems found while
@@ -80,10 +82,10 @@ def load(source: str | Path, format: str = "auto", *, name: str | None = None,
             _check_same_source(dataset, spec)
             if refresh and spec.format == "imagefolder":
                 # Labels and splits follow from the paths: only files not in the dataset are read.
-                _refresh_imagefolder(dataset, spec, label_field)
-                _record_source(dataset, spec, [], label_field)
+                problems = _refresh_imagefolder(dataset, spec, label_field)
+                _record_source(dataset, spec, problems, label_field)
             elif refresh:
-                fresh, problems = _import(spec, label_field, persistent=False)
+                fresh, problems = _import(spec, label_field, persistent=False, allow_outside_root=allow_outside_root)
                 try:
                     _merge_into(dataset, fresh)
                 finally:
@@ -91,7 +93,8 @@ def load(source: str | Path, format: str = "auto", *, name: str | None = None,
                 _record_source(dataset, spec, problems, label_field)
             return dataset
 
-    dataset, problems = _import(spec, label_field, persistent=True, name=name)
+    dataset, problems = _import(spec, label_field, persistent=True, name=name,
+                                allow_outside_root=allow_outside_root)
     _record_source(dataset, spec, problems, label_field)
     log.info("loaded %d samples from %s (%s) into FiftyOne dataset %r",
              len(dataset), spec.root, spec.format, dataset.name)
@@ -129,59 +132,100 @@ def _merge_into(dataset: Any, fresh: Any) -> None:
     dataset.merge_samples(fresh, key_field="filepath", insert_new=True, merge_lists=True, overwrite=True)
 
 
-def _refresh_imagefolder(dataset: Any, spec: SourceSpec, label_field: str) -> None:
+def _refresh_imagefolder(dataset: Any, spec: SourceSpec, label_field: str) -> list[dict]:
     """Add the files that are new in an image-folder source and drop the vanished ones.
 
-    The folders are listed with the rules of FiftyOne's ``ImageClassificationDirectoryTree``
-    importer (the same ``eta`` listing; the first folder is the class, folders starting with
-    ``.`` are skipped, ``_unlabeled`` means no label; its class list is recorded the same way),
-    and only the samples whose paths the dataset lacks are created: the rest keep their fields
-    and review tags untouched, and a 1% change costs about 1% of a full import. A test checks
-    the result against a fresh load.
+    The folders are listed by :func:`_class_tree` (the rules of FiftyOne's
+    ``ImageClassificationDirectoryTree`` importer: the first folder is the class, folders
+    starting with ``.`` are skipped, ``_unlabeled`` means no label; its class list is recorded
+    the same way), and only the samples whose paths the dataset lacks are created: the rest keep
+    their fields and review tags untouched, and a 1% change costs about 1% of a full import. A
+    test checks the result against a fresh load. Returns the listing's problems.
     """
-    import eta.core.utils as etau
-    from fiftyone.core.storage import normalize_path
     from fiftyone.utils.data.importers import parse_dataset_info
 
     fo = fiftyone()
     ids, paths = dataset.values(["id", "filepath"])
     known = set(paths)
     listed: set[str] = set()
+    problems: list[dict] = []
     added = 0
     for split, root in spec.parts:
-        new_samples, classes = [], set()
-        for rel in etau.list_files(str(root), recursive=True):
-            chunks = rel.split(os.path.sep, 1)
-            if len(chunks) == 1 or chunks[0].startswith("."):
-                continue
-            label = None if chunks[0] == "_unlabeled" else chunks[0]
-            if label is not None:
-                classes.add(label)
-            path = normalize_path(os.path.join(str(root), rel))
-            listed.add(path)
-            if path not in known:
-                fields = {label_field: fo.Classification(label=label)} if label is not None else {}
-                new_samples.append(fo.Sample(filepath=path, tags=[split] if split else [], **fields))
+        found, classes, found_problems = _class_tree(root)
+        problems += found_problems
+        listed.update(path for path, _ in found)
+        new_samples = [fo.Sample(filepath=path, tags=[split] if split else [],
+                                 **({label_field: fo.Classification(label=label)} if label is not None else {}))
+                       for path, label in found if path not in known]
         if new_samples:
             added += len(dataset.add_samples(new_samples, progress=False))
         if classes:
-            parse_dataset_info(dataset, {"classes": sorted(classes)})
+            parse_dataset_info(dataset, {"classes": classes})
     gone = [sid for sid, fp in zip(ids, paths) if fp not in listed]
     if gone:
         log.info("removing %d samples whose files are no longer in the source", len(gone))
         dataset.delete_samples(gone)
     log.info("refreshed %r from %s: %d new, %d removed", dataset.name, spec.root, added, len(gone))
+    return problems
 
 
-def _import(spec: SourceSpec, label_field: str, *, persistent: bool, name: str | None = None
-            ) -> tuple[Any, list[dict]]:
+def _class_tree(root: Path) -> tuple[list[tuple[str, str | None]], list[str], list[dict]]:
+    """``([(path, class or None)], classes, problems)`` of a class-folder tree, as FiftyOne's importer lists it.
+
+    Unlike FiftyOne's ``ImageClassificationDirectoryTree`` importer, which stops the whole import
+    at the first file that isn't an image (``Thumbs.db``, ``README.txt``, ``notes.json``), files
+    whose names FiftyOne doesn't take for images are skipped (hidden ones silently, the others
+    with a warning naming the first few), and a file name that isn't valid UTF-8 (which FiftyOne's
+    database can't store) is reported by its escaped name instead of aborting the import.
+    """
+    import eta.core.utils as etau
+    from fiftyone.core.media import IMAGE, get_media_type
+    from fiftyone.core.storage import normalize_path
+
+    found: list[tuple[str, str | None]] = []
+    classes: set[str] = set()
+    problems: list[dict] = []
+    skipped: list[str] = []
+    for rel in etau.list_files(str(root), recursive=True):
+        chunks = rel.split(os.path.sep, 1)
+        if len(chunks) == 1 or chunks[0].startswith("."):
+            continue
+        path = os.path.join(str(root), rel)
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+            problems.append({"source": shown, "kind": "annotation", "file_name": shown,
+                             "message": "the file name is not valid UTF-8, which FiftyOne can't store; the file "
+                                        "was not loaded: rename it"})
+            continue
+        if os.path.basename(rel).startswith("."):
+            continue  # .DS_Store and the like
+        if get_media_type(path) != IMAGE:
+            skipped.append(rel)
+            continue
+        label = None if chunks[0] == "_unlabeled" else chunks[0]
+        if label is not None:
+            classes.add(label)
+        found.append((normalize_path(path), label))
+    if skipped:
+        log.warning("%s: %d files in the class folders are not images and were skipped (%s%s)", root, len(skipped),
+                    ", ".join(skipped[:5]), ", ..." if len(skipped) > 5 else "")
+    return found, sorted(classes), problems
+
+
+def _import(spec: SourceSpec, label_field: str, *, persistent: bool, name: str | None = None,
+            allow_outside_root: bool = False) -> tuple[Any, list[dict]]:
     fo = fiftyone()
     dataset = fo.Dataset(name=name, persistent=persistent)
     problems: list[dict] = []
     try:
         for split, path in spec.parts:
             tags = [split] if split else None
-            problems += _import_part(dataset, spec, split, path, label_field, tags)
+            if spec.format == "yolo":
+                problems += _import_yolo(dataset, path, label_field, allow_outside_root=allow_outside_root)
+            else:
+                problems += _import_part(dataset, spec, split, path, label_field, tags)
         if spec.format in CHECKED_AFTER_IMPORT:  # boxes parsed by FiftyOne itself: bounds checked here
             problems += check_boxes(dataset, label_field, source=str(spec.root))
     except SourceError:
@@ -198,20 +242,32 @@ def _import_part(dataset: Any, spec: SourceSpec, split: str | None, path: Path, 
                  tags: list[str] | None) -> list[dict]:
     fo = fiftyone()
     if spec.format == "imagefolder":
-        dataset.add_dir(dataset_dir=str(path), dataset_type=fo.types.ImageClassificationDirectoryTree,
-                        label_field=label_field, tags=tags)
-        return []
+        return _import_class_tree(dataset, path, label_field, tags)
     if spec.format == "fiftyone":
         dataset.add_dir(dataset_dir=str(path), dataset_type=fo.types.FiftyOneDataset,
                         **({"tags": tags} if tags else {}))  # tags: a split folder of exports
         return []
     if spec.format == "coco":
         return _import_coco(dataset, spec, split, path, label_field, tags)
-    if spec.format == "yolo":
-        return _import_yolo(dataset, path, label_field)
     if spec.format in IMPORTERS:
         return IMPORTERS[spec.format](dataset, spec, split, path, label_field, tags)
     raise SourceError(f"unsupported format {spec.format!r}")
+
+
+def _import_class_tree(dataset: Any, root: Path, label_field: str, tags: list[str] | None) -> list[dict]:
+    """Class folders listed by :func:`_class_tree` (stray files skipped), as FiftyOne's tree importer adds them."""
+    from fiftyone.utils.data.importers import parse_dataset_info
+
+    fo = fiftyone()
+    found, classes, problems = _class_tree(root)
+    samples = [fo.Sample(filepath=path, tags=list(tags or []),
+                         **({label_field: fo.Classification(label=label)} if label is not None else {}))
+               for path, label in found]
+    if samples:
+        dataset.add_samples(samples, progress=False)
+    if classes:
+        parse_dataset_info(dataset, {"classes": classes})
+    return problems
 
 
 def _import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path: Path, label_field: str,
@@ -233,6 +289,8 @@ def _import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path:
             return None
 
     clean, problems = validate_coco(raw, source=str(labels_path), measure=measure)
+    clean, not_images = _drop_non_image_entries(clean, labels_path, images_dir, (spec.root, images_dir))
+    problems += not_images
     with tempfile.TemporaryDirectory(prefix="workbench-coco-") as tmp:
         path = labels_path
         if problems or clean != raw:
@@ -252,13 +310,50 @@ def _import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path:
     return problems
 
 
-def _import_yolo(dataset: Any, yaml_path: Path, label_field: str) -> list[dict]:
+def _drop_non_image_entries(coco: dict, labels_path: Path, images_dir: Path, roots: tuple[Path, ...]
+                            ) -> tuple[dict, list[dict]]:
+    """Leave out (and report) COCO images whose ``file_name`` FiftyOne can't take for an image.
+
+    FiftyOne decides an image by its file name's extension and stops the whole import at the
+    first other one (``../../etc/hostname``, ``notes``). Such an entry is reported, naming its
+    ``file_name``: as lying outside the dataset folder when it resolves there (it is never
+    opened), as missing when there is no such file, else as not an image file name. Its
+    annotations are left out with it.
+    """
+    from fiftyone.core.media import IMAGE, get_media_type
+
+    real_roots = [os.path.realpath(r) for r in roots]
+    dropped: set[Any] = set()
+    problems: list[dict] = []
+    for img in coco.get("images", []):
+        name = str(img.get("file_name"))
+        path = images_dir / name
+        if get_media_type(str(path)) == IMAGE:
+            continue
+        dropped.add(img.get("id"))
+        if not is_within(str(path), real_roots):
+            why = "resolves outside the dataset folder, so it is never opened (and its name is not an image file's)"
+        elif not path.is_file():
+            why = "does not exist, and its name has no image extension"
+        else:
+            why = "has no image file extension (FiftyOne takes only image file names); rename the file"
+        problems.append({"source": str(labels_path), "kind": "annotation", "file_name": os.path.normpath(path),
+                         "message": f"{labels_path.name}: image id {img.get('id')!r} file_name {name!r} {why}; "
+                                    "the entry and its annotations were left out"})
+    if not dropped:
+        return coco, []
+    kept = dict(coco, images=[i for i in coco["images"] if i.get("id") not in dropped],
+                annotations=[a for a in coco.get("annotations", []) if a.get("image_id") not in dropped])
+    return kept, problems
+
+
+def _import_yolo(dataset: Any, yaml_path: Path, label_field: str, *, allow_outside_root: bool = False) -> list[dict]:
     # Parsed here rather than by FiftyOne's YOLOv5 importer, which aborts on the first bad line,
     # names unknown class ids after the id and skips images without a label file.
     from fiftyone.utils.data.importers import parse_dataset_info
 
     fo = fiftyone()
-    parsed = read_yolo_dataset(yaml_path)
+    parsed = read_yolo_dataset(yaml_path, allow_outside_root=allow_outside_root)
     samples = []
     for img in parsed.images:  # an image without a label file is a negative: empty Detections
         objects = [fo.Detection(label=b.label, bounding_box=list(b.bounding_box), confidence=b.confidence)

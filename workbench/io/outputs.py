@@ -1,9 +1,11 @@
 """Where workbench writes: output paths checked before any work, files written atomically.
 
 An output (``--report``, ``--json``) must be a file path whose folder exists or can be
-created, must not be a folder, and must not lie inside the dataset root: workbench never
-writes into the user's dataset. Files are written to a temporary name beside the target
-and renamed, so a crash never leaves half a report and an old report is replaced whole.
+created, must not be a folder (nor end with a path separator), and must not lie inside the
+dataset root: workbench never writes into the user's dataset. Files are written to a
+temporary name beside the target and renamed, so a crash never leaves half a report and an
+old report is replaced whole; the file gets the permissions a plain write would give it (an
+existing file keeps its mode, a new one follows the umask).
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from workbench.errors import WorkbenchError
 
 class OutputPathError(WorkbenchError, ValueError):
     """An output path can't be written (checked before the audit starts)."""
+
+
+#: A file name to suggest when an output path names a folder.
+_EXAMPLE_NAMES = {"--report": "report.html", "--json": "audit.json"}
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -37,8 +43,12 @@ def check_output_path(path: str | os.PathLike[str], *, what: str, dataset_root: 
         PosixPath('/…/build/audit.json')
     """
     target = Path(path).expanduser().absolute()
+    example = target / _EXAMPLE_NAMES.get(what, "out")
     if target.is_dir():
-        raise OutputPathError(f"{what} {target} is a folder; give a file path such as {target / 'out'}")
+        raise OutputPathError(f"{what} {target} is a folder; give a file path such as {example}")
+    if str(path).endswith((os.sep, "/")) or (os.altsep and str(path).endswith(os.altsep)):
+        raise OutputPathError(f"{what} {path} ends with a path separator, so it names a folder (which doesn't "
+                              f"exist); name a file, such as {example}")
     if dataset_root is not None and _inside(target.resolve(), dataset_root.resolve()):
         raise OutputPathError(f"{what} {target} is inside the dataset folder {dataset_root}; workbench never "
                               "writes there: choose a path outside it")
@@ -62,6 +72,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, _mode_for(target))  # mkstemp's 0600 would make a report unreadable to others
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, target)
@@ -69,3 +80,13 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _mode_for(target: Path) -> int:
+    """The permission bits a plain ``open(target, "w")`` would leave: the existing file's, else 0666 less the umask."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0o022)  # reading the umask means setting it; restored at once
+        os.umask(umask)
+        return 0o666 & ~umask

@@ -24,12 +24,13 @@ def read_predictions_csv(path: str | Path, classes: Sequence[str]) -> dict[str, 
         >>> preds = read_predictions_csv("preds.csv", ["cat", "dog"])  # doctest: +SKIP
     """
     import csv
+    import io
 
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise PredictionsError(f"predictions file {path} does not exist; pass a CSV 'filepath,<class 1>,...' "
                                "or the name of a sample field")
-    with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's byte-order mark is accepted
+    with io.StringIO(_read_utf8(path), newline="") as fh:
         reader = csv.reader(fh)
         try:
             header = next(reader)
@@ -65,6 +66,25 @@ def read_predictions_csv(path: str | Path, classes: Sequence[str]) -> dict[str, 
             first_line[key] = lineno
             out[key] = values / values.sum()
     return out
+
+
+def _read_utf8(path: Path) -> str:
+    """The CSV's text (an Excel byte-order mark dropped), or a :class:`PredictionsError` naming the first bad byte.
+
+    Example:
+        >>> import tempfile; f = Path(tempfile.mkdtemp()) / "p.csv"; _ = f.write_bytes(b"filepath,cat\\ncaf\\xe9.jpg,1\\n")
+        >>> _read_utf8(f)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        workbench.errors.PredictionsError: ...p.csv is not UTF-8 text: byte 0xe9 at offset 16 (line 2) ...
+    """
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")  # -sig: Excel's byte-order mark is accepted
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PredictionsError(f"{path} is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} "
+                               f"(line {line}) is not valid UTF-8; save the CSV as UTF-8 (Excel: 'CSV UTF-8')"
+                               ) from None
 
 
 def _probability(path: Path, lineno: int, column: str, text: str) -> float:

@@ -190,7 +190,9 @@ def resolve_source(source: str | Path, format: str = "auto", *, images: str | Pa
         raise SourceError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     root = Path(source).expanduser().resolve()
     if not root.exists():
-        raise SourceError(f"{root} does not exist; pass a dataset folder, a COCO JSON or a YOLO data.yaml")
+        raise SourceError(f"{root} does not exist and is not the name of a FiftyOne dataset; pass a dataset folder, an "
+                          "annotation file (a COCO JSON, a YOLO data.yaml, a CVAT XML) or an existing FiftyOne "
+                          "dataset's name ('workbench list' shows them)")
     images_dir = Path(images).expanduser().resolve() if images else None
     spec = detect_layout(root) if format == "auto" else force_layout(root, format)
     if images_dir is not None and spec.format == "coco":

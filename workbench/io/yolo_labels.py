@@ -15,7 +15,11 @@ YAML's folder) but checks every line and keeps going:
 - a box that overlaps the image but extends past its edge is clipped to the image and
   reported (overshoots up to :data:`ROUNDING_TOLERANCE` are clipped silently);
 - an image without a label file is kept with no objects: it is a negative, not a problem;
-- a label file whose image doesn't exist is reported and ignored.
+- a label file whose image doesn't exist is reported and ignored;
+- the YAML's folder is a boundary (see :mod:`workbench.io.boundary`): a label file or image list
+  that resolves outside it (a symlink, an absolute ``path:``) is never read but reported, unless
+  ``allow_outside_root``; when ``path:`` points outside the folder but the split entries exist
+  inside it (an export that was moved or copied), the folder's own copy is read, with a warning.
 
 Nothing here imports FiftyOne: :func:`parse_label_lines` and :func:`check_box` are pure,
 :func:`read_yolo_dataset` reads files and returns plain data, and
@@ -24,6 +28,7 @@ Nothing here imports FiftyOne: :func:`parse_label_lines` and :func:`check_box` a
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -31,7 +36,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from workbench.errors import SourceError
+from workbench.io.boundary import is_within
 from workbench.io.sources import IMAGE_SUFFIXES
+
+log = logging.getLogger(__name__)
 
 #: Overshoot past an edge (as a fraction of the image side) treated as rounding: clipped, not reported.
 ROUNDING_TOLERANCE = 1e-4
@@ -146,7 +154,7 @@ def _number(text: str) -> float | None:
 
 
 def parse_label_lines(lines: Iterable[str], classes: Mapping[int, str], *, source: str,
-                      file_name: str | None = None, display: str | None = None
+                      file_name: str | None = None, display: str | None = None, names_from: str = "data.yaml"
                       ) -> tuple[list[YoloBox], list[dict]]:
     """Parse the lines of one YOLO label file into valid boxes and one problem per bad line.
 
@@ -156,6 +164,7 @@ def parse_label_lines(lines: Iterable[str], classes: Mapping[int, str], *, sourc
         source: the label file's path, recorded as the problem's ``source``.
         file_name: the image the labels belong to, recorded as the problem's ``file_name``.
         display: how messages name the label file (default ``source``).
+        names_from: how messages name the YAML that lists the classes.
 
     Example:
         >>> boxes, problems = parse_label_lines(["0 0.5 0.5 0.2 0.2", "7 0.5 0.5 0.2 0.2", "oops"],
@@ -187,7 +196,7 @@ def parse_label_lines(lines: Iterable[str], classes: Mapping[int, str], *, sourc
             continue
         cid = values[0]
         if cid != int(cid) or int(cid) not in classes:
-            problems.append(_problem(source, f"{where}class id {fields[0]} is out of range (data.yaml names ids "
+            problems.append(_problem(source, f"{where}class id {fields[0]} is out of range ({names_from} names ids "
                                              f"{ids}); box dropped", file_name))
             continue
         confidence = None
@@ -236,19 +245,42 @@ def _list_images(folder: Path) -> list[str]:
     return found
 
 
-def _split_entries(cfg: dict, key: str, yaml_path: Path) -> list[Path]:
+def _split_entries(cfg: dict, key: str, base: Path) -> list[Path]:
     entries = cfg[key] if isinstance(cfg[key], list) else [cfg[key]]
-    base = yaml_path.parent / str(cfg.get("path") or "")
     return [Path(os.path.normpath(base / str(e))) for e in entries]
 
 
-def read_yolo_dataset(yaml_path: str | Path) -> YoloDataset:
+def _entries_base(cfg: dict, split_keys: list[str], yaml_path: Path, roots: list[str]) -> Path:
+    """The folder split entries are relative to: ``path:``, unless it lies outside and the folder has its own copy.
+
+    FiftyOne's YOLOv5 export writes an absolute ``path:``; once the export is moved or copied, that
+    still names the old folder. Its images would be outside the dataset root (never read) and its
+    label files would be someone else's, so when the split entries exist inside the YAML's own
+    folder, those are read instead, with a warning.
+    """
+    own = yaml_path.parent
+    base = own / str(cfg.get("path") or "")
+    if not roots or is_within(str(base), roots):
+        return base
+    inside = [e for k in split_keys for e in _split_entries(cfg, k, own) if e.exists()]
+    if inside:
+        log.warning("%s: 'path: %s' lies outside the dataset folder %s, which holds the splits itself (a moved or "
+                    "copied export?): reading the folder's own %s", yaml_path, cfg.get("path"), own,
+                    ", ".join(sorted({os.path.relpath(e, own) for e in inside})))
+        return own
+    return base
+
+
+def read_yolo_dataset(yaml_path: str | Path, *, allow_outside_root: bool = False) -> YoloDataset:
     """Read a YOLO detection dataset described by ``yaml_path`` into plain data.
 
     Every image of every split named in the YAML becomes a :class:`YoloImage` (an image
     listed in two splits appears in both); bad label lines, orphan label files and split
     entries that don't exist are returned as problems
     (``{"source", "kind": "annotation", "message", "file_name"}``).
+
+    Label files and image lists that resolve outside the YAML's folder are not read (each is a
+    problem) unless ``allow_outside_root``; see the module docstring for ``path:``.
 
     Raises:
         SourceError: the YAML can't be read, has no usable ``names``, names no split, or no
@@ -276,6 +308,8 @@ def read_yolo_dataset(yaml_path: str | Path) -> YoloDataset:
         raise SourceError(f"{yaml_path} names no train/val/test image folders")
 
     root = yaml_path.parent
+    roots = [] if allow_outside_root else [os.path.realpath(root)]
+    base = _entries_base(cfg, split_keys, yaml_path, roots)
 
     def shown(path: str | Path) -> str:
         rel = os.path.relpath(path, root)
@@ -286,8 +320,12 @@ def read_yolo_dataset(yaml_path: str | Path) -> YoloDataset:
     label_dirs: set[str] = set()  # folders whose label files should all belong to some image
     for key in split_keys:
         images: dict[str, None] = {}
-        for entry in _split_entries(cfg, key, yaml_path):
-            if entry.suffix.lower() == ".txt" and entry.is_file():
+        for entry in _split_entries(cfg, key, base):
+            if entry.suffix.lower() == ".txt" and entry.is_file() and roots and not is_within(str(entry), roots):
+                problems.append(_problem(str(yaml_path), f"{yaml_path.name} {key}: the image list {shown(entry)} "
+                                         f"resolves outside the dataset folder {root}; it was not read (move it "
+                                         "inside, or pass --allow-outside-root)", None))
+            elif entry.suffix.lower() == ".txt" and entry.is_file():
                 try:
                     lines = entry.read_text(encoding="utf-8").splitlines()
                 except (OSError, UnicodeDecodeError) as exc:
@@ -318,20 +356,27 @@ def read_yolo_dataset(yaml_path: str | Path) -> YoloDataset:
     for key, paths in per_split:
         for image in paths:
             if image not in parsed:
-                parsed[image] = _read_labels(image, classes, shown, problems)
+                parsed[image] = _read_labels(image, classes, shown, problems, roots=roots,
+                                             names_from=yaml_path.name)
             boxes, labels = parsed[image]
             expected.add(os.path.normpath(labels_path_for(image)))
             n_without += labels is None
             out.append(YoloImage(filepath=image, split=key, boxes=boxes, labels_path=labels))
-    problems += _orphan_labels(label_dirs, expected, shown)
+    problems += _orphan_labels({d for d in label_dirs if not roots or is_within(d, roots)}, expected, shown)
     return YoloDataset(classes=tuple(class_list(classes)), images=tuple(out), problems=tuple(problems),
                        n_without_labels=n_without)
 
 
-def _read_labels(image: str, classes: Mapping[int, str], shown: Callable[[str], str], problems: list[dict]
-                 ) -> tuple[tuple[YoloBox, ...], str | None]:
+def _read_labels(image: str, classes: Mapping[int, str], shown: Callable[[str], str], problems: list[dict], *,
+                 roots: list[str], names_from: str) -> tuple[tuple[YoloBox, ...], str | None]:
     path = labels_path_for(image)
     if not os.path.isfile(path):
+        return (), None
+    if roots and not is_within(path, roots):  # the dataset root is a boundary: never read what lies outside
+        if is_within(image, roots):  # (an image outside is reported as outside_root; its labels go with it)
+            problems.append(_problem(path, f"{shown(path)} resolves outside the dataset folder (to "
+                                           f"{os.path.realpath(path)}); it was not read, the image is kept without "
+                                           "labels (move it inside, or pass --allow-outside-root)", image))
         return (), None
     try:
         text = Path(path).read_text(encoding="utf-8-sig")  # a BOM is not part of the first line
@@ -339,7 +384,8 @@ def _read_labels(image: str, classes: Mapping[int, str], shown: Callable[[str], 
         problems.append(_problem(path, f"{shown(path)} can't be read as text ({type(exc).__name__}); "
                                        "the image is kept without its labels", image))
         return (), path
-    boxes, found = parse_label_lines(text.splitlines(), classes, source=path, file_name=image, display=shown(path))
+    boxes, found = parse_label_lines(text.splitlines(), classes, source=path, file_name=image, display=shown(path),
+                                     names_from=names_from)
     problems += found
     return tuple(boxes), path
 

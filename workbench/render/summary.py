@@ -64,7 +64,7 @@ def text_summary(result: AuditResult, *, width: int = 78) -> str:
         lines.append(f"embeddings     {emb.model_id}  ({emb.n_computed} computed, {emb.n_cached} cached)")
         if emb.fallback_reason:
             lines += textwrap.wrap(f"FALLBACK: {_t(emb.fallback_reason)}", width=width, initial_indent="  ! ",
-                                   subsequent_indent="    ")[:3]
+                                   subsequent_indent="    ", break_on_hyphens=False)[:3]
         if not emb.trained:
             lines.append("  ! untrained weights: embedding-based findings are not meaningful")
         if emb.precision == "bf16" and emb.bf16_drift is not None:
@@ -78,7 +78,8 @@ def text_summary(result: AuditResult, *, width: int = 78) -> str:
     problems = result.integrity.problems if result.integrity else ()
     for p in problems[:MAX_PROBLEMS_LISTED]:
         lines += textwrap.wrap(f"{p.kind}: {_t(p.filepath or '(annotations)')}: {_t(p.message)}", width=width,
-                               initial_indent="  - ", subsequent_indent="    ")
+                               initial_indent="  - ", subsequent_indent="    ", break_on_hyphens=False,
+                               break_long_words=False)  # a long path stays whole, so it can be copied
     if len(problems) > MAX_PROBLEMS_LISTED:
         lines.append(f"  ... and {len(problems) - MAX_PROBLEMS_LISTED} more (see --json or --report)")
     if result.duplicates:
@@ -113,6 +114,6 @@ def text_summary(result: AuditResult, *, width: int = 78) -> str:
     for chk in result.checks:
         if chk.state != "ran":
             lines += textwrap.wrap(f"{chk.name}: {_t(chk.reason)}", width=width, initial_indent=f"{chk.state:<15}",
-                                   subsequent_indent=" " * 15)
+                                   subsequent_indent=" " * 15, break_on_hyphens=False)
     lines.append(rule)
     return "\n".join(lines)

@@ -1,6 +1,8 @@
 """Pascal VOC detection: ``Annotations/*.xml`` + ``JPEGImages/``, or FiftyOne's ``labels/*.xml`` + ``data/``.
 
-An XML counts when its root element is ``<annotation>`` (VOC's). Splits come from
+An XML counts when its root element is ``<annotation>`` (VOC's); the layout is recognised when
+most of the first XMLs are VOC's, so one malformed file doesn't turn the dataset into unlabelled
+images (the importer reports it). Splits come from
 ``ImageSets/Main/{train,val,test}.txt`` when present (``trainval.txt`` and per-class lists
 are not splits); annotations listed in none of them are loaded without a split.
 """
@@ -35,8 +37,9 @@ def detect(root: Path) -> SourceSpec | None:
     for data, labels in PAIRS:
         if not ((root / data).is_dir() and (root / labels).is_dir()):
             continue
-        xmls = first((root / labels).rglob("*.xml"), 3)
-        if xmls and all(is_voc_xml(p) for p in xmls):
+        xmls = first((p for p in sorted((root / labels).rglob("*.xml")) if not p.name.startswith(".")), 5)
+        n_voc = sum(is_voc_xml(p) for p in xmls)
+        if n_voc and 2 * n_voc > len(xmls):  # most are VOC: a malformed one is the importer's to report
             lists = split_lists(root)
             parts = tuple((split, path) for split, path in lists) + ((None, root),)
             return SourceSpec(root, "voc", parts, locations=(("data", data), ("labels", labels)))
