@@ -75,8 +75,8 @@ def test_every_leak_found_with_label_conflicts(demo_run, planted):
         assert (pair.split_a, pair.split_b) == ("train", "test")
         assert pair.label_conflict == leak["label_conflict"]
         assert pair.kind == leak["kind"]
-    threshold = result.duplicates.near_threshold
-    assert all(p.distance <= threshold for p in result.leakage.pairs)
+    loose = result.duplicates.calibration.loose  # no pair beyond the loose threshold, each with its evidence
+    assert all(p.distance <= loose and p.evidence for p in result.leakage.pairs)
 
 
 def test_flipped_labels_flagged(demo_run, planted):
@@ -178,8 +178,8 @@ def test_refilter_from_cached_graph_matches_the_audit(demo_run):
     from workbench.checks.duplicates import refilter
 
     _, result, _ = demo_run
-    threshold = result.duplicates.near_threshold
-    dups, leaks = refilter(result.artifacts, threshold)
+    cal = result.duplicates.calibration
+    dups, leaks = refilter(result.artifacts, cal.rule(), calibration=cal)
     assert dups == result.duplicates and leaks == result.leakage
     tight, tight_leaks = refilter(result.artifacts, 0.0)
     assert all(c.max_distance == 0.0 for c in tight.clusters)

@@ -66,7 +66,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="model weights: auto uses bf16 where the hardware supports it and its measured "
                         "drift from fp32 is tiny")
     a.add_argument("--near-threshold", type=_bounded_float(0.0, 2.0), metavar="D",
-                   help="near-duplicate cosine distance, 0-2 (default per model)")
+                   help="near-duplicate cosine distance, 0-2 (default: calibrated on this dataset's own images)")
+    a.add_argument("--no-calibration", action="store_true",
+                   help="skip making and embedding known copies to choose the near-duplicate thresholds "
+                        "(faster; uses the model's fixed default threshold)")
+    a.add_argument("--calibration-samples", type=_bounded_int(10, 10000), default=48, metavar="N",
+                   help="images copied (7 edits each) to calibrate near duplicates (default 48, 10-10000)")
     a.add_argument("--knn-method", default="auto", choices=["auto", "exact", "ivf"],
                    help="k-NN engine: exact search, faiss IVF with exact re-check, or auto (IVF above 10,000)")
     a.add_argument("--no-incremental", action="store_true",
@@ -168,7 +173,8 @@ def _audit(args: argparse.Namespace) -> int:
         near_duplicate_threshold=args.near_threshold, predictions=args.predictions,
         knn_method=args.knn_method, incremental=not args.no_incremental,
         min_class_ratio=args.min_class_ratio, allow_outside_root=args.allow_outside_root,
-        review_budget=args.review_budget)
+        review_budget=args.review_budget, calibrate=not args.no_calibration,
+        calibration_samples=args.calibration_samples)
     key = args.name or (str(source.resolve()) if source.exists() else str(args.source))
     with audit_lock(key, args.cache_dir), contextlib.redirect_stdout(_ToStderr()):  # library prints -> stderr
         dataset, result = _load_and_audit(args, cfg)

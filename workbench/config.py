@@ -60,9 +60,14 @@ class AuditConfig:
     #: Cosine distance at or below which two images are near duplicates. ``None`` uses the
     #: embedder's calibrated default (see ``workbench.embeddings.backends``).
     near_duplicate_threshold: float | None = None
-    #: Perceptual-hash tier: images without an embedding are near-exact copies when their
-    #: 64-bit DCT hashes differ in at most this many bits.
+    #: Perceptual-hash tier: two images whose 64-bit DCT hashes (or one and the other's mirror)
+    #: differ in at most this many bits are near copies (confirmed by the embedding when both have one).
     phash_max_distance: int = 2
+    #: Choose the near-duplicate thresholds for this dataset from known copies of a sample of its
+    #: own images (``workbench/checks/calibration.py``); off: the model's fixed default threshold.
+    calibrate: bool = True
+    #: Images copied (7 transforms each) to calibrate; measurements are cached per image.
+    calibration_samples: int = 48
     #: Neighbours per sample in the shared k-NN graph.
     k_neighbors: int = 10
     #: k-NN engine: ``exact`` (blocked brute force), ``ivf`` (faiss IVF index, exact re-check of

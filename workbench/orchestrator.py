@@ -44,7 +44,9 @@ class AuditInputs:
     prediction_rows: np.ndarray | None = None
     prediction_classes: list[str] | None = None
     prediction_source: str | None = None
-    edges: list[tuple[int, int, float]] | None = None
+    edges: Any = None
+    near_rule: Any = None
+    calibration: Any = None
     findings: dict[str, Any] = field(default_factory=dict)
 
     def has(self, need: str) -> bool:
@@ -88,7 +90,7 @@ def _run_integrity(inp: AuditInputs, cfg: AuditConfig) -> IntegrityResult:
                                  message=f"could not be embedded ({msg}); re-export or remove it")
                      for sid, msg in inp.embeddings.failed.items() if sid not in bad]
     problems += [FileProblem(sample_id="", filepath=str(p.get("file_name") or p.get("source", "")),
-                             kind="annotation", message=str(p["message"])) for p in inp.load_problems]
+                             kind=p.get("kind", "annotation"), message=str(p["message"])) for p in inp.load_problems]
     return IntegrityResult(problems=tuple(problems))
 
 
@@ -100,16 +102,84 @@ def _columns(inp: AuditInputs) -> tuple[list, list, list, list]:
 def _run_duplicates(inp: AuditInputs, cfg: AuditConfig):
     from workbench.checks.duplicates import duplicate_edges, find_duplicates
 
-    threshold = _near_threshold(inp, cfg)
-    inp.edges = duplicate_edges(inp.hashes, inp.graph, inp.embedded_rows, threshold,
-                                phashes=[x.phash for x in inp.facts], phash_max_distance=cfg.phash_max_distance)
-    return find_duplicates(*_columns(inp), inp.hashes, inp.edges, threshold=threshold)
+    rule = inp.near_rule or _fixed_rule(inp, cfg)
+    vectors = inp.embeddings.vectors if inp.embeddings is not None else None
+    inp.edges = duplicate_edges(inp.hashes, inp.graph, inp.embedded_rows, rule,
+                                phashes=[x.phash for x in inp.facts],
+                                phashes_mirror=[x.phash_mirror for x in inp.facts],
+                                thumbs=[x.thumb for x in inp.facts], vectors=vectors)
+    return find_duplicates(*_columns(inp), inp.hashes, inp.edges, threshold=rule.strict,
+                           calibration=inp.calibration)
+
+
+def _fixed_rule(inp: AuditInputs, cfg: AuditConfig):
+    from workbench.checks.near_rule import NearRule
+
+    return NearRule.fixed(_near_threshold(inp, cfg), cfg.phash_max_distance)
 
 
 def _near_threshold(inp: AuditInputs, cfg: AuditConfig) -> float:
+    if inp.near_rule is not None:
+        return inp.near_rule.strict
     if cfg.near_duplicate_threshold is not None:
         return cfg.near_duplicate_threshold
     return inp.embedder.near_threshold if inp.embedder is not None else 0.0
+
+
+def _calibrate(inp: AuditInputs, cfg: AuditConfig) -> None:
+    """Set ``inp.near_rule`` and ``inp.calibration`` (see ``checks/calibration``); needs embeddings."""
+    from workbench.checks.calibration import choose_rule, copy_signature, judge
+    from workbench.embeddings.cache import default_cache_root
+    from workbench.embeddings.copies import Original, measure_copies
+
+    fixed = _fixed_rule(inp, cfg)
+    vectors, rows = inp.embeddings.vectors, inp.embedded_rows
+    by_sha: dict[str, int] = {}
+    for g, r in enumerate(rows.tolist()):
+        sha = inp.hashes[r]
+        if sha is not None and sha not in by_sha:
+            by_sha[sha] = g
+    sample = sorted(by_sha)[:cfg.calibration_samples]  # by content hash: the same images on every re-audit
+    originals = [Original(sha, inp.facts[rows[by_sha[sha]]].filepath, vectors[by_sha[sha]],
+                          inp.facts[rows[by_sha[sha]]].thumb, inp.facts[rows[by_sha[sha]]].phash) for sha in sample]
+    root = Path(cfg.embedder.cache_dir) if cfg.embedder.cache_dir else default_cache_root()
+    copies = measure_copies(originals, inp.embedder, cache_root=root, batch_size=cfg.embedder.batch_size)
+    negatives = _nearest_distinct(inp, copy_signature(copies))
+    if cfg.near_duplicate_threshold is not None:
+        rule, method, note = fixed, "user", "--near-threshold given: one cosine threshold, judged on known copies"
+    else:
+        rule = choose_rule(copies, negatives, phash_bits=cfg.phash_max_distance, fallback=fixed.strict)
+        method, note = ("calibrated", "") if rule != fixed else ("fixed", "too few images to calibrate; the "
+                                                                          "model's default threshold")
+    inp.near_rule = rule
+    inp.calibration = judge(rule, copies, negatives, method=method, n_originals=len(originals), note=note)
+
+
+def _nearest_distinct(inp: AuditInputs, looks_like_a_copy: Callable[[Any], bool]) -> list:
+    """Each embedded image and its nearest neighbour that is neither the same file nor, by all three
+    signals, within the range of the known copies (a probable copy), measured three ways."""
+    from workbench.checks.calibration import Measure
+    from workbench.checks.duplicates import _phash_bits
+    from workbench.checks.near_rule import thumb_similarity, thumbnail
+
+    g, rows, facts = inp.graph, inp.embedded_rows, inp.facts
+    phashes = [x.phash for x in facts]
+    mirrors = [x.phash_mirror for x in facts]
+    out = []
+    for i in range(len(rows)):
+        a = int(rows[i])
+        for j, d in zip(g.indices[i].tolist(), g.distances[i].tolist()):
+            b = int(rows[j]) if j >= 0 else -1
+            if b < 0 or (inp.hashes[a] is not None and inp.hashes[a] == inp.hashes[b]):
+                continue
+            bits, mirrored = _phash_bits(phashes, mirrors, a, b)
+            m = Measure(float(d), thumb_similarity(thumbnail(facts[a].thumb), thumbnail(facts[b].thumb)), bits,
+                        mirrored)
+            if looks_like_a_copy(m):
+                continue
+            out.append(m)
+            break
+    return out
 
 
 def _run_leakage(inp: AuditInputs, cfg: AuditConfig):
@@ -422,6 +492,20 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
                                       round(time.perf_counter() - t, 3)))
         timings["neighbors"] = time.perf_counter() - t
 
+    if inp.graph is not None and cfg.calibrate:
+        t = time.perf_counter()
+        try:
+            _calibrate(inp, cfg)
+            checks.append(CheckStatus("calibration", "ran", seconds=round(time.perf_counter() - t, 3)))
+        except Exception as exc:  # the model's fixed threshold still serves
+            log.exception("near-duplicate calibration failed")
+            checks.append(CheckStatus("calibration", "failed", f"{type(exc).__name__}: {exc}",
+                                      round(time.perf_counter() - t, 3)))
+        timings["calibration"] = time.perf_counter() - t
+    elif inp.graph is not None:
+        checks.append(CheckStatus("calibration", "skipped", "calibration is off (--no-calibration): the model's "
+                                                            "fixed near-duplicate threshold"))
+
     _attach_predictions(inp, cfg, dataset)  # bad predictions are the user's to fix: PredictionsError
 
     for spec in CHECKS:
@@ -444,6 +528,8 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     labels = _label_lists(inp)
     cfg_dict = cfg.to_dict()
     cfg_dict["near_duplicate_threshold_used"] = _near_threshold(inp, cfg)
+    if inp.near_rule is not None:
+        cfg_dict["near_duplicate_loose_threshold_used"] = inp.near_rule.loose
     f = inp.findings
     artifacts = None
     if inp.embeddings is not None:
@@ -452,7 +538,8 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
             sample_ids=tuple(frame["id"]), filepaths=tuple(frame["filepath"]), splits=tuple(frame["split"]),
             labels=tuple(frame["label"]), hashes=tuple(inp.hashes), embedded_rows=inp.embedded_rows,
             vectors=inp.embeddings.vectors, neighbor_indices=None if g is None else g.indices,
-            neighbor_distances=None if g is None else g.distances, phashes=tuple(x.phash for x in facts))
+            neighbor_distances=None if g is None else g.distances, phashes=tuple(x.phash for x in facts),
+            phashes_mirror=tuple(x.phash_mirror for x in facts), thumbs=tuple(x.thumb for x in facts))
     return AuditResult(
         dataset_name=table.dataset_name, source=table.source, task=table.task, n_samples=len(frame),
         classes=tuple(sorted({lab for labs in labels for lab in labs})),

@@ -23,7 +23,7 @@ SCHEMA_VERSION = "1.0"
 CheckName = Literal["integrity", "duplicates", "leakage", "label_issues", "balance", "bias"]
 CheckState = Literal["ran", "skipped", "failed"]
 Task = Literal["classification", "detection", "segmentation"]
-FileProblemKind = Literal["missing", "unreadable", "empty", "annotation"]
+FileProblemKind = Literal["missing", "unreadable", "empty", "annotation", "outside_root"]
 DuplicateKind = Literal["exact", "near"]
 
 
@@ -103,6 +103,50 @@ class IntegrityResult:
 
 
 @dataclass(frozen=True)
+class NearCalibration:
+    """How the near-duplicate rule was set, and what it is expected to find (see ``checks/calibration``).
+
+    ``method``: ``calibrated`` (from copies of this dataset's own images), ``user`` (``--near-threshold``,
+    judged on the same copies), or ``fixed`` (calibration off or impossible: the model's default).
+    ``recall``: per transform, the share of known copies the rule links. ``false_pair_rate``: the share
+    of images whose nearest different-file neighbour the rule links; an upper bound on false pairs,
+    since the dataset's own real copies are counted in it.
+    """
+
+    method: str
+    strict: float
+    loose: float
+    thumb: float
+    phash_bits: int
+    n_originals: int = 0
+    n_copies: int = 0
+    n_negatives: int = 0
+    recall: tuple[tuple[str, float], ...] = ()
+    false_pair_rate: float | None = None
+    note: str = ""
+
+    @property
+    def min_recall(self) -> float | None:
+        return min((r for _, r in self.recall), default=None)
+
+    def rule(self) -> Any:
+        """The :class:`~workbench.checks.near_rule.NearRule` these thresholds make."""
+        from workbench.checks.near_rule import NearRule
+
+        return NearRule(self.strict, self.loose, self.thumb, self.phash_bits)
+
+
+@dataclass(frozen=True)
+class DuplicateLink:
+    """One linking pair inside a cluster and the evidence for it (see ``checks/near_rule``)."""
+
+    sample_id_a: str
+    sample_id_b: str
+    distance: float
+    evidence: str
+
+
+@dataclass(frozen=True)
 class DuplicateCluster:
     """A group of samples that show the same picture.
 
@@ -117,10 +161,19 @@ class DuplicateCluster:
     splits: tuple[str | None, ...]
     labels: tuple[str | None, ...]
     max_distance: float
+    #: The pairs that link the members, each with its evidence (exact copies: ``exact``).
+    links: tuple[DuplicateLink, ...] = ()
 
     @property
     def label_conflict(self) -> bool:
         return len({lab for lab in self.labels if lab is not None}) > 1
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        """The kinds of evidence that link this cluster, most common first."""
+        from collections import Counter
+
+        return tuple(e for e, _ in Counter(link.evidence for link in self.links).most_common())
 
     @property
     def spans_splits(self) -> bool:
@@ -133,6 +186,24 @@ class DuplicatesResult:
     clusters: tuple[DuplicateCluster, ...] = ()
     n_exact_pairs: int = 0
     n_near_pairs: int = 0
+    #: How the near-duplicate rule was set and what it is expected to find; ``None`` without embeddings.
+    calibration: NearCalibration | None = None
+    #: Candidate pairs within the loose threshold that no second signal confirmed (not reported).
+    n_rejected_candidates: int = 0
+    #: Links dropped so that no cluster chains different pictures (members farther apart than ``loose``).
+    n_split_links: int = 0
+
+    @property
+    def expected_near_precision(self) -> float | None:
+        """At least this share of the near pairs are real copies, by the calibration's false-pair rate.
+
+        A lower bound: the false-pair rate counts the dataset's own real copies as false.
+        """
+        cal = self.calibration
+        if cal is None or cal.false_pair_rate is None or cal.n_negatives == 0 or not self.n_near_pairs:
+            return None
+        expected_false = cal.false_pair_rate * cal.n_negatives
+        return round(max(0.0, 1.0 - expected_false / self.n_near_pairs), 4)
 
     @property
     def n_redundant(self) -> int:
@@ -170,6 +241,8 @@ class LeakPair:
     kind: DuplicateKind
     distance: float
     cluster_id: int
+    #: What links the two (``exact``, ``embedding``, ``embedding+thumbnail``, ``phash``...; see ``near_rule``).
+    evidence: str = ""
 
     @property
     def label_conflict(self) -> bool:
@@ -404,6 +477,8 @@ class AuditArtifacts:
     neighbor_indices: Any  # numpy [M, k]: rows of ``vectors``; None when M < 2
     neighbor_distances: Any  # numpy [M, k] cosine distances, ascending
     phashes: tuple[str | None, ...] | None = None  # perceptual hashes per table row
+    phashes_mirror: tuple[str | None, ...] | None = None  # perceptual hashes of the mirrored images
+    thumbs: tuple[str | None, ...] | None = None  # 16x16 greyscale thumbnails (hex) per table row
 
     @property
     def embedded_ids(self) -> tuple[str, ...]:

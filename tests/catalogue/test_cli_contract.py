@@ -87,6 +87,8 @@ USAGE_CASES = [
     (("--review-budget", "0"), "must be at least 1, not 0"),
     (("--review-budget", "-5"), "must be at least 1"),
     (("--review-budget", "2.5"), "is not a whole number"),
+    (("--calibration-samples", "3"), "must be at least 10"),
+    (("--calibration-samples", "many"), "is not a whole number"),
     (("--min-class-ratio", "0"), "must be above 0"),
     (("--min-class-ratio", "1.5"), "at most 1"),
     (("--format", "pascal"), "invalid choice"),

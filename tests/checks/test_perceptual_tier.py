@@ -36,9 +36,9 @@ def test_only_images_without_embeddings_use_the_tier(tmp_path):
     facts = [inspect_file(str(tmp_path / n)) for n in ("a.png", "b.png", "c.png")]
     phashes = [f.phash for f in facts]
     hashes = [f.sha256 for f in facts]
-    edges = duplicate_edges(hashes, None, None, 0.05, phashes=phashes)
-    assert [(a, b) for a, b, _ in edges] == [(0, 1)]
-    assert 0 <= edges[0][2] <= 2 / 64
+    edges = duplicate_edges(hashes, None, None, 0.05, phashes=phashes).edges
+    assert [(e.a, e.b, e.evidence) for e in edges] == [(0, 1, "phash")]  # no embeddings: the hash alone
+    assert 0 <= edges[0].distance <= 2 / 64
 
 
 def test_audit_without_a_model_finds_exact_and_near_exact_copies(imagefolder, unique_name):

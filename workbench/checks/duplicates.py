@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
+from workbench.checks.near_rule import NearRule
 from workbench.checks.neighbors import NeighborGraph
-from workbench.results import DuplicateCluster, DuplicatesResult
+from workbench.results import DuplicateCluster, DuplicateLink, DuplicatesResult
 
 
 class _UnionFind:
@@ -86,80 +87,251 @@ def _groups(values: np.ndarray) -> dict[int, list[int]]:
     return out
 
 
+class Edge(NamedTuple):
+    """Two rows linked as duplicates: their distance and the evidence (see :mod:`workbench.checks.near_rule`)."""
+
+    a: int
+    b: int
+    distance: float
+    evidence: str
+
+
+class EdgeSet(NamedTuple):
+    """The linking edges, with the candidates no second signal confirmed and the links split off chains."""
+
+    edges: list[Edge]
+    n_rejected: int = 0
+    n_split: int = 0
+
+
+def _edge(e: Sequence, hashes: Sequence[str | None]) -> Edge:
+    """Accept ``(a, b, distance)`` triples too (evidence inferred) as well as :class:`Edge`."""
+    if isinstance(e, Edge):
+        return e
+    a, b, d = e[0], e[1], float(e[2])
+    exact = d == 0.0 and hashes[a] is not None and hashes[a] == hashes[b]
+    return Edge(a, b, d, e[3] if len(e) > 3 else ("exact" if exact else "embedding"))
+
+
 def duplicate_edges(hashes: Sequence[str | None], graph: NeighborGraph | None, embedded_rows: np.ndarray | None,
-                    threshold: float, *, phashes: Sequence[str | None] | None = None,
-                    phash_max_distance: int = 2) -> list[tuple[int, int, float]]:
-    """All linking edges ``(row_a, row_b, distance)``, in three tiers.
+                    rule: NearRule | float, *, phashes: Sequence[str | None] | None = None,
+                    phashes_mirror: Sequence[str | None] | None = None, thumbs: Sequence[str | None] | None = None,
+                    vectors: np.ndarray | None = None, phash_max_distance: int | None = None) -> EdgeSet:
+    """All linking edges, each with its evidence (the rule is :class:`~workbench.checks.near_rule.NearRule`).
 
     1. exact: identical content hashes, distance 0;
-    2. embedding: pairs of the k-NN graph within ``threshold`` (cosine distance);
-       ``embedded_rows`` maps graph rows to table rows;
-    3. perceptual hash, for pairs where either image has no embedding (no model, or the
-       model failed on it): hashes at most ``phash_max_distance`` bits apart, distance
-       reported as Hamming bits / 64.
+    2. embedding: pairs of the k-NN graph within ``rule.loose``, kept when the rule accepts them
+       (within ``rule.strict``, or confirmed by thumbnails or perceptual hashes);
+       ``embedded_rows`` maps graph rows (and ``vectors`` rows) to table rows;
+    3. perceptual hash, for every pair, mirrored too: at most ``rule.phash_bits`` bits apart,
+       confirmed by the embedding when both images have one; distance reported as the cosine
+       distance, or Hamming bits / 64 without embeddings.
+
+    Clusters must not chain different pictures: see :func:`split_chains`. A float ``rule`` is
+    one fixed cosine threshold (no thumbnail tier).
     """
-    edges = [(a, b, 0.0) for a, b in exact_pairs(hashes)]
-    embedded = np.zeros(len(hashes), dtype=bool)
+    from workbench.checks.near_rule import thumb_similarity, thumbnail
+
+    if not isinstance(rule, NearRule):
+        rule = NearRule.fixed(float(rule), phash_max_distance if phash_max_distance is not None else 2)
+    elif phash_max_distance is not None:
+        rule = NearRule(rule.strict, rule.loose, rule.thumb, phash_max_distance)
+    edges = [Edge(a, b, 0.0, "exact") for a, b in exact_pairs(hashes)]
+    n = len(hashes)
+    pos = np.full(n, -1, dtype=np.int64)  # table row -> graph/vector row
+    if embedded_rows is not None:
+        pos[embedded_rows] = np.arange(len(embedded_rows))
+    thumb_cache: dict[int, Any] = {}
+
+    def thumb(r: int):
+        if thumbs is None:
+            return None
+        if r not in thumb_cache:
+            thumb_cache[r] = thumbnail(thumbs[r])
+        return thumb_cache[r]
+
+    def same_file(a: int, b: int) -> bool:
+        return hashes[a] is not None and hashes[a] == hashes[b]
+
+    seen: set[tuple[int, int]] = set()
+    rejected = 0
     if graph is not None and embedded_rows is not None:
-        embedded[embedded_rows] = True
-        i, j, d = graph.pairs_within(threshold)
+        i, j, d = graph.pairs_within(rule.loose)
         for a, b, dist in zip(embedded_rows[i].tolist(), embedded_rows[j].tolist(), d.tolist()):
-            if hashes[a] is None or hashes[a] != hashes[b]:
-                edges.append((a, b, float(dist)))
-    if phashes is not None and not embedded.all():
-        for a, b, bits in perceptual_pairs(phashes, phash_max_distance):
-            if not (embedded[a] and embedded[b]) and (hashes[a] is None or hashes[a] != hashes[b]):
-                edges.append((a, b, bits / 64.0))
-    return edges
+            if same_file(a, b):
+                continue
+            key = (min(a, b), max(a, b))
+            seen.add(key)
+            bits, mirrored = _phash_bits(phashes, phashes_mirror, a, b)
+            sim = thumb_similarity(thumb(a), thumb(b)) if dist > rule.strict else None
+            evidence = rule.decide(float(dist), sim, bits, mirrored)
+            if evidence is None:
+                rejected += 1
+            else:
+                edges.append(Edge(key[0], key[1], float(dist), evidence))
+    if phashes is not None:
+        for a, b, bits, mirrored in _hash_pairs(phashes, phashes_mirror, rule.phash_bits):
+            if same_file(a, b) or (a, b) in seen:
+                continue
+            seen.add((a, b))
+            dist = None
+            if vectors is not None and pos[a] >= 0 and pos[b] >= 0:
+                dist = float(1.0 - np.dot(vectors[pos[a]], vectors[pos[b]]))
+            sim = thumb_similarity(thumb(a), thumb(b)) if dist is not None and dist > rule.strict else None
+            evidence = rule.decide(dist, sim, bits, mirrored)
+            if evidence is None:
+                rejected += 1
+            else:
+                edges.append(Edge(a, b, dist if dist is not None else bits / 64.0, evidence))
+    kept, n_split = split_chains(edges, hashes, vectors, pos, rule.loose)
+    return EdgeSet(kept, rejected, n_split)
+
+
+def _phash_bits(phashes, phashes_mirror, a: int, b: int) -> tuple[int | None, bool]:
+    """Bits between the two hashes, or between one and the other's mirror when that is fewer."""
+    from workbench.checks.near_rule import hamming
+
+    if phashes is None:
+        return None, False
+    direct = hamming(phashes[a], phashes[b])
+    mirrored = hamming(phashes[a], phashes_mirror[b]) if phashes_mirror is not None else None
+    if mirrored is not None and (direct is None or mirrored < direct):
+        return mirrored, True
+    return direct, False
+
+
+def _hash_pairs(phashes: Sequence[str | None], phashes_mirror: Sequence[str | None] | None,
+                max_bits: int) -> list[tuple[int, int, int, bool]]:
+    """``(a, b, bits, mirrored)`` of rows whose hashes (or one and the other's mirror) are close."""
+    out = {(a, b): (bits, False) for a, b, bits in perceptual_pairs(phashes, max_bits)}
+    if phashes_mirror is not None:
+        n = len(phashes)
+        both = list(phashes) + list(phashes_mirror)
+        for x, y, bits in perceptual_pairs(both, max_bits):
+            if x < n <= y and x != y - n:
+                a, b = sorted((x, y - n))
+                if (a, b) not in out or bits < out[(a, b)][0]:
+                    out[(a, b)] = (bits, True)
+    return [(a, b, bits, m) for (a, b), (bits, m) in sorted(out.items())]
+
+
+def split_chains(edges: list[Edge], hashes: Sequence[str | None], vectors: np.ndarray | None,
+                 pos: np.ndarray, cutoff: float, *, max_members: int = 4000) -> tuple[list[Edge], int]:
+    """Drop the links that would chain different pictures into one cluster.
+
+    The rule: in a near cluster, every two members with embeddings must be within ``cutoff``
+    (the loose threshold) of each other, i.e. complete linkage. A connected component that
+    breaks it is cut by complete-linkage clustering of its members (byte-identical files count
+    as one member), and links between the parts are dropped. Members without an embedding stay
+    with the part their first link reaches. Components above ``max_members`` are left whole
+    (and logged).
+
+    Returns ``(edges kept, links dropped)``.
+    """
+    if vectors is None or not edges:
+        return edges, 0
+    uf = _UnionFind()
+    for e in edges:
+        uf.union(e.a, e.b)
+    members: dict[int, list[int]] = defaultdict(list)
+    for node in list(uf.parent):
+        members[uf.find(node)].append(node)
+    part: dict[int, tuple[int, int]] = {}  # row -> (component root, part id)
+    for root, rows in members.items():
+        embedded = [r for r in rows if pos[r] >= 0]
+        reps: dict[str, int] = {}
+        unique = []
+        for r in embedded:  # one representative per file content
+            key = hashes[r] or f"row{r}"
+            if key not in reps:
+                reps[key] = r
+                unique.append(r)
+        if len(unique) < 3:
+            continue
+        if len(unique) > max_members:
+            import logging
+
+            logging.getLogger(__name__).warning("a duplicate cluster of %d images was not checked for chaining "
+                                                "(over %d)", len(unique), max_members)
+            continue
+        v = vectors[pos[np.array(unique)]]
+        dist = np.clip(1.0 - v @ v.T, 0.0, 2.0)
+        if float(dist.max()) <= cutoff:
+            continue
+        from scipy.cluster.hierarchy import fcluster, linkage
+        from scipy.spatial.distance import squareform
+
+        np.fill_diagonal(dist, 0.0)
+        labels = fcluster(linkage(squareform(dist, checks=False), method="complete"), t=cutoff, criterion="distance")
+        label_of = {unique[k]: int(labels[k]) for k in range(len(unique))}
+        for r in embedded:
+            part[r] = (root, label_of[reps[hashes[r] or f"row{r}"]])
+    if not part:
+        return edges, 0
+    for e in edges:  # members without embeddings join the part of their first link
+        for x, y in ((e.a, e.b), (e.b, e.a)):
+            if x not in part and y in part and pos[x] < 0:
+                part[x] = part[y]
+    kept = [e for e in edges if e.a not in part or e.b not in part or part[e.a] == part[e.b]]
+    return kept, len(edges) - len(kept)
 
 
 def find_duplicates(ids: Sequence[str], filepaths: Sequence[str], splits: Sequence[str | None],
                     labels: Sequence[str | None], hashes: Sequence[str | None],
-                    edges: Sequence[tuple[int, int, float]], *, threshold: float) -> DuplicatesResult:
-    """Cluster rows linked by ``edges`` (see :func:`duplicate_edges`).
+                    edges: EdgeSet | Sequence[Sequence], *, threshold: float,
+                    calibration: Any = None) -> DuplicatesResult:
+    """Cluster rows linked by ``edges`` (see :func:`duplicate_edges`); each cluster keeps its links.
 
     A cluster is ``exact`` when all members share one content hash, else ``near``.
 
     Example:
         >>> r = find_duplicates(["a", "b", "c"], ["/a", "/b", "/c"], ["train"] * 3, ["x", "x", "y"],
         ...                     ["h1", "h1", "h2"], [(0, 1, 0.0)], threshold=0.05)
-        >>> [(c.kind, c.sample_ids) for c in r.clusters]
-        [('exact', ('a', 'b'))]
+        >>> [(c.kind, c.sample_ids, c.evidence) for c in r.clusters]
+        [('exact', ('a', 'b'), ('exact',))]
     """
+    edge_set = edges if isinstance(edges, EdgeSet) else EdgeSet(list(edges))
+    links = [_edge(e, hashes) for e in edge_set.edges]
     uf = _UnionFind()
-    link_max: dict[int, float] = defaultdict(float)
     n_exact = n_near = 0
-    for a, b, d in edges:
-        uf.union(a, b)
-        if d == 0.0 and hashes[a] is not None and hashes[a] == hashes[b]:
+    for e in links:
+        uf.union(e.a, e.b)
+        if e.evidence == "exact":
             n_exact += 1
         else:
             n_near += 1
     members: dict[int, list[int]] = defaultdict(list)
     for node in list(uf.parent):
         members[uf.find(node)].append(node)
-    for a, b, d in edges:
-        root = uf.find(a)
-        link_max[root] = max(link_max[root], d)
+    by_root: dict[int, list[Edge]] = defaultdict(list)
+    for e in links:
+        by_root[uf.find(e.a)].append(e)
     clusters = []
     for root, rows in members.items():
         rows.sort()
         kind = "exact" if len({hashes[r] for r in rows}) == 1 else "near"
-        clusters.append((rows, kind, link_max[root]))
+        clusters.append((rows, kind, max((e.distance for e in by_root[root]), default=0.0), by_root[root]))
     clusters.sort(key=lambda c: (-len(c[0]), c[0][0]))
     out = tuple(
         DuplicateCluster(cluster_id=n, kind=kind, sample_ids=tuple(ids[r] for r in rows),
                          filepaths=tuple(filepaths[r] for r in rows), splits=tuple(splits[r] for r in rows),
-                         labels=tuple(labels[r] for r in rows), max_distance=round(float(dmax), 6))
-        for n, (rows, kind, dmax) in enumerate(clusters))
-    return DuplicatesResult(near_threshold=threshold, clusters=out, n_exact_pairs=n_exact, n_near_pairs=n_near)
+                         labels=tuple(labels[r] for r in rows), max_distance=round(float(dmax), 6),
+                         links=tuple(DuplicateLink(ids[e.a], ids[e.b], round(float(e.distance), 6), e.evidence)
+                                     for e in sorted(es)))
+        for n, (rows, kind, dmax, es) in enumerate(clusters))
+    return DuplicatesResult(near_threshold=threshold, clusters=out, n_exact_pairs=n_exact, n_near_pairs=n_near,
+                            calibration=calibration, n_rejected_candidates=edge_set.n_rejected,
+                            n_split_links=edge_set.n_split)
 
 
-def refilter(artifacts: Any, threshold: float) -> tuple[DuplicatesResult, Any]:
-    """Duplicates and leaks at another near-duplicate ``threshold``, from an audit's cached k-NN graph.
+def refilter(artifacts: Any, threshold: "float | NearRule", *, calibration: Any = None) -> tuple[DuplicatesResult, Any]:
+    """Duplicates and leaks under another rule, from an audit's cached k-NN graph.
 
-    Nothing is re-embedded or re-searched: pairs farther than the graph's ``k`` neighbours
-    stay unseen, exactly as in the audit itself. Returns ``(DuplicatesResult, LeakageResult)``.
+    ``threshold`` is one cosine distance (the panels' slider: no thumbnail tier) or a
+    :class:`~workbench.checks.near_rule.NearRule` (``result.duplicates.calibration.rule()``
+    reproduces the audit). Nothing is re-embedded or re-searched: pairs farther than the graph's
+    ``k`` neighbours stay unseen, exactly as in the audit itself. Returns
+    ``(DuplicatesResult, LeakageResult)``.
 
     Example:
         >>> dups, leaks = refilter(result.artifacts, 0.03)  # doctest: +SKIP
@@ -169,7 +341,10 @@ def refilter(artifacts: Any, threshold: float) -> tuple[DuplicatesResult, Any]:
 
     a = artifacts
     graph = None if a.neighbor_indices is None else NeighborGraph(a.neighbor_indices, a.neighbor_distances)
-    edges = duplicate_edges(a.hashes, graph, a.embedded_rows, threshold, phashes=a.phashes)
+    edges = duplicate_edges(a.hashes, graph, a.embedded_rows, threshold, phashes=a.phashes,
+                            phashes_mirror=getattr(a, "phashes_mirror", None), thumbs=getattr(a, "thumbs", None),
+                            vectors=a.vectors)
     cols = (a.sample_ids, a.filepaths, a.splits, a.labels)
-    dups = find_duplicates(*cols, a.hashes, edges, threshold=threshold)
+    strict = threshold.strict if isinstance(threshold, NearRule) else float(threshold)
+    dups = find_duplicates(*cols, a.hashes, edges, threshold=strict, calibration=calibration)
     return dups, find_leaks(*cols, a.hashes, edges, dups)

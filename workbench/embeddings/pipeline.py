@@ -130,6 +130,24 @@ def compute_vectors(paths: Sequence[str], embedder: LoadedEmbedder, *, batch_siz
     return out, errors
 
 
+def embed_images(images: Sequence[Any], embedder: LoadedEmbedder, *, batch_size: int = 64) -> np.ndarray:
+    """Embed in-memory PIL images (already upright RGB) exactly as files are embedded; ``[N, dim]`` float32.
+
+    Example:
+        >>> vectors = embed_images([img.transpose(0)], embedder)  # doctest: +SKIP
+    """
+    import torch
+
+    out = np.zeros((len(images), embedder.dim), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            chunk = images[start:start + batch_size]
+            with _one_torch_thread():
+                batch = torch.stack([embedder.preprocess(img) for img in chunk])
+            out[start:start + len(chunk)] = embedder.forward(batch).cpu().numpy()
+    return out
+
+
 def embed_files(ids: Sequence[str], paths: Sequence[str], hashes: Sequence[str | None],
                 embedder: LoadedEmbedder, *, cache_dir: str | None = None, batch_size: int = 64,
                 num_workers: int = 2, progress: bool = True) -> Embeddings:

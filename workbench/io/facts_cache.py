@@ -27,8 +27,9 @@ from workbench.io.files import FileFacts
 log = logging.getLogger(__name__)
 
 #: Version of the stored facts; 2: perceptual hashes of upright, 8-bit, alpha-on-white pixels;
-#: 3: width and height of the upright image (an EXIF-rotated photo reports its shown size).
-FACTS_VERSION = 3
+#: 3: width and height of the upright image (an EXIF-rotated photo reports its shown size);
+#: 4: the mirrored perceptual hash and a 16x16 thumbnail, evidence for near duplicates; 5: in colour.
+FACTS_VERSION = 5
 
 _COLUMNS = [f.name for f in fields(FileFacts)]
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS facts (filepath TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "

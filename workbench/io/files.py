@@ -30,6 +30,10 @@ class FileFacts:
     problem_kind: str | None = None
     #: 64-bit perceptual hash (imagehash ``phash``) as 16 hex digits, for model-free near-exact copies.
     phash: str | None = None
+    #: The perceptual hash of the mirrored (left-right) image: a mirrored copy's ``phash`` is close to it.
+    phash_mirror: str | None = None
+    #: 16x16 RGB thumbnail of the upright image (768 bytes as hex), for verifying near duplicates.
+    thumb: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -67,7 +71,7 @@ def inspect_file(filepath: str) -> FileFacts:
             img.load()  # a full decode catches truncated files that verify() lets through
             upright = to_rgb(img)
             width, height = upright.size  # as shown: an EXIF-rotated photo reports its upright size
-            phash = perceptual_hash(upright)
+            phash, phash_mirror, thumb = image_signatures(upright)
     except UnidentifiedImageError:
         return FileFacts(filepath, digest, len(data), None, None, None,
                          "not an image in any format Pillow reads; re-export or remove it", "unreadable")
@@ -75,7 +79,28 @@ def inspect_file(filepath: str) -> FileFacts:
         return FileFacts(filepath, digest, len(data), None, None, None,
                          f"not a decodable image ({type(exc).__name__}: {exc}); re-export or remove it",
                          "unreadable")
-    return FileFacts(filepath, digest, len(data), width, height, fmt, phash=phash)
+    return FileFacts(filepath, digest, len(data), width, height, fmt, phash=phash, phash_mirror=phash_mirror,
+                     thumb=thumb)
+
+
+#: Side of the greyscale thumbnail kept per image (see :func:`image_signatures`).
+THUMB_SIDE = 16
+
+
+def image_signatures(rgb) -> tuple[str, str, str]:
+    """``(phash, mirrored phash, thumbnail hex)`` of an upright RGB image (see :class:`FileFacts`).
+
+    Example:
+        >>> from PIL import Image
+        >>> p, m, t = image_signatures(Image.new("RGB", (40, 30), (10, 200, 30)))
+        >>> len(p), len(m), len(t)
+        (16, 16, 1536)
+    """
+    from PIL import Image
+
+    mirrored = rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    thumb = rgb.convert("RGB").resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX)
+    return perceptual_hash(rgb), perceptual_hash(mirrored), thumb.tobytes().hex()
 
 
 def perceptual_hash(img) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from workbench.io.boundary import blocked_paths
+from workbench.render.summary import near_duplicates_text
 
 if TYPE_CHECKING:
     from workbench.results import (
@@ -689,6 +690,7 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
             "n_near": sum(c.kind == "near" for c in dup.clusters),
             "n_conflicts": sum(c.label_conflict for c in dup.clusters),
             "n_spanning": sum(c.spans_splits for c in dup.clusters),
+            "how": near_duplicates_text(dup),
         }
 
     leakage_view = None

@@ -38,12 +38,15 @@ def to_export_dict(result: AuditResult) -> dict[str, Any]:
         "checks": {c.name: {"state": c.state, "reason": c.reason} for c in result.checks},
         "duplicates": [] if dups is None else [
             {"kind": c.kind, "paths": list(c.filepaths), "splits": list(c.splits), "labels": list(c.labels),
-             "max_distance": c.max_distance, "label_conflict": c.label_conflict} for c in dups.clusters],
+             "max_distance": c.max_distance, "label_conflict": c.label_conflict, "evidence": list(c.evidence),
+             "links": [_link(link, c) for link in c.links]} for c in dups.clusters],
         "near_duplicate_threshold": None if dups is None else dups.near_threshold,
+        "near_duplicates": None if dups is None else _near(dups),
         "leaks": [] if leaks is None else [
             {"path_a": p.filepath_a, "split_a": p.split_a, "label_a": p.label_a,
              "path_b": p.filepath_b, "split_b": p.split_b, "label_b": p.label_b,
-             "kind": p.kind, "distance": p.distance, "label_conflict": p.label_conflict} for p in leaks.pairs],
+             "kind": p.kind, "distance": p.distance, "label_conflict": p.label_conflict, "evidence": p.evidence}
+            for p in leaks.pairs],
         "label_issues": [] if li is None else [_label_issue(i) for i in li.issues],
         "label_issue_method": None if li is None else li.method,
         "label_review_queue": [] if li is None else [_label_issue(i) for i in li.review_queue],
@@ -60,6 +63,26 @@ def to_export_dict(result: AuditResult) -> dict[str, Any]:
         "file_problems": [] if result.integrity is None else [
             {"path": p.filepath, "kind": p.kind, "message": p.message} for p in result.integrity.problems],
         "timings": dict(result.timings),
+    }
+
+
+def _link(link: Any, cluster: Any) -> dict[str, Any]:
+    path = dict(zip(cluster.sample_ids, cluster.filepaths))
+    return {"path_a": path.get(link.sample_id_a), "path_b": path.get(link.sample_id_b), "distance": link.distance,
+            "evidence": link.evidence}
+
+
+def _near(dups: Any) -> dict[str, Any]:
+    """How near duplicates were decided and how far to trust them (see README, "Near duplicates")."""
+    cal = dups.calibration
+    return {
+        "calibration": None if cal is None else {
+            "method": cal.method, "strict_threshold": cal.strict, "loose_threshold": cal.loose,
+            "thumbnail_threshold": cal.thumb, "phash_bits": cal.phash_bits, "n_originals": cal.n_originals,
+            "n_copies": cal.n_copies, "expected_recall": dict(cal.recall),
+            "expected_false_pair_rate": cal.false_pair_rate, "note": cal.note},
+        "n_rejected_candidates": dups.n_rejected_candidates, "n_split_links": dups.n_split_links,
+        "expected_precision": {"exact": 1.0, "near": dups.expected_near_precision},
     }
 
 

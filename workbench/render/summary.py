@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 from workbench.results import AuditResult
 
@@ -87,6 +88,8 @@ def text_summary(result: AuditResult, *, width: int = 78) -> str:
         n_exact = sum(cl.kind == "exact" for cl in d.clusters)
         lines.append(f"duplicates     {c['duplicates']} clusters ({n_exact} exact, {c['duplicates'] - n_exact} near; "
                      f"{d.n_redundant} redundant samples; threshold {d.near_threshold:g})")
+        lines += textwrap.wrap(near_duplicates_text(d), width=width, initial_indent=" " * 15,
+                               subsequent_indent=" " * 15)
     if result.leakage:
         lines.append(f"leaks          {c['leaks']} cross-split pairs ({result.leakage.n_label_conflicts} with "
                      "conflicting labels)")
