@@ -80,8 +80,28 @@ def test_a_chain_of_close_steps_between_different_pictures_is_cut() -> None:
                            hashes, kept, threshold=0.1)
     for c in dups.clusters:
         members = [int(s[1:]) for s in c.sample_ids]
+        assert not {0, 5} <= set(members)  # the two ends never share a cluster
         v = steps[members]
-        assert float((1 - v @ v.T).max()) <= 0.1  # complete linkage: every two members within the cutoff
+        assert float((1 - v @ v.T).max()) <= 0.2  # no two members farther apart than twice the cutoff
+
+
+def test_copies_around_one_picture_stay_one_cluster() -> None:
+    """An original and copies each 0.08 from it but up to 0.16 from each other: one cluster, no cut."""
+    from workbench.checks.duplicates import Edge
+
+    rng = np.random.default_rng(4)
+    centre = rng.normal(size=64)
+    centre /= np.linalg.norm(centre)
+    rows = [centre]
+    for _ in range(6):
+        direction = rng.normal(size=64)
+        direction -= (direction @ centre) * centre
+        direction /= np.linalg.norm(direction)
+        rows.append(np.cos(np.arccos(0.92)) * centre + np.sin(np.arccos(0.92)) * direction)  # 0.08 from the centre
+    v = np.array(rows, dtype=np.float32)
+    edges = [Edge(0, i, float(1 - v[0] @ v[i]), "embedding+thumbnail") for i in range(1, 7)]
+    kept, cut = split_chains(edges, [f"h{i}" for i in range(7)], v, np.arange(7), cutoff=0.1)
+    assert cut == 0 and len(kept) == 6
 
 
 def test_calibration_takes_in_the_copies_and_reports_recall_per_transform() -> None:

@@ -219,12 +219,14 @@ def split_chains(edges: list[Edge], hashes: Sequence[str | None], vectors: np.nd
                  pos: np.ndarray, cutoff: float, *, max_members: int = 4000) -> tuple[list[Edge], int]:
     """Drop the links that would chain different pictures into one cluster.
 
-    The rule: in a near cluster, every two members with embeddings must be within ``cutoff``
-    (the loose threshold) of each other, i.e. complete linkage. A connected component that
-    breaks it is cut by complete-linkage clustering of its members (byte-identical files count
-    as one member), and links between the parts are dropped. Members without an embedding stay
-    with the part their first link reaches. Components above ``max_members`` are left whole
-    (and logged).
+    The rule: a near cluster has a centre, one member (with an embedding) within ``cutoff``
+    (the loose threshold) of every other member. A group of copies around one picture (crops,
+    rotations and re-encodes of it, each within reach of the original though not always of each
+    other) has one; a chain of small steps between different pictures does not. A connected
+    component without a centre is cut by complete-linkage clustering at twice the cutoff (no
+    two members of a part farther apart than that; byte-identical files count as one member),
+    and links between the parts are dropped. Members without an embedding stay with the part
+    their first link reaches. Components above ``max_members`` are left whole (and logged).
 
     Returns ``(edges kept, links dropped)``.
     """
@@ -256,13 +258,14 @@ def split_chains(edges: list[Edge], hashes: Sequence[str | None], vectors: np.nd
             continue
         v = vectors[pos[np.array(unique)]]
         dist = np.clip(1.0 - v @ v.T, 0.0, 2.0)
-        if float(dist.max()) <= cutoff:
+        np.fill_diagonal(dist, 0.0)
+        if float(dist.max(axis=1).min()) <= cutoff:  # a centre within reach of every member
             continue
         from scipy.cluster.hierarchy import fcluster, linkage
         from scipy.spatial.distance import squareform
 
-        np.fill_diagonal(dist, 0.0)
-        labels = fcluster(linkage(squareform(dist, checks=False), method="complete"), t=cutoff, criterion="distance")
+        labels = fcluster(linkage(squareform(dist, checks=False), method="complete"), t=2 * cutoff,
+                          criterion="distance")
         label_of = {unique[k]: int(labels[k]) for k in range(len(unique))}
         for r in embedded:
             part[r] = (root, label_of[reps[hashes[r] or f"row{r}"]])
