@@ -327,7 +327,8 @@ NOTEBOOKS["02_duplicates_and_leakage"] = [
         found = {frozenset(pair) for pair in zip(leaks.filepath_a, leaks.filepath_b)}
         planted_leaks = {frozenset((demo_path(leak["train"]), demo_path(leak["test"]))) for leak in PLANTED["leaks"]}
         assert planted_leaks <= found, planted_leaks - found
-        assert (leaks.distance <= result.duplicates.near_threshold).all()
+        assert (leaks.distance <= result.duplicates.calibration.loose).all()  # never beyond the loose threshold
+        assert leaks.evidence.map(bool).all()  # each pair says what linked it
         conflicts = leaks[leaks.label_conflict]
         assert {frozenset(p) for p in zip(conflicts.filepath_a, conflicts.filepath_b)} == \\
             {frozenset((demo_path(l["train"]), demo_path(l["test"]))) for l in PLANTED["leaks"] if l["label_conflict"]}
@@ -391,11 +392,12 @@ NOTEBOOKS["02_duplicates_and_leakage"] = [
     md('''
         ## Tune the near-duplicate threshold without re-embedding
 
-        The threshold trades missed copies against false alarms. The default (0.06 for
-        EfficientNet-Lite0, measured on this demo) finds every planted leak. Because the audit
-        keeps its k-NN graph (`result.artifacts`),
-        `workbench.checks.duplicates.refilter(result.artifacts, t)` recomputes duplicates
-        and leaks at any threshold `t` in milliseconds: nothing is embedded or searched again.
+        The audit calibrated its rule on copies of this dataset's own images (see the README's "Near
+        duplicates" section): a strict embedding threshold, and a loose one where a second signal
+        (thumbnails, perceptual hashes) must confirm. `result.duplicates.calibration` holds it, with the
+        expected recall per edit. Because the audit keeps its k-NN graph (`result.artifacts`),
+        `workbench.checks.duplicates.refilter(result.artifacts, t)` recomputes duplicates and leaks under one
+        plain threshold `t` (or the calibrated rule) in milliseconds: nothing is embedded or searched again.
     '''),
     code('''
         from workbench.checks.duplicates import refilter
@@ -409,9 +411,11 @@ NOTEBOOKS["02_duplicates_and_leakage"] = [
                          "other leaks": len(pairs - planted_leaks)})
         sweep = pd.DataFrame(rows).set_index("threshold")
 
-        same_dups, same_leaks = refilter(result.artifacts, result.duplicates.near_threshold)
-        assert same_dups == result.duplicates and same_leaks == result.leakage  # same graph, same answer
-        assert sweep.loc[result.duplicates.near_threshold, "planted leaks found"] == len(planted_leaks)
+        cal = result.duplicates.calibration
+        print(f"calibrated: strict {cal.strict:.4f}, loose {cal.loose:.4f} with thumbnails >= {cal.thumb:.2f}; "
+              f"expected recall {dict(cal.recall)}")
+        same_dups, same_leaks = refilter(result.artifacts, cal.rule(), calibration=cal)
+        assert same_dups == result.duplicates and same_leaks == result.leakage  # same graph, same rule, same answer
         sweep
     '''),
     md('''
