@@ -195,15 +195,17 @@ class DuplicatesResult:
 
     @property
     def expected_near_precision(self) -> float | None:
-        """At least this share of the near pairs are real copies, by the calibration's false-pair rate.
+        """The share of images in near clusters expected to be there rightly, by the calibration's
+        false-pair rate (images expected to link to a different picture / images in near clusters).
 
-        A lower bound: the false-pair rate counts the dataset's own real copies as false.
+        Only as good as the negatives: look-alikes inside the known copies' range are not counted.
         """
         cal = self.calibration
-        if cal is None or cal.false_pair_rate is None or cal.n_negatives == 0 or not self.n_near_pairs:
+        in_near = sum(len(c.sample_ids) for c in self.clusters if c.kind == "near")
+        if cal is None or cal.false_pair_rate is None or cal.n_negatives == 0 or not in_near:
             return None
-        expected_false = cal.false_pair_rate * cal.n_negatives
-        return round(max(0.0, 1.0 - expected_false / self.n_near_pairs), 4)
+        expected_false = cal.false_pair_rate * cal.n_negatives  # images linked to a different picture
+        return round(max(0.0, 1.0 - expected_false / in_near), 4)
 
     @property
     def n_redundant(self) -> int:

@@ -32,7 +32,10 @@ def _calibrated(root: Path) -> AuditResult:
 
 def test_expected_precision_follows_the_false_pair_rate(tmp_path: Path) -> None:
     d = _calibrated(tmp_path).duplicates
-    assert d.expected_near_precision == 0.9  # 0.2% of 1,000 images = 2 expected false pairs among 20
+    in_near = sum(len(c.sample_ids) for c in d.clusters if c.kind == "near")
+    assert in_near > 2
+    # 0.2% of 1,000 images = 2 images expected to link to a different picture, among those in near clusters
+    assert d.expected_near_precision == round(1 - 2 / in_near, 4)
     assert dataclasses.replace(d, calibration=None).expected_near_precision is None
 
 
@@ -56,13 +59,18 @@ def test_export_summary_and_report_state_the_rule(tmp_path: Path) -> None:
     doc = to_export_dict(result)
     near = doc["near_duplicates"]
     assert near["calibration"]["expected_recall"] == {"resize": 1.0, "rotate": 0.77}
-    assert near["expected_precision"] == {"exact": 1.0, "near": 0.9}
+    assert near["expected_precision"] == {"exact": 1.0, "near": result.duplicates.expected_near_precision}
     assert near["n_rejected_candidates"] == 7 and near["n_split_links"] == 3
     assert doc["duplicates"][0]["evidence"] == ["embedding+thumbnail"]
     assert doc["duplicates"][0]["links"][0]["evidence"] == "embedding+thumbnail"
     summary = text_summary(result)
     assert "calibrated on this dataset" in summary and "rotate 77%" in summary
-    assert "precision >= 90%" in summary
+    assert "images in near clusters expected right" in summary and "thumbnails (>= 0.78)" in summary
+    fixed = dataclasses.replace(result.duplicates, calibration=None)
+    assert "not calibrated" in text_summary(dataclasses.replace(result, duplicates=fixed))
+    user = dataclasses.replace(result.duplicates.calibration, method="user", thumb=1.01)
+    one = text_summary(dataclasses.replace(result, duplicates=dataclasses.replace(result.duplicates, calibration=user)))
+    assert "--near-threshold" in one and "1.01" not in one
     html = render_html(result)
     assert "Near-duplicate rule" in html and "Expected recall: rotate" in html and "embedding+thumbnail" in html
     assert XSS_NOTE not in html and "&lt;script&gt;alert(9)" in html

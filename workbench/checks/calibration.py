@@ -83,7 +83,9 @@ def choose_rule(copies: Sequence[CopyMeasure], negatives: Sequence[Measure], *, 
     copy_d = np.array([c.measure.distance for c in copies if c.measure.distance is not None], dtype=np.float64)
     if len(neg_d) < 20 or len(copy_d) < 10:  # too little to choose from: the model's fixed default
         return NearRule.fixed(fallback, phash_bits)
-    strict = float(np.quantile(neg_d, STRICT_NEGATIVE_SHARE, method="lower"))
+    # Just below the quantile: with fewer than 500 images the quantile *is* the closest pair of different
+    # pictures, which the embedding alone must not link.
+    strict = float(np.quantile(neg_d, STRICT_NEGATIVE_SHARE, method="lower")) * (1 - 1e-6) - 1e-9
     loose = max(strict, min(float(np.quantile(copy_d, LOOSE_COPY_SHARE)),
                             float(np.quantile(neg_d, LOOSE_NEGATIVE_SHARE))))
     band = [c.measure.similarity for c in copies

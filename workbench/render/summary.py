@@ -37,17 +37,24 @@ def near_duplicates_text(d: Any) -> str:
     """How near duplicates were decided and how far to trust them, in one sentence or two."""
     cal = d.calibration
     if cal is None:
+        if d.near_threshold > 0:
+            return (f"near duplicates (not calibrated): embedding distance <= {d.near_threshold:.4g}, the model's "
+                    "fixed default; perceptual hashes confirmed by it")
         return "near duplicates: content and perceptual hashes only (no embeddings)"
     how = {"calibrated": "calibrated on this dataset", "user": "--near-threshold", "fixed": "the model's default"}
-    text = (f"near duplicates ({how.get(cal.method, cal.method)}): embedding distance <= {cal.strict:.4g}, or <= "
-            f"{cal.loose:.4g} confirmed by thumbnails (>= {cal.thumb:.2f}) or perceptual hashes")
+    if cal.thumb > 1.0:  # one threshold, no thumbnail tier
+        text = (f"near duplicates ({how.get(cal.method, cal.method)}): embedding distance <= {cal.strict:.4g}; "
+                "perceptual hashes confirmed by it")
+    else:
+        text = (f"near duplicates ({how.get(cal.method, cal.method)}): embedding distance <= {cal.strict:.4g}, or "
+                f"<= {cal.loose:.4g} confirmed by thumbnails (>= {cal.thumb:.2f}) or perceptual hashes")
     if cal.recall:
         recall = ", ".join(f"{t} {r:.0%}" for t, r in cal.recall)
         text += f"; expected recall on {cal.n_copies} known copies: {recall}"
     if cal.false_pair_rate is not None:
-        text += f"; false-pair rate <= {cal.false_pair_rate:.2%} of images"
+        text += f"; estimated false-pair rate {cal.false_pair_rate:.2%} of images"
     if d.expected_near_precision is not None:
-        text += f"; near pairs expected precision >= {d.expected_near_precision:.0%}"
+        text += f"; images in near clusters expected right: {d.expected_near_precision:.0%} (est.)"
     if d.n_rejected_candidates or d.n_split_links:
         text += (f"; {d.n_rejected_candidates} candidate pairs unconfirmed, {d.n_split_links} links cut so that no "
                  "cluster chains different pictures")
