@@ -63,6 +63,17 @@ def kernel_database() -> str:
     return DATABASE_URI
 
 
+@pytest.fixture(scope="session")
+def pyarrow_deps() -> str:
+    """A folder holding pyarrow, for Hugging Face tests run in a subprocess (installed on first use)."""
+    from tests.io.format_fixtures import pyarrow_path
+
+    path = pyarrow_path()
+    if path is None:
+        pytest.skip("pyarrow is not installed and can't be installed into <venv>/test-deps (offline?)")
+    return path
+
+
 @pytest.fixture
 def unique_name(request) -> str:
     """A FiftyOne dataset name unique to the test; the dataset is deleted afterwards."""

@@ -22,7 +22,7 @@ import pytest
 
 from tests.catalogue.harness import run_cli, untouched
 from tests.conftest import write_image
-from tests.io.format_fixtures import export_layout, pyarrow_path, run_cli_with_pyarrow, write_hf
+from tests.io.format_fixtures import export_layout, run_cli_with_pyarrow, write_hf
 
 STRAY_FILES = {"truth.json": '{"a": 1}', "dataset_dict.json": '{"a": 1}', "config.yaml": "lr: 0.1\n",
                "data.yaml": "train: [unclosed\n", "notes.txt": "labelled by Ann\n"}
@@ -224,14 +224,6 @@ def test_format_case(case: Case, tmp_path: Path, unique_name: str):
     flowing = " ".join(result.text.split())  # the summary wraps long lines
     for phrase in case.phrases:
         assert phrase in result.text or phrase in flowing, (phrase, result.text[-3000:])
-
-
-@pytest.fixture(scope="module")
-def pyarrow_deps() -> str:
-    path = pyarrow_path()
-    if path is None:
-        pytest.skip("pyarrow is not installed and can't be installed into <venv>/test-deps (offline?)")
-    return path
 
 
 @pytest.mark.parametrize("kind", ["dict", "parquet"])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import tree_digest, write_image
-from tests.io.format_fixtures import EXPORTS, export_layout, hf_env, pyarrow_path, write_hf
+from tests.io.format_fixtures import EXPORTS, export_layout, hf_env, write_hf
 from workbench.errors import SourceError
 from workbench.io.loading import load
 from workbench.io.table import to_table
@@ -293,14 +293,6 @@ print(json.dumps({"format": ds.info["workbench"]["format"], "tags": ds.count_sam
                   "notes": sorted(map(str, ds.values("note"))), "classes": ds.default_classes,
                   "roots": ds.info["workbench"].get("roots")}))
 '''
-
-
-@pytest.fixture(scope="module")
-def pyarrow_deps() -> str:
-    path = pyarrow_path()
-    if path is None:
-        pytest.skip("pyarrow is not installed and can't be installed into <venv>/test-deps (offline?)")
-    return path
 
 
 def _load_hf(deps: str, root: Path, name: str) -> dict:

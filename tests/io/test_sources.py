@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_image
-from tests.io.format_fixtures import EXPORTS, export_layout, pyarrow_path, write_hf
+from tests.io.format_fixtures import EXPORTS, export_layout, write_hf
 from workbench.errors import SourceError
 from workbench.io.sources import FORMATS, find_image_files, resolve_source, split_of_name
 
@@ -91,14 +91,6 @@ def exports(tmp_path_factory) -> dict[str, Path]:
     """Every README format, written once per session by FiftyOne's own exporter."""
     base = tmp_path_factory.mktemp("exports")
     return {kind: export_layout(kind, base / kind, base / "scratch") for kind in EXPORTS}
-
-
-@pytest.fixture(scope="session")
-def pyarrow_deps() -> str:
-    path = pyarrow_path()
-    if path is None:
-        pytest.skip("pyarrow is not installed and can't be installed into <venv>/test-deps (offline?)")
-    return path
 
 
 STRAYS = {
