@@ -107,7 +107,11 @@ def test_write_back_writes_only_changes_and_ends_like_a_fresh_write(imagefolder,
         workbench.write_back(ds, smaller)
     finally:
         type(ds).set_values = real
-    assert sorted(written) == [("wb_is_label_issue", 1), ("wb_suggested_label", 1)]
+    # Its review rank and score stay when it is in the review queue, else they go with the issue.
+    queued = dropped.sample_id in {i.sample_id for i in li.review_queue}
+    assert sorted(written) == [("wb_is_label_issue", 1),
+                               *([] if queued else [("wb_review_rank", 1), ("wb_review_score", 1)]),
+                               ("wb_suggested_label", 1)]
     ds.reload()
     assert ds[dropped.sample_id]["wb_suggested_label"] is None and "wb:label_issue" not in ds[dropped.sample_id].tags
     incremental = _finding_values(ds)

@@ -1,5 +1,9 @@
 """The "Duplicates & leakage" panel: clusters as thumbnail grids, leak pairs side by side, a threshold slider.
 
+Each cluster and leak pair shows the evidence that linked it (``embedding``, ``embedding+thumbnail``,
+``phash+embedding``, ``exact``...; see :mod:`workbench.checks.near_rule`), and the summary the
+expected precision of near clusters when the audit calibrated its rule.
+
 The slider re-filters the audit's cached k-NN graph with
 :func:`workbench.checks.duplicates.refilter` (nothing is re-embedded or re-searched). A
 result loaded from JSON has no graph (``result.artifacts`` is None): the slider is then
@@ -11,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from workbench.panels.fiftyone_link import AppLinker, DatasetHandle, StatusLine
 from workbench.panels.markup import Html, badge, bold, figure_html, heading, join, muted, strip
@@ -191,7 +195,7 @@ class _DuplicatesPanel:
         self._draw_pairs()
 
     def _summary(self) -> Html:
-        from workbench.render.html_report import fmt_int
+        from workbench.render.html_report import fmt_int, fmt_pct
 
         dup = self.duplicates
         n_exact = sum(c.kind == "exact" for c in dup.clusters)
@@ -204,6 +208,10 @@ class _DuplicatesPanel:
         listed = len(self._listed_clusters())
         if listed != len(dup.clusters):
             parts += [f"; {fmt_int(listed)} listed"]
+        if dup.expected_near_precision is not None:  # calibrated; a slider re-filter has no estimate
+            parts += [Html("<br>"), muted(f"Expected precision (est.): exact copies 100%, images in near clusters "
+                                          f"{fmt_pct(dup.expected_near_precision, 0)}, from the calibration's "
+                                          "false-pair rate; it runs high on look-alike images (icons, clip art).")]
         return join(parts)
 
     def _draw_clusters(self) -> None:
@@ -225,6 +233,8 @@ class _DuplicatesPanel:
                             f"{len(cluster.sample_ids)} samples"]
         if cluster.kind == "near":
             flags.append(f"max distance {cluster.max_distance:.3f}")
+        if cluster.evidence:
+            flags.append(_evidence(cluster.evidence))
         if cluster.label_conflict:
             flags.append(badge("label conflict", "bad"))
         if cluster.spans_splits:
@@ -264,6 +274,8 @@ class _DuplicatesPanel:
         side_b = figure_html(next(images), _caption(pair.split_b, pair.label_b, pair.filepath_b), width=px)
         facts: list[Any] = [badge(pair.kind, "info" if pair.kind == "exact" else "neutral"),
                             f" distance {pair.distance:.3f}"]
+        if pair.evidence:
+            facts += [Html("<br>"), _evidence([pair.evidence])]
         if pair.label_conflict:
             facts += [" ", badge("label conflict", "bad")]
         arrow = Html('<div style="align-self:center;font-size:1.6em;color:#5d6677">↔</div>')
@@ -275,6 +287,11 @@ class _DuplicatesPanel:
                                      margin="0 0 6px 0"))
         box.add_class("wb-leak-pair")
         return box
+
+
+def _evidence(kinds: Iterable[str]) -> Html:
+    """A badge per kind of evidence that linked the images, after the word "evidence"."""
+    return join([muted("evidence"), *(badge(kind, "info") for kind in kinds)], " ")
 
 
 def _caption(split: str | None, label: str | None, filepath: str | None) -> Html:

@@ -1,5 +1,9 @@
 """The "Label issues" panel: likely label errors ranked worst first, with review buttons.
 
+Two lists, as the audit ranks them: cleanlab's flagged set (the likely errors) and the review
+queue (every assessed image ranked by ``review_ranking``, flagged or not, up to the budget; the
+flagged ones marked "likely error"), with each tier's expected precision above them.
+
 "Confirm error" / "Not an error" / "Clear" only tag the sample in FiftyOne
 (:func:`workbench.marks.mark_samples`: ``wb:reviewed:confirmed`` / ``wb:reviewed:not_error``);
 no label is ever changed. The next audit reads the tags back into ``AuditResult.reviews``.
@@ -14,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from workbench.panels.charts import figure_widget
 from workbench.panels.fiftyone_link import DatasetHandle, StatusLine
 from workbench.panels.filters import ANY, filter_dropdown, matches
-from workbench.panels.markup import Html, badge, bold, code, heading, join, muted
+from workbench.panels.markup import Html, badge, bold, code, heading, join, muted, table
 from workbench.panels.notices import check_notice, embedding_warning
 from workbench.panels.paging import Pager
 from workbench.io.boundary import blocked_paths
@@ -36,6 +40,8 @@ REVIEW_FILTERS: tuple[tuple[str, Any], ...] = (
     ("confirmed errors", "confirmed"),
     ("not errors", "not_error"),
 )
+#: (label, key) of the list dropdown: cleanlab's flagged set, or the review queue.
+LISTS: tuple[tuple[str, str], ...] = (("likely errors", "issues"), ("review queue", "queue"))
 _REVIEW_BADGES = {None: ("not reviewed", "neutral"), "confirmed": ("confirmed error", "bad"),
                   "not_error": ("not an error", "ok")}
 #: Table columns: (title, layout of the cells).
@@ -94,18 +100,22 @@ class _LabelIssuesPanel:
         self.label_issues: LabelIssuesResult = result.label_issues  # type: ignore[assignment]  # checked by the caller
         self.ranked = sorted(self.label_issues.issues, key=lambda i: i.score)  # worst first (stable)
         self.rank = {id(issue): n + 1 for n, issue in enumerate(self.ranked)}
+        self.lists = {"issues": self.ranked, "queue": list(self.label_issues.review_queue)}  # the queue: ranked
         self.reviews = dict(result.reviews)
         self.handle = DatasetHandle(result.dataset_name, dataset=dataset)
         self.thumbs = ThumbnailCache(blocked=blocked_paths(result))
         self.status = StatusLine()
 
+        shown = [*self.ranked, *self.lists["queue"]]
+        self.list_choice = w.Dropdown(options=[(f"{title} ({len(self.lists[key]):,})", key) for title, key in LISTS],
+                                      value="issues", description="List")
         self.label_filter = filter_dropdown("Given label", [*self.label_issues.classes,
-                                                            *(i.given_label for i in self.ranked)],
+                                                            *(i.given_label for i in shown)],
                                             all_label="all classes")
-        self.split_filter = filter_dropdown("Split", (i.split for i in self.ranked), all_label="all splits",
+        self.split_filter = filter_dropdown("Split", (i.split for i in shown), all_label="all splits",
                                             none_label="(no split)")
         self.review_filter = w.Dropdown(options=REVIEW_FILTERS, value=ANY, description="Review")
-        for dropdown in (self.label_filter, self.split_filter, self.review_filter):
+        for dropdown in (self.list_choice, self.label_filter, self.split_filter, self.review_filter):
             dropdown.observe(lambda _: self._refilter(), names="value")
 
         self.summary = w.HTML()
@@ -116,8 +126,10 @@ class _LabelIssuesPanel:
         self.widget = w.VBox([
             w.HTML(join([heading("Label issues"), embedding_warning(result) or ""])),
             self.summary,
+            *([w.HTML(_tiers(self.label_issues))] if self.label_issues.tiers else []),
             *([self.chart] if self.chart is not None else []),
-            w.HBox([self.label_filter, self.split_filter, self.review_filter], layout=w.Layout(flex_flow="row wrap")),
+            w.HBox([*([self.list_choice] if self.lists["queue"] else []), self.label_filter, self.split_filter,
+                    self.review_filter], layout=w.Layout(flex_flow="row wrap")),
             self.status.widget,
             self.pager.widget,
             header,
@@ -128,9 +140,14 @@ class _LabelIssuesPanel:
 
     # ------------------------------------------------------------------ state
 
+    @property
+    def queue_listed(self) -> bool:
+        """Whether the rows are the review queue (else cleanlab's flagged set)."""
+        return self.list_choice.value == "queue"
+
     def listed(self) -> list[LabelIssue]:
-        """The issues the current filters keep, worst first."""
-        return filter_issues(self.ranked, self.reviews, label=self.label_filter.value,
+        """The issues of the chosen list that the current filters keep, worst first."""
+        return filter_issues(self.lists[self.list_choice.value], self.reviews, label=self.label_filter.value,
                              split=self.split_filter.value, review=self.review_filter.value)
 
     def _refilter(self) -> None:
@@ -151,12 +168,17 @@ class _LabelIssuesPanel:
         if li.not_assessed:
             parts += [Html("<br>"), muted(f"{fmt_int(len(li.not_assessed))} samples not assessed: "
                                           f"{li.not_assessed_reason}")]
+        if li.review_queue:
+            parts += [Html("<br>"), "Review queue: ", bold(fmt_int(len(li.review_queue))),
+                      f" samples ranked by {li.review_ranking.replace('_', ' ')}, flagged or not (budget "
+                      f"{fmt_int(li.review_budget)}: {li.review_budget_source}). ",
+                      muted("Read it from the top: # is the review rank, score the ranking's (low = likely wrong).")]
         states = Counter(self.reviews.get(i.sample_id) for i in li.issues)
         parts += [Html("<br>"), f"Reviewed: {fmt_int(states['confirmed'])} confirmed errors, "
                   f"{fmt_int(states['not_error'])} not errors, {fmt_int(states[None])} to go. ",
                   muted("The buttons only tag samples in FiftyOne (wb:reviewed:*); labels are never changed.")]
         listed = self.pager.n_items
-        if listed != len(li.issues):
+        if listed != len(self.lists[self.list_choice.value]):
             parts += [Html("<br>"), bold(f"{fmt_int(listed)} match the filters.")]
         return join(parts)
 
@@ -199,15 +221,18 @@ class _LabelIssuesPanel:
 
         review = w.HTML(_review_badge(self.reviews.get(issue.sample_id)))
         review.add_class("wb-review-state")
+        queued = self.queue_listed
+        rank, score = (issue.review_rank, issue.review_score) if queued else (self.rank[id(issue)], issue.score)
+        marker = [Html("<br>"), badge("likely error", "bad")] if queued and issue.likely_error else []
         cells = [
-            str(self.rank[id(issue)]),
+            "—" if rank is None else str(rank),
             image,
             join([code(relative_path(issue.filepath, self.result.source)), Html("<br>"),
-                  muted("(no split)" if issue.split is None else issue.split)]),
+                  muted("(no split)" if issue.split is None else issue.split), *marker]),
             join([bold(issue.given_label), " → ", bold(issue.suggested_label), Html("<br>"),
                   muted(f"suggestion confidence {issue.suggested_confidence:.2f}"),
                   *([Html("<br>"), muted(neighbor_votes_text(issue))] if issue.neighbors is not None else [])]),
-            f"{issue.score:.4f}",
+            "—" if score is None else f"{score:.4f}",
         ]
         buttons = []
         for description, state, style in (("Confirm error", "confirmed", "danger"),
@@ -247,6 +272,17 @@ class _LabelIssuesPanel:
         done = "cleared the review mark of" if state is None else f"marked as {_REVIEW_BADGES[state][0]}:"
         logger.info("%s %s", done, issue.filepath)
         self.status.say(f"{done.capitalize()} {issue.filepath} (label unchanged).", "ok")
+
+
+def _tiers(li: LabelIssuesResult) -> Html:
+    """Each tier of label findings with its size and expected precision, and how that was estimated."""
+    from workbench.render.html_report import TIER_NAMES, fmt_float, fmt_int, fmt_pct
+
+    rows = [(TIER_NAMES.get(t.tier, t.tier), fmt_int(t.n), fmt_float(t.expected_errors, 2),
+             fmt_pct(t.expected_precision)) for t in li.tiers]
+    headers = ("Tier", "Samples", "Expected real errors (est.)", "Expected precision (est.)")
+    return join([table(headers, rows, numeric=(1, 2, 3)),
+                 muted(f"How sure: {li.precision_method or 'not stated'}.")])
 
 
 def _review_badge(state: str | None) -> Html:

@@ -4,7 +4,9 @@ Fields and tags carry the ``wb_`` / ``wb:`` prefix so they never clash with a us
 Each write-back brings the finding fields and tags in line with the new result, writing only
 the samples whose values changed (a finding that is gone is set to ``None`` / untagged); review
 tags (``wb:reviewed:*``) are never touched, so an earlier review survives a re-audit. A saved
-view per finding and a run record in ``dataset.info["workbench"]["runs"]`` are kept.
+view per finding (and the label review queue, in rank order) and a run record in
+``dataset.info["workbench"]["runs"]`` are kept. Each finding carries its evidence and score: the
+evidence of a sample's duplicate links and leak pairs, and its place in the label review ranking.
 Only the FiftyOne database is written; image and annotation files are never touched.
 """
 
@@ -23,23 +25,30 @@ FIELDS = {
     "embedding_sha": f"{PREFIX}embedding_sha256",
     "dup_cluster": f"{PREFIX}duplicate_cluster",
     "dup_kind": f"{PREFIX}duplicate_kind",
+    "dup_evidence": f"{PREFIX}duplicate_evidence",
+    "dup_distance": f"{PREFIX}duplicate_distance",
     "leak": f"{PREFIX}is_leak",
     "leak_with": f"{PREFIX}leak_with",
+    "leak_evidence": f"{PREFIX}leak_evidence",
     "label_score": f"{PREFIX}label_score",
     "label_issue": f"{PREFIX}is_label_issue",
     "suggested": f"{PREFIX}suggested_label",
+    "review_rank": f"{PREFIX}review_rank",
+    "review_score": f"{PREFIX}review_score",
     "file_problem": f"{PREFIX}file_problem",
 }
 TAGS = {
     "duplicate": f"{TAG_PREFIX}duplicate",
     "leak": f"{TAG_PREFIX}leak",
     "label_issue": f"{TAG_PREFIX}label_issue",
+    "review_queue": f"{TAG_PREFIX}review_queue",
     "file_problem": f"{TAG_PREFIX}file_problem",
 }
 VIEWS = {
     "duplicates": "wb-duplicates",
     "leaks": "wb-leaks",
     "label_issues": "wb-label-issues",
+    "review_queue": "wb-review-queue",
     "file_problems": "wb-file-problems",
 }
 MAX_RUN_RECORDS = 20
@@ -89,12 +98,18 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
     clusters = result.duplicates.clusters if result.duplicates else ()
     sync("dup_cluster", {sid: c.cluster_id for c in clusters for sid in c.sample_ids})
     sync("dup_kind", {sid: c.kind for c in clusters for sid in c.sample_ids})
+    evidence, distance = _link_evidence(clusters)
+    sync("dup_evidence", evidence)
+    sync("dup_distance", distance)
     partners: dict[str, list[str]] = {}
+    leak_evidence: dict[str, list[str]] = {}  # parallel to ``partners``: what links each pair
     for p in result.leakage.pairs if result.leakage else ():
-        partners.setdefault(p.sample_id_a, []).append(p.filepath_b)
-        partners.setdefault(p.sample_id_b, []).append(p.filepath_a)
+        for sid, other in ((p.sample_id_a, p.filepath_b), (p.sample_id_b, p.filepath_a)):
+            partners.setdefault(sid, []).append(other)
+            leak_evidence.setdefault(sid, []).append(p.evidence)
     sync("leak", {sid: True for sid in partners})
     sync("leak_with", partners)
+    sync("leak_evidence", {sid: e for sid, e in leak_evidence.items() if any(e)})  # a result from before evidence: none
     li = result.label_issues
     flagged = {i.sample_id for i in li.issues} if li else set()
     sync("label_score", dict(zip(li.sample_ids, li.scores)) if li else {})
@@ -102,6 +117,9 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
     sync("suggested", {i.sample_id: fo.Classification(label=i.suggested_label, confidence=i.suggested_confidence,
                                                       **_neighbor_attributes(i))
                        for i in li.issues} if li else {})
+    ranked = {i.sample_id: i for i in (*li.issues, *li.review_queue) if i.review_rank is not None} if li else {}
+    sync("review_rank", {sid: i.review_rank for sid, i in ranked.items()})
+    sync("review_score", {sid: i.review_score for sid, i in ranked.items()})
     problems = result.integrity.problems if result.integrity else ()
     sync("file_problem", {p.sample_id: f"{p.kind}: {p.message}" for p in problems if p.sample_id})
     if not keep_vectors:  # another model's (or no) vectors: drop them before writing these
@@ -122,6 +140,7 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
         "duplicate": {sid for c in clusters for sid in c.sample_ids},
         "leak": set(result.leakage.leaked_ids) if result.leakage else set(),
         "label_issue": flagged,
+        "review_queue": {i.sample_id for i in li.review_queue} if li else set(),
         "file_problem": {p.sample_id for p in problems if p.sample_id},
     }
     for key, sids in tag_sets.items():
@@ -135,6 +154,7 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
         "duplicates": dataset.match_tags(TAGS["duplicate"]).sort_by(FIELDS["dup_cluster"]),
         "leaks": dataset.match_tags(TAGS["leak"]),
         "label_issues": dataset.match_tags(TAGS["label_issue"]).sort_by(FIELDS["label_score"]),
+        "review_queue": dataset.match_tags(TAGS["review_queue"]).sort_by(FIELDS["review_rank"]),
         "file_problems": dataset.match_tags(TAGS["file_problem"]),
     }
     for key, view in views.items():
@@ -164,6 +184,19 @@ def _comparable(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return value
+
+
+def _link_evidence(clusters) -> tuple[dict[str, list[str]], dict[str, float]]:
+    """Per cluster member, from the cluster's links: the evidence of its links (each kind once, its
+    closest link's first) and the distance of its closest link. Members without links (a result
+    from before links were kept) get neither."""
+    links: dict[str, list[tuple[float, str]]] = {}
+    for c in clusters:
+        for link in c.links:
+            for sid in (link.sample_id_a, link.sample_id_b):
+                links.setdefault(sid, []).append((link.distance, link.evidence))
+    evidence = {sid: list(dict.fromkeys(e for _, e in sorted(own))) for sid, own in links.items()}
+    return evidence, {sid: min(d for d, _ in own) for sid, own in links.items()}
 
 
 def _neighbor_attributes(issue) -> dict:
