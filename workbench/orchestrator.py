@@ -47,6 +47,7 @@ class AuditInputs:
     edges: Any = None
     near_rule: Any = None
     calibration: Any = None
+    pair_reader: Any = None  # io.pair_pixels.PairReader, made on first use
     findings: dict[str, Any] = field(default_factory=dict)
 
     def has(self, need: str) -> bool:
@@ -107,9 +108,24 @@ def _run_duplicates(inp: AuditInputs, cfg: AuditConfig):
     inp.edges = duplicate_edges(inp.hashes, inp.graph, inp.embedded_rows, rule,
                                 phashes=[x.phash for x in inp.facts],
                                 phashes_mirror=[x.phash_mirror for x in inp.facts],
-                                thumbs=[x.thumb for x in inp.facts], vectors=vectors)
+                                thumbs=[x.thumb for x in inp.facts], vectors=vectors, geometry=_pair_reader(inp))
     return find_duplicates(*_columns(inp), inp.hashes, inp.edges, threshold=rule.strict,
                            calibration=inp.calibration)
+
+
+def _pair_reader(inp: AuditInputs):
+    """The audit's one reader of pixel-level pair evidence (files are read again only for undecided pairs)."""
+    if inp.pair_reader is None:
+        from workbench.io.pair_pixels import PairReader
+
+        inp.pair_reader = PairReader([x.filepath if x.ok else None for x in inp.facts],
+                                     [(x.width, x.height) for x in inp.facts])
+    return inp.pair_reader
+
+
+def _matched_pairs(inp: AuditInputs) -> dict:
+    edges = inp.edges
+    return dict(edges.measured or {}) if edges is not None and hasattr(edges, "measured") else {}
 
 
 def _fixed_rule(inp: AuditInputs, cfg: AuditConfig):
@@ -128,7 +144,7 @@ def _near_threshold(inp: AuditInputs, cfg: AuditConfig) -> float:
 
 def _calibrate(inp: AuditInputs, cfg: AuditConfig) -> None:
     """Set ``inp.near_rule`` and ``inp.calibration`` (see ``checks/calibration``); needs embeddings."""
-    from workbench.checks.calibration import choose_rule, copy_signature, judge
+    from workbench.checks.calibration import choose_rule, judge
     from workbench.embeddings.cache import default_cache_root
     from workbench.embeddings.copies import Original, measure_copies
 
@@ -144,42 +160,66 @@ def _calibrate(inp: AuditInputs, cfg: AuditConfig) -> None:
                           inp.facts[rows[by_sha[sha]]].thumb, inp.facts[rows[by_sha[sha]]].phash) for sha in sample]
     root = Path(cfg.embedder.cache_dir) if cfg.embedder.cache_dir else default_cache_root()
     copies = measure_copies(originals, inp.embedder, cache_root=root, batch_size=cfg.embedder.batch_size)
-    negatives = _nearest_distinct(inp, copy_signature(copies))
+    negatives, bar_negatives = _nearest_distinct(inp, cfg.phash_max_distance)
     if cfg.near_duplicate_threshold is not None:
         rule, method, note = fixed, "user", "--near-threshold given: one cosine threshold, judged on known copies"
     else:
-        rule = choose_rule(copies, negatives, phash_bits=cfg.phash_max_distance, fallback=fixed.strict)
+        rule = choose_rule(copies, negatives, phash_bits=cfg.phash_max_distance, fallback=fixed.strict,
+                           bar_negatives=bar_negatives)
         method, note = ("calibrated", "") if rule != fixed else ("fixed", "too few images to calibrate; the "
                                                                           "model's default threshold")
     inp.near_rule = rule
     inp.calibration = judge(rule, copies, negatives, method=method, n_originals=len(originals), note=note)
 
 
-def _nearest_distinct(inp: AuditInputs, looks_like_a_copy: Callable[[Any], bool]) -> list:
-    """Each embedded image and its nearest neighbour that is neither the same file nor, by all three
-    signals, within the range of the known copies (a probable copy), measured three ways."""
-    from workbench.checks.calibration import Measure
+#: Images whose neighbours get their pixels compared during calibration (the closest first), each
+#: with every non-evident neighbour within reach of the loose threshold; beyond these only the nearest
+#: is measured, without pixels (an unmeasured signal never hides a negative).
+GEOMETRY_NEGATIVES = 2000
+
+
+def _nearest_distinct(inp: AuditInputs, phash_bits: int) -> tuple[list, list]:
+    """``(nearest, measured)``: each embedded image's nearest neighbour that is neither the same file nor
+    evidently a copy of it (``checks.calibration.evident_copy``), and every non-evident neighbour measured:
+    the nearest of each image and, for the closest images, all within reach of the loose threshold (the
+    look-alike that links is as often an image's third neighbour as its first)."""
+    from workbench.checks.calibration import LOOSE_NEGATIVE_SHARE, Measure, evident_copy
     from workbench.checks.duplicates import _phash_bits
     from workbench.checks.near_rule import thumb_similarity, thumbnail
 
     g, rows, facts = inp.graph, inp.embedded_rows, inp.facts
     phashes = [x.phash for x in facts]
     mirrors = [x.phash_mirror for x in facts]
-    out = []
+    reader = _pair_reader(inp)
+    if not len(rows):
+        return [], []
+    closest_first = np.argsort(g.distances[:, 0], kind="stable")
+    wide = set(closest_first[:GEOMETRY_NEGATIVES].tolist())
+    reach = 2.0 * float(np.quantile(g.distances[:, 0], LOOSE_NEGATIVE_SHARE))  # beyond any loose threshold
+    nearest, measured = [], []
     for i in range(len(rows)):
         a = int(rows[i])
+        found = False
         for j, d in zip(g.indices[i].tolist(), g.distances[i].tolist()):
             b = int(rows[j]) if j >= 0 else -1
             if b < 0 or (inp.hashes[a] is not None and inp.hashes[a] == inp.hashes[b]):
                 continue
+            if found and d > reach:
+                break
             bits, mirrored = _phash_bits(phashes, mirrors, a, b)
             m = Measure(float(d), thumb_similarity(thumbnail(facts[a].thumb), thumbnail(facts[b].thumb)), bits,
                         mirrored)
-            if looks_like_a_copy(m):
+            if not evident_copy(m, phash_bits) and i in wide:
+                m = m._replace(**reader(a, b)._asdict())
+            if evident_copy(m, phash_bits):
                 continue
-            out.append(m)
-            break
-    return out
+            if not found:
+                nearest.append(m)
+                found = True
+            measured.append(m)
+            if i not in wide:
+                break
+    return nearest, measured
 
 
 def _run_leakage(inp: AuditInputs, cfg: AuditConfig):
@@ -539,7 +579,8 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
             labels=tuple(frame["label"]), hashes=tuple(inp.hashes), embedded_rows=inp.embedded_rows,
             vectors=inp.embeddings.vectors, neighbor_indices=None if g is None else g.indices,
             neighbor_distances=None if g is None else g.distances, phashes=tuple(x.phash for x in facts),
-            phashes_mirror=tuple(x.phash_mirror for x in facts), thumbs=tuple(x.thumb for x in facts))
+            phashes_mirror=tuple(x.phash_mirror for x in facts), thumbs=tuple(x.thumb for x in facts),
+            pair_pixels=tuple((a, b, n, s) for (a, b), (n, s) in sorted(_matched_pairs(inp).items())))
     return AuditResult(
         dataset_name=table.dataset_name, source=table.source, task=table.task, n_samples=len(frame),
         classes=tuple(sorted({lab for labs in labels for lab in labs})),

@@ -118,6 +118,9 @@ class NearCalibration:
     loose: float
     thumb: float
     phash_bits: int
+    #: Correlation of a pair's pixels, registered by matched local features (images under 64 px: shifted
+    #: into line at native size), that confirms it (``None``: that tier off).
+    pixels: float | None = None
     n_originals: int = 0
     n_copies: int = 0
     n_negatives: int = 0
@@ -133,7 +136,7 @@ class NearCalibration:
         """The :class:`~workbench.checks.near_rule.NearRule` these thresholds make."""
         from workbench.checks.near_rule import NearRule
 
-        return NearRule(self.strict, self.loose, self.thumb, self.phash_bits)
+        return NearRule(self.strict, self.loose, self.thumb, self.phash_bits, self.pixels)
 
 
 @dataclass(frozen=True)
@@ -480,7 +483,9 @@ class AuditArtifacts:
     neighbor_distances: Any  # numpy [M, k] cosine distances, ascending
     phashes: tuple[str | None, ...] | None = None  # perceptual hashes per table row
     phashes_mirror: tuple[str | None, ...] | None = None  # perceptual hashes of the mirrored images
-    thumbs: tuple[str | None, ...] | None = None  # 16x16 greyscale thumbnails (hex) per table row
+    thumbs: tuple[str | None, ...] | None = None  # 16x16 colour thumbnails (hex) per table row
+    #: ``(row, row, inliers, aligned)`` of the pairs whose pixels were compared (``checks/geometry``).
+    pair_pixels: tuple[tuple[int, int, int | None, float | None], ...] = ()
 
     @property
     def embedded_ids(self) -> tuple[str, ...]:

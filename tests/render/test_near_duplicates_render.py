@@ -22,7 +22,8 @@ def _calibrated(root: Path) -> AuditResult:
     clusters = tuple(dataclasses.replace(c, links=(DuplicateLink(c.sample_ids[0], c.sample_ids[1], 0.08,
                                                                  "embedding+thumbnail"),))
                      for c in d.clusters)
-    cal = NearCalibration(method="calibrated", strict=0.021, loose=0.17, thumb=0.775, phash_bits=2, n_originals=48,
+    cal = NearCalibration(method="calibrated", strict=0.021, loose=0.17, thumb=0.775, phash_bits=2, pixels=0.953,
+                          n_originals=48,
                           n_copies=336, n_negatives=1000, recall=(("resize", 1.0), ("rotate", 0.77)),
                           false_pair_rate=0.002, note=XSS_NOTE)
     d = dataclasses.replace(d, clusters=clusters, calibration=cal, n_near_pairs=20, n_rejected_candidates=7,
@@ -63,9 +64,10 @@ def test_export_summary_and_report_state_the_rule(tmp_path: Path) -> None:
     assert near["n_rejected_candidates"] == 7 and near["n_split_links"] == 3
     assert doc["duplicates"][0]["evidence"] == ["embedding+thumbnail"]
     assert doc["duplicates"][0]["links"][0]["evidence"] == "embedding+thumbnail"
-    summary = text_summary(result)
+    summary = " ".join(text_summary(result).split())  # the summary wraps at 78 columns
     assert "calibrated on this dataset" in summary and "rotate 77%" in summary
     assert "images in near clusters expected right" in summary and "thumbnails (>= 0.78)" in summary
+    assert near["calibration"]["pixels_threshold"] == 0.953 and "registered pixels (>= 0.95)" in summary
     fixed = dataclasses.replace(result.duplicates, calibration=None)
     assert "not calibrated" in text_summary(dataclasses.replace(result, duplicates=fixed))
     user = dataclasses.replace(result.duplicates.calibration, method="user", thumb=1.01)
@@ -73,4 +75,5 @@ def test_export_summary_and_report_state_the_rule(tmp_path: Path) -> None:
     assert "--near-threshold" in one and "1.01" not in one
     html = render_html(result)
     assert "Near-duplicate rule" in html and "Expected recall: rotate" in html and "embedding+thumbnail" in html
+    assert "once registered by local features" in html and "0.95" in html
     assert XSS_NOTE not in html and "&lt;script&gt;alert(9)" in html

@@ -2,21 +2,30 @@
 
 Positives: copies made from a seeded sample of the dataset's own images (resize, JPEG, brightness,
 contrast, crop, mirror, rotation; :mod:`workbench.embeddings.copies`), measured against their
-originals. Negatives: each image and its nearest neighbour that is neither a byte-identical copy
-nor a probable copy (within the known copies' range on all three signals, :func:`copy_signature`).
+originals. Negatives: each image and its nearest neighbour that is not evidently a copy of it
+(byte-identical, hashes within the bit limit, thumbnails matching to
+:data:`EVIDENT_COPY_SIMILARITY`, or :data:`EVIDENT_INLIERS` local features agreeing). A look-alike
+that is not evidently a copy counts as a different picture: the thresholds err towards missing
+a copy rather than joining two pictures.
 
 The choice (:func:`choose_rule`):
 
 1. ``strict``: the embedding distance below which only :data:`STRICT_NEGATIVE_SHARE` of the
-   images have a different-looking nearest neighbour; pairs within it need no other evidence.
+   images have a different picture as nearest neighbour (with fewer than 1,000 images: below the
+   closest such pair); pairs within it need no other evidence.
 2. ``loose``: far enough to take in :data:`LOOSE_COPY_SHARE` of the copies, but never beyond the
    :data:`LOOSE_NEGATIVE_SHARE` quantile of the negatives; pairs between the two thresholds are
-   confirmed by their thumbnails (or perceptual hashes) or rejected.
-3. ``thumb``: the thumbnail correlation that keeps :data:`THUMB_COPY_SHARE` of the copies in that
-   band, raised as far as needed so that at most :data:`FALSE_PAIR_BUDGET` of the images link to
-   a different picture through it (never below :data:`MIN_THUMB`). Negatives that are evidently
-   copies (hashes within the bit limit, thumbnails matching to :data:`EVIDENT_COPY_SIMILARITY`)
-   are left out of the choice.
+   confirmed by their thumbnails, local features or perceptual hashes, or rejected.
+3. ``thumb``: the thumbnail correlation just above all but :data:`FALSE_PAIR_BUDGET` of the
+   negatives in that band (never below :data:`MIN_THUMB`), then up to the lowest copy above it:
+   the gap is a margin for look-alikes the sample of negatives missed.
+4. ``pixels``: the correlation of the pixels once registered by matched local features (images
+   under 64 px: shifted into line at native size), chosen like ``thumb``; off when no copy was
+   measured that way.
+
+The bars are raised above the negatives measured most widely (``bar_negatives``): every
+non-evident neighbour within reach, not only the nearest, since a look-alike that is an image's
+third neighbour links as easily as its first.
 
 Then every copy and every negative is judged by the full rule: the share of copies linked per
 transform is the expected recall, the share of negatives linked the expected false-pair rate.
@@ -25,7 +34,7 @@ Pure: measurements in, a :class:`~workbench.results.NearCalibration` out.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -33,33 +42,38 @@ from workbench.checks.near_rule import NearRule
 from workbench.results import NearCalibration
 
 #: Share of images whose nearest distinct neighbour may fall within ``strict``.
-STRICT_NEGATIVE_SHARE = 0.002
+STRICT_NEGATIVE_SHARE = 0.001
 #: Share of known copies the loose threshold aims to take in.
 LOOSE_COPY_SHARE = 0.99
 #: The loose threshold never goes beyond this quantile of the negatives' distances.
 LOOSE_NEGATIVE_SHARE = 0.25
-#: Share of the copies in the band between the thresholds that the thumbnail test keeps, when the
-#: negatives allow it.
-THUMB_COPY_SHARE = 0.95
 #: Thumbnail threshold used when the band holds no copies to choose one.
 DEFAULT_THUMB = 0.9
 #: The thumbnail bar never goes below this correlation.
 MIN_THUMB = 0.7
-#: Share of images that may link to a different picture through the thumbnail test.
-FALSE_PAIR_BUDGET = 0.005
+#: Share of images that may link to a different picture through the thumbnail test, and again
+#: through the geometric one (with fewer than 1,000 images: none of the measured ones).
+FALSE_PAIR_BUDGET = 0.001
 #: Negatives whose thumbnails correlate this well are taken for the dataset's own copies.
 EVIDENT_COPY_SIMILARITY = 0.995
-#: A neighbour within this quantile of the known copies' values on every signal is a probable copy.
-COPY_SIGNATURE_SHARE = 0.99
+#: Negatives whose pixels, once registered by matched features, correlate this well are taken for the
+#: dataset's own copies (crops, rotations); so are those EVIDENT_INLIERS features agree on whose pixels
+#: correlate EVIDENT_REGISTERED_MANY (a crop of a detailed photo: 300 matches, 0.93 once re-sampled).
+#: Small images aligned at native size need EVIDENT_COPY_SIMILARITY.
+EVIDENT_REGISTERED = 0.95
+EVIDENT_INLIERS = 250
+EVIDENT_REGISTERED_MANY = 0.9
 
 
 class Measure(NamedTuple):
-    """One pair measured three ways (``None`` where a signal is missing)."""
+    """One pair measured up to four ways (``None`` where a signal is missing or was not measured)."""
 
     distance: float | None
     similarity: float | None
     phash_bits: int | None
     mirrored: bool = False
+    inliers: int | None = None
+    aligned: float | None = None
 
 
 class CopyMeasure(NamedTuple):
@@ -68,7 +82,7 @@ class CopyMeasure(NamedTuple):
 
 
 def choose_rule(copies: Sequence[CopyMeasure], negatives: Sequence[Measure], *, phash_bits: int = 2,
-                fallback: float) -> NearRule:
+                fallback: float, bar_negatives: Sequence[Measure] | None = None) -> NearRule:
     """The rule's thresholds from the measurements (see the module docstring).
 
     Example:
@@ -91,51 +105,63 @@ def choose_rule(copies: Sequence[CopyMeasure], negatives: Sequence[Measure], *, 
     band = [c.measure.similarity for c in copies
             if c.measure.distance is not None and strict < c.measure.distance <= loose
             and c.measure.similarity is not None]
-    neg_band = [m.similarity for m in negatives
-                if m.distance is not None and strict < m.distance <= loose and m.similarity is not None]
-    # The thumbnail bar: as low as the copies need, but no lower than lets more than FALSE_PAIR_BUDGET of
-    # the images link to a different picture through it.
+    wide = distinct(bar_negatives, phash_bits) if bar_negatives is not None else negatives
+    in_band_negatives = [m for m in wide if m.distance is not None and strict < m.distance <= loose]
+    neg_band = [m.similarity for m in in_band_negatives if m.similarity is not None]
+    # The thumbnail and geometric bars: as low as the copies need, but no lower than lets more than
+    # FALSE_PAIR_BUDGET of the images link to a different picture through them.
     allowed = int(FALSE_PAIR_BUDGET * len(neg_d))
-    ranked = sorted(neg_band, reverse=True)
-    floor = ranked[allowed] + 1e-6 if len(ranked) > allowed else MIN_THUMB
-    keeps_copies = float(np.quantile(band, 1.0 - THUMB_COPY_SHARE, method="lower")) if band else DEFAULT_THUMB
-    thumb = min(1.0, max(keeps_copies, floor, MIN_THUMB))
-    return NearRule(strict=strict, loose=loose, thumb=float(thumb), phash_bits=phash_bits)
+    thumb = _bar(band, neg_band, allowed, DEFAULT_THUMB, MIN_THUMB, step=1e-6, cap=1.0)
+    in_band = [c.measure for c in copies if c.measure.distance is not None and strict < c.measure.distance <= loose]
+    copy_aligned = [m.aligned for m in in_band if m.aligned is not None]
+    neg_aligned = [m.aligned for m in in_band_negatives if m.aligned is not None]
+    pixels = (float(_bar(copy_aligned, neg_aligned, allowed, DEFAULT_THUMB, MIN_THUMB, step=1e-6, cap=1.0))
+              if copy_aligned else None)
+    return NearRule(strict=strict, loose=loose, thumb=float(thumb), phash_bits=phash_bits, pixels=pixels)
 
 
-def copy_signature(copies: Sequence[CopyMeasure], share: float = COPY_SIGNATURE_SHARE) -> Callable[[Measure], bool]:
-    """A test for "looks like one of the known copies by every signal": embedding distance, thumbnail
-    correlation and hash bits each within the central ``share`` of the copies' own values.
-
-    A dataset's own crops and rotations are not evident copies (their hashes and thumbnails drift),
-    yet they must not be taken for distinct pictures when the thresholds are chosen: in a
-    dataset made mostly of copies, they would be most of the nearest neighbours.
+def _bar(copy_values: Sequence[float], negative_values: Sequence[float], allowed: int, default: float,
+         minimum: float, *, step: float, cap: float | None) -> float:
+    """Just above all but ``allowed`` of the negatives (never below ``minimum``), then up to the lowest copy
+    above that floor: every bar in between separates the measurements alike, and the highest of them
+    keeps the widest margin against a look-alike no sample held without losing a known copy.
+    ``default`` when no copy clears the floor.
 
     Example:
-        >>> sig = copy_signature([CopyMeasure("crop", Measure(d / 100, 0.9, 10)) for d in range(1, 11)])
-        >>> sig(Measure(0.05, 0.95, 8)), sig(Measure(0.05, 0.95, 30)), sig(Measure(0.3, 0.95, 8))
-        (True, False, False)
+        >>> _bar([0.999, 0.998, 0.997, 0.5], [0.99, 0.9, 0.8], 0, 0.9, 0.7, step=1e-6, cap=1.0)
+        0.997
     """
-    d = [c.measure.distance for c in copies if c.measure.distance is not None]
-    s = [c.measure.similarity for c in copies if c.measure.similarity is not None]
-    b = [c.measure.phash_bits for c in copies if c.measure.phash_bits is not None]
-    if not (d and s and b):
-        return lambda m: False
-    max_d, min_s, max_b = (float(np.quantile(d, share)), float(np.quantile(s, 1 - share)),
-                           float(np.quantile(b, share)))
-
-    def looks_like_a_copy(m: Measure) -> bool:
-        return (m.distance is not None and m.distance <= max_d and m.similarity is not None
-                and m.similarity >= min_s and m.phash_bits is not None and m.phash_bits <= max_b)
-    return looks_like_a_copy
+    ranked = sorted(negative_values, reverse=True)
+    floor = max(ranked[allowed] + step if len(ranked) > allowed else minimum, minimum)
+    catchable = [v for v in copy_values if v >= floor]
+    bar = max(min(catchable), floor) if catchable else max(default, floor)
+    return min(cap, bar) if cap is not None else bar
 
 
 def distinct(negatives: Sequence[Measure], phash_bits: int) -> list[Measure]:
-    """The negatives that are not evidently copies (hashes within ``phash_bits``, or thumbnails that match
-    to :data:`EVIDENT_COPY_SIMILARITY`): a dataset's own copies would otherwise set the thresholds."""
-    return [m for m in negatives
-            if not ((m.phash_bits is not None and m.phash_bits <= phash_bits)
-                    or (m.similarity is not None and m.similarity >= EVIDENT_COPY_SIMILARITY))]
+    """The negatives that are not evidently copies (see :func:`evident_copy`)."""
+    return [m for m in negatives if not evident_copy(m, phash_bits)]
+
+
+def evident_copy(m: Measure, phash_bits: int) -> bool:
+    """Hashes within ``phash_bits``, thumbnails (or small images' aligned pixels) that match to
+    :data:`EVIDENT_COPY_SIMILARITY`, or registered pixels that match to :data:`EVIDENT_REGISTERED`
+    (to :data:`EVIDENT_REGISTERED_MANY` with :data:`EVIDENT_INLIERS` features agreeing): a dataset's own copies, which must not set the
+    thresholds for telling different pictures apart.
+
+    Example:
+        >>> evident_copy(Measure(0.1, 0.5, 1), 2), evident_copy(Measure(0.1, 0.5, 20, inliers=30, aligned=0.96), 2)
+        (True, True)
+        >>> evident_copy(Measure(0.1, 0.5, 20, inliers=300, aligned=0.92), 2), evident_copy(Measure(0.1, 0.5, 20, inliers=188, aligned=0.92), 2)
+        (True, False)
+        >>> evident_copy(Measure(0.1, 0.99, 20, aligned=0.99), 2)  # small images: aligned pixels need 0.995
+        False
+    """
+    return ((m.phash_bits is not None and m.phash_bits <= phash_bits)
+            or (m.similarity is not None and m.similarity >= EVIDENT_COPY_SIMILARITY)
+            or (m.aligned is not None and m.inliers is None and m.aligned >= EVIDENT_COPY_SIMILARITY)
+            or (m.aligned is not None and m.inliers is not None
+                and m.aligned >= (EVIDENT_REGISTERED_MANY if m.inliers >= EVIDENT_INLIERS else EVIDENT_REGISTERED)))
 
 
 def judge(rule: NearRule, copies: Sequence[CopyMeasure], negatives: Sequence[Measure], *, method: str,
@@ -158,6 +184,7 @@ def judge(rule: NearRule, copies: Sequence[CopyMeasure], negatives: Sequence[Mea
     linked_negatives = sum(rule.decide(*m) is not None for m in negatives)
     rate = linked_negatives / len(negatives) if negatives else 0.0
     return NearCalibration(method=method, strict=float(rule.strict), loose=float(rule.loose),
-                           thumb=float(rule.thumb), phash_bits=rule.phash_bits, n_originals=n_originals,
+                           thumb=float(rule.thumb), phash_bits=rule.phash_bits, pixels=rule.pixels,
+                           n_originals=n_originals,
                            n_copies=len(copies), n_negatives=len(negatives), recall=recall,
                            false_pair_rate=round(rate, 6), note=note)

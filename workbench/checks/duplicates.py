@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -97,11 +97,13 @@ class Edge(NamedTuple):
 
 
 class EdgeSet(NamedTuple):
-    """The linking edges, with the candidates no second signal confirmed and the links split off chains."""
+    """The linking edges, with the candidates no second signal confirmed, the links split off chains,
+    and the pairs whose pixels were compared (``(row, row) -> (inliers, aligned)``)."""
 
     edges: list[Edge]
     n_rejected: int = 0
     n_split: int = 0
+    measured: dict[tuple[int, int], tuple[int | None, float | None]] | None = None
 
 
 def _edge(e: Sequence, hashes: Sequence[str | None]) -> Edge:
@@ -116,13 +118,16 @@ def _edge(e: Sequence, hashes: Sequence[str | None]) -> Edge:
 def duplicate_edges(hashes: Sequence[str | None], graph: NeighborGraph | None, embedded_rows: np.ndarray | None,
                     rule: NearRule | float, *, phashes: Sequence[str | None] | None = None,
                     phashes_mirror: Sequence[str | None] | None = None, thumbs: Sequence[str | None] | None = None,
-                    vectors: np.ndarray | None = None, phash_max_distance: int | None = None) -> EdgeSet:
+                    vectors: np.ndarray | None = None, phash_max_distance: int | None = None,
+                    geometry: Callable[[int, int], tuple[int | None, float | None]] | None = None) -> EdgeSet:
     """All linking edges, each with its evidence (the rule is :class:`~workbench.checks.near_rule.NearRule`).
 
     1. exact: identical content hashes, distance 0;
     2. embedding: pairs of the k-NN graph within ``rule.loose``, kept when the rule accepts them
-       (within ``rule.strict``, or confirmed by thumbnails or perceptual hashes);
-       ``embedded_rows`` maps graph rows (and ``vectors`` rows) to table rows;
+       (within ``rule.strict``, or confirmed by thumbnails, perceptual hashes or, last and only
+       when the others leave it undecided, ``geometry(a, b)``: ``(inliers, aligned)`` of table
+       rows ``a`` and ``b``, see :mod:`workbench.checks.geometry`); ``embedded_rows`` maps graph rows (and ``vectors`` rows) to
+       table rows;
     3. perceptual hash, for every pair, mirrored too: at most ``rule.phash_bits`` bits apart,
        confirmed by the embedding when both images have one; distance reported as the cosine
        distance, or Hamming bits / 64 without embeddings.
@@ -130,12 +135,12 @@ def duplicate_edges(hashes: Sequence[str | None], graph: NeighborGraph | None, e
     Clusters must not chain different pictures: see :func:`split_chains`. A float ``rule`` is
     one fixed cosine threshold (no thumbnail tier).
     """
-    from workbench.checks.near_rule import thumb_similarity, thumbnail
+    from workbench.checks.near_rule import chroma_agreement, thumb_similarity, thumbnail
 
     if not isinstance(rule, NearRule):
         rule = NearRule.fixed(float(rule), phash_max_distance if phash_max_distance is not None else 2)
     elif phash_max_distance is not None:
-        rule = NearRule(rule.strict, rule.loose, rule.thumb, phash_max_distance)
+        rule = NearRule(rule.strict, rule.loose, rule.thumb, phash_max_distance, rule.pixels)
     edges = [Edge(a, b, 0.0, "exact") for a, b in exact_pairs(hashes)]
     n = len(hashes)
     pos = np.full(n, -1, dtype=np.int64)  # table row -> graph/vector row
@@ -155,6 +160,20 @@ def duplicate_edges(hashes: Sequence[str | None], graph: NeighborGraph | None, e
 
     seen: set[tuple[int, int]] = set()
     rejected = 0
+    measured: dict[tuple[int, int], tuple[int | None, float | None]] = {}
+
+    def judge(a: int, b: int, dist: float | None, bits: int | None, mirrored: bool) -> str | None:
+        sim = thumb_similarity(thumb(a), thumb(b)) if dist is not None and dist > rule.strict else None
+        hashed = bits is not None and bits <= rule.phash_bits and dist is not None and dist > rule.strict
+        chroma = chroma_agreement(thumbs[a], thumbs[b]) if hashed and thumbs is not None else None
+        evidence = rule.decide(dist, sim, bits, mirrored, chroma=chroma)
+        if evidence is None and geometry is not None and rule.uses_geometry and dist is not None \
+                and dist <= rule.loose:
+            key = (min(a, b), max(a, b))
+            if key not in measured:
+                measured[key] = geometry(key[0], key[1])
+            evidence = rule.decide(dist, sim, bits, mirrored, *measured[key], chroma=chroma)
+        return evidence
     if graph is not None and embedded_rows is not None:
         i, j, d = graph.pairs_within(rule.loose)
         for a, b, dist in zip(embedded_rows[i].tolist(), embedded_rows[j].tolist(), d.tolist()):
@@ -163,8 +182,7 @@ def duplicate_edges(hashes: Sequence[str | None], graph: NeighborGraph | None, e
             key = (min(a, b), max(a, b))
             seen.add(key)
             bits, mirrored = _phash_bits(phashes, phashes_mirror, a, b)
-            sim = thumb_similarity(thumb(a), thumb(b)) if dist > rule.strict else None
-            evidence = rule.decide(float(dist), sim, bits, mirrored)
+            evidence = judge(a, b, float(dist), bits, mirrored)
             if evidence is None:
                 rejected += 1
             else:
@@ -177,14 +195,13 @@ def duplicate_edges(hashes: Sequence[str | None], graph: NeighborGraph | None, e
             dist = None
             if vectors is not None and pos[a] >= 0 and pos[b] >= 0:
                 dist = float(1.0 - np.dot(vectors[pos[a]], vectors[pos[b]]))
-            sim = thumb_similarity(thumb(a), thumb(b)) if dist is not None and dist > rule.strict else None
-            evidence = rule.decide(dist, sim, bits, mirrored)
+            evidence = judge(a, b, dist, bits, mirrored)
             if evidence is None:
                 rejected += 1
             else:
                 edges.append(Edge(a, b, dist if dist is not None else bits / 64.0, evidence))
     kept, n_split = split_chains(edges, hashes, vectors, pos, rule.loose)
-    return EdgeSet(kept, rejected, n_split)
+    return EdgeSet(kept, rejected, n_split, measured)
 
 
 def _phash_bits(phashes, phashes_mirror, a: int, b: int) -> tuple[int | None, bool]:
@@ -344,9 +361,10 @@ def refilter(artifacts: Any, threshold: "float | NearRule", *, calibration: Any 
 
     a = artifacts
     graph = None if a.neighbor_indices is None else NeighborGraph(a.neighbor_indices, a.neighbor_distances)
+    known = {(x, y): (n, s) for x, y, n, s in getattr(a, "pair_pixels", ())}  # the audit's, not re-read
     edges = duplicate_edges(a.hashes, graph, a.embedded_rows, threshold, phashes=a.phashes,
                             phashes_mirror=getattr(a, "phashes_mirror", None), thumbs=getattr(a, "thumbs", None),
-                            vectors=a.vectors)
+                            vectors=a.vectors, geometry=lambda x, y: known.get((x, y), (None, None)))
     cols = (a.sample_ids, a.filepaths, a.splits, a.labels)
     strict = threshold.strict if isinstance(threshold, NearRule) else float(threshold)
     dups = find_duplicates(*cols, a.hashes, edges, threshold=strict, calibration=calibration)

@@ -3,9 +3,9 @@
 :data:`TRANSFORMS` are the edits that make realistic copies: half-size re-encodes, JPEG at low
 quality, brightness and contrast changes, a 90% crop, a mirror image and a 5° rotation. Each
 copy is encoded to bytes and decoded again exactly as a file is (JPEG draft decode, upright
-RGB), embedded with the audit's model, and measured against its original three ways:
-embedding distance, thumbnail correlation and perceptual-hash bits
-(:class:`~workbench.checks.calibration.Measure`).
+RGB), embedded with the audit's model, and measured against its original four ways:
+embedding distance, thumbnail correlation, perceptual-hash bits, and agreeing local features
+or, under 64 px, aligned pixels (:class:`~workbench.checks.calibration.Measure`).
 
 Measurements (each copy's embedding distance, thumbnail and hashes) are cached per original (by
 content hash) under ``<cache>/calibration/``, keyed by model and preprocessing, so a re-audit
@@ -30,7 +30,7 @@ from workbench.embeddings.backends import LoadedEmbedder
 log = logging.getLogger(__name__)
 
 #: Bump when a transform changes: cached measurements of other versions are ignored.
-COPIES_VERSION = 3
+COPIES_VERSION = 7
 
 
 class Original(NamedTuple):
@@ -143,6 +143,7 @@ def measure_copies(originals: Sequence[Original], embedder: LoadedEmbedder, *,
     """
     from PIL import Image
 
+    from workbench.checks.geometry import aligned_similarity, describe, register
     from workbench.embeddings.pipeline import embed_images
     from workbench.io.files import image_signatures
     from workbench.io.pixels import to_rgb
@@ -151,7 +152,7 @@ def measure_copies(originals: Sequence[Original], embedder: LoadedEmbedder, *,
     stored = _load(path) if path is not None else {}
     todo = [o for o in originals if o.sha256 not in stored]
     if todo:
-        images, owners = [], []
+        images, owners, matched = [], [], []
         for k, original in enumerate(todo):
             try:
                 with Image.open(original.filepath) as img:
@@ -159,16 +160,20 @@ def measure_copies(originals: Sequence[Original], embedder: LoadedEmbedder, *,
             except Exception as exc:  # noqa: BLE001 - any decode failure: skip this original
                 log.debug("calibration: can't reopen %s: %s", original.filepath, exc)
                 continue
+            features = describe(rgb)
             for name in TRANSFORMS:
                 images.append(make_copy(rgb, name, embedder.input_size))
                 owners.append((k, name))
+                found = register(features, describe(images[-1]))
+                matched.append([found.inliers, found.similarity] if found is not None
+                               else [None, aligned_similarity(rgb, images[-1])])
         vectors = embed_images(images, embedder, batch_size=batch_size) if images else np.zeros((0, embedder.dim))
         fresh: dict[str, list] = {}
-        for (k, name), img, vec in zip(owners, images, vectors):
+        for (k, name), img, vec, n in zip(owners, images, vectors, matched):
             original = todo[k]
             phash, phash_mirror, thumb = image_signatures(img)
             distance = float(1.0 - np.dot(vec, original.vector))
-            fresh.setdefault(original.sha256, []).append([name, distance, thumb, phash, phash_mirror])
+            fresh.setdefault(original.sha256, []).append([name, distance, thumb, phash, phash_mirror, n])
         stored.update(fresh)
         if path is not None and fresh:
             _save(path, stored)
@@ -179,10 +184,10 @@ def _measures(originals: Sequence[Original], stored: dict[str, list]) -> list[Co
     out = []
     for original in originals:
         reference = thumbnail(original.thumb)
-        for name, distance, thumb, phash, phash_mirror in stored.get(original.sha256, []):
+        for name, distance, thumb, phash, phash_mirror, (n_inliers, aligned) in stored.get(original.sha256, []):
             direct, mirrored = hamming(original.phash, phash), hamming(original.phash, phash_mirror)
             use_mirror = mirrored is not None and (direct is None or mirrored < direct)
             similarity = thumb_similarity(reference, thumbnail(thumb))
             out.append(CopyMeasure(name, Measure(distance, similarity, mirrored if use_mirror else direct,
-                                                 use_mirror)))
+                                                 use_mirror, n_inliers, aligned)))
     return out

@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 #: Version of the stored facts; 2: perceptual hashes of upright, 8-bit, alpha-on-white pixels;
 #: 3: width and height of the upright image (an EXIF-rotated photo reports its shown size);
-#: 4: the mirrored perceptual hash and a 16x16 thumbnail, evidence for near duplicates; 5: in colour.
-FACTS_VERSION = 5
+#: 4: the mirrored perceptual hash and a 16x16 thumbnail, evidence for near duplicates; 5: in colour;
+#: 6: thumbnails by exact area averages (mirror-symmetric; PIL's box filter is not at fractional scales).
+FACTS_VERSION = 6
 
 _COLUMNS = [f.name for f in fields(FileFacts)]
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS facts (filepath TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "

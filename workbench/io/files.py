@@ -99,8 +99,45 @@ def image_signatures(rgb) -> tuple[str, str, str]:
     from PIL import Image
 
     mirrored = rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    thumb = rgb.convert("RGB").resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX)
-    return perceptual_hash(rgb), perceptual_hash(mirrored), thumb.tobytes().hex()
+    return perceptual_hash(rgb), perceptual_hash(mirrored), area_thumbnail(rgb).tobytes().hex()
+
+
+def area_thumbnail(rgb, side: int = THUMB_SIDE):
+    """``[side, side, 3]`` uint8: each pixel the exact mean of the image area it covers.
+
+    Exact area weights (not PIL's resampling, which is not mirror-symmetric at fractional
+    scales): the thumbnail of a mirror image is the mirrored thumbnail, and a rescaled copy's
+    thumbnail matches its original's. Large images are first reduced by an integer factor.
+
+    Example:
+        >>> from PIL import Image
+        >>> import numpy as np
+        >>> img = Image.fromarray(np.arange(28 * 28 * 3, dtype=np.uint8).reshape(28, 28, 3))
+        >>> flip = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        >>> bool((area_thumbnail(img)[:, ::-1] == area_thumbnail(flip)).all())
+        True
+    """
+    import numpy as np
+
+    img = rgb.convert("RGB")
+    factor = min(img.size) // (side * 8)
+    if factor > 1:
+        img = img.reduce(factor)
+    x = np.asarray(img, dtype=np.float64)
+    t = np.einsum("ih,hwc->iwc", _area_weights(x.shape[0], side), x)
+    t = np.einsum("iwc,jw->ijc", t, _area_weights(x.shape[1], side))
+    return np.clip(np.rint(t), 0, 255).astype(np.uint8)
+
+
+def _area_weights(n: int, side: int):
+    """``[side, n]``: row ``i`` averages the input cells ``[i * n / side, (i + 1) * n / side)``."""
+    import numpy as np
+
+    edges = np.arange(side + 1) * n / side
+    cells = np.arange(n)
+    lo, hi = edges[:-1, None], edges[1:, None]
+    w = np.clip(np.minimum(hi, cells + 1) - np.maximum(lo, cells), 0.0, None)
+    return w / w.sum(axis=1, keepdims=True)
 
 
 def perceptual_hash(img) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from workbench.results import AuditResult
 
-EXPORT_SCHEMA_VERSION = "1.3"
+EXPORT_SCHEMA_VERSION = "1.4"
 
 
 def to_export_dict(result: AuditResult) -> dict[str, Any]:
@@ -78,7 +78,8 @@ def _near(dups: Any) -> dict[str, Any]:
     return {
         "calibration": None if cal is None else {
             "method": cal.method, "strict_threshold": cal.strict, "loose_threshold": cal.loose,
-            "thumbnail_threshold": cal.thumb, "phash_bits": cal.phash_bits, "n_originals": cal.n_originals,
+            "thumbnail_threshold": cal.thumb, "phash_bits": cal.phash_bits, "pixels_threshold": cal.pixels,
+            "n_originals": cal.n_originals,
             "n_copies": cal.n_copies, "expected_recall": dict(cal.recall),
             "expected_false_pair_rate": cal.false_pair_rate, "note": cal.note},
         "n_rejected_candidates": dups.n_rejected_candidates, "n_split_links": dups.n_split_links,

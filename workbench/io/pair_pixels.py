@@ -1,0 +1,85 @@
+"""Read images again for the pixel-level evidence on a pair, once each, only when a pair needs it.
+
+The near-duplicate rule asks for local features or aligned pixels
+(:mod:`workbench.checks.geometry`) only for the pairs the cheaper signals leave undecided, so
+each image is read lazily, per table row, and kept for the rest of the audit: keypoints for
+images of at least :data:`~workbench.checks.geometry.MIN_SIDE` pixels, the pixels themselves
+for smaller ones. Only paths the audit already read (inside the dataset root) are opened.
+
+Read-only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, NamedTuple, Sequence
+
+from workbench.checks.geometry import MIN_SIDE, SIDE, aligned_similarity, describe, register
+
+log = logging.getLogger(__name__)
+
+
+class PairPixels(NamedTuple):
+    """Two large images: ``inliers`` (feature matches agreeing on one transform) and ``aligned`` (their
+    registered pixels' correlation, when enough agree); one small image: ``aligned`` (native pixels,
+    shifted into line). ``None`` where not measured."""
+
+    inliers: int | None = None
+    aligned: float | None = None
+
+
+class PairReader:
+    """``reader(a, b)``: :class:`PairPixels` of table rows ``a`` and ``b``. ``reader.measured`` counts
+    the pairs measured."""
+
+    def __init__(self, filepaths: Sequence[str | None], sizes: Sequence[tuple[int | None, int | None]]) -> None:
+        self._paths = filepaths
+        self._sizes = sizes
+        self._images: dict[int, Any] = {}
+        self._keypoints: dict[int, Any] = {}
+        self.measured = 0
+
+    def _small(self, row: int) -> bool | None:
+        w, h = self._sizes[row]
+        if self._paths[row] is None or w is None or h is None:
+            return None
+        return min(w, h) < MIN_SIDE
+
+    def _image(self, row: int) -> Any:
+        if row in self._images:
+            return self._images[row]
+        img = self._read(row)
+        if self._small(row):  # small images are kept (a few kB); large ones are read again if asked
+            self._images[row] = img
+        return img
+
+    def _features(self, row: int) -> Any:
+        if row not in self._keypoints:
+            img = self._read(row)  # not kept: only its keypoints are
+            self._keypoints[row] = describe(img) if img is not None else None
+        return self._keypoints[row]
+
+    def _read(self, row: int) -> Any:
+        from PIL import Image
+
+        from workbench.io.pixels import to_rgb
+
+        try:
+            with Image.open(self._paths[row]) as img:
+                if img.format == "JPEG":
+                    img.draft("RGB", (SIDE, SIDE))
+                return to_rgb(img).copy()
+        except Exception as exc:  # noqa: BLE001 - a file that changed since it was read: no evidence
+            log.debug("pair evidence: can't read %s: %s", self._paths[row], exc)
+            return None
+
+    def __call__(self, a: int, b: int) -> PairPixels:
+        small_a, small_b = self._small(a), self._small(b)
+        if small_a is None or small_b is None:
+            return PairPixels()
+        self.measured += 1
+        if small_a or small_b:
+            x, y = self._image(a), self._image(b)
+            return PairPixels(aligned=aligned_similarity(x, y) if x is not None and y is not None else None)
+        found = register(self._features(a), self._features(b))
+        return PairPixels() if found is None else PairPixels(inliers=found.inliers, aligned=found.similarity)
