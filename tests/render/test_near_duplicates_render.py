@@ -66,8 +66,8 @@ def test_export_summary_and_report_state_the_rule(tmp_path: Path) -> None:
     assert doc["duplicates"][0]["links"][0]["evidence"] == "embedding+thumbnail"
     summary = " ".join(text_summary(result).split())  # the summary wraps at 78 columns
     assert "calibrated on this dataset" in summary and "rotate 77%" in summary
-    assert "images in near clusters expected right" in summary and "thumbnails (>= 0.78)" in summary
-    assert near["calibration"]["pixels_threshold"] == 0.953 and "registered pixels (>= 0.95)" in summary
+    assert "images in near clusters expected right" in summary and "thumbnails (>= 0.775)" in summary
+    assert near["calibration"]["pixels_threshold"] == 0.953 and "registered pixels (>= 0.953)" in summary
     fixed = dataclasses.replace(result.duplicates, calibration=None)
     assert "not calibrated" in text_summary(dataclasses.replace(result, duplicates=fixed))
     user = dataclasses.replace(result.duplicates.calibration, method="user", thumb=1.01)
@@ -76,4 +76,5 @@ def test_export_summary_and_report_state_the_rule(tmp_path: Path) -> None:
     html = render_html(result)
     assert "Near-duplicate rule" in html and "Expected recall: rotate" in html and "embedding+thumbnail" in html
     assert "once registered by local features" in html and "0.95" in html
+    assert "≤ 0.021</b>, or <b>≤ 0.17</b> with a second signal" in html
     assert XSS_NOTE not in html and "&lt;script&gt;alert(9)" in html

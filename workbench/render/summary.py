@@ -46,9 +46,9 @@ def near_duplicates_text(d: Any) -> str:
         text = (f"near duplicates ({how.get(cal.method, cal.method)}): embedding distance <= {cal.strict:.4g}; "
                 "perceptual hashes confirmed by it")
     else:
-        geometry = f", registered pixels (>= {cal.pixels:.2f})" if cal.pixels is not None else ""
+        geometry = f", registered pixels (>= {cal.pixels:.3f})" if cal.pixels is not None else ""
         text = (f"near duplicates ({how.get(cal.method, cal.method)}): embedding distance <= {cal.strict:.4g}, or "
-                f"<= {cal.loose:.4g} confirmed by thumbnails (>= {cal.thumb:.2f}){geometry} or perceptual hashes")
+                f"<= {cal.loose:.4g} confirmed by thumbnails (>= {cal.thumb:.3f}){geometry} or perceptual hashes")
     if cal.recall:
         recall = ", ".join(f"{t} {r:.0%}" for t, r in cal.recall)
         text += f"; expected recall on {cal.n_copies} known copies: {recall}"
