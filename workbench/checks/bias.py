@@ -29,7 +29,7 @@ def split_shift(counts: dict[str, dict[str, int]], split_a: str, split_b: str) -
     Example:
         >>> s = split_shift({"train": {"a": 50, "b": 50}, "test": {"a": 90, "b": 10}}, "train", "test")
         >>> round(s.cramers_v, 2), s.largest_gaps[0][0]
-        (0.42, 'a')
+        (0.44, 'a')
     """
     from scipy.spatial.distance import jensenshannon
 
