@@ -161,7 +161,8 @@ def read_workbench_json(doc: dict) -> dict:
             "timings": doc.get("timings"), "calibration": doc.get("calibration") or doc.get("near_duplicate_calibration")}
 
 
-def run_workbench(folder: Path, variant: str, src: Path | None, mongo, workdir: Path, timeout: float) -> dict:
+def run_workbench(folder: Path, variant: str, src: Path | None, mongo, workdir: Path, timeout: float,
+                  extra: tuple[str, ...] = ()) -> dict:
     out = workdir / f"workbench-{variant}.json"
     env = {**os.environ, **mongo.env(), "HF_HUB_OFFLINE": "1", "WORKBENCH_CACHE": str(workdir / f"cache-{variant}")}
     argv = [sys.executable]
@@ -170,7 +171,7 @@ def run_workbench(folder: Path, variant: str, src: Path | None, mongo, workdir: 
         argv.append("-P")  # no cwd on sys.path: the exported tree wins over the editable install
     argv += ["-c", "import sys; from workbench.cli import main; sys.exit(main())", "audit", str(folder),
              "--name", f"near-dups-{variant}", "--json", str(out), "--no-write-back", "--quiet",
-             "--cache-dir", str(workdir / f"cache-{variant}")]
+             "--cache-dir", str(workdir / f"cache-{variant}"), *extra]
     run = common.run_measured(argv, env=env, cwd=REPO, timeout=timeout, log_path=workdir / f"workbench-{variant}.log",
                               watch={"mongod": mongo.process.pid})
     result = {"wall_seconds": run.wall_seconds, "returncode": run.returncode, "timed_out": run.timed_out,
@@ -336,7 +337,8 @@ def run_parent(args) -> int:
             for tool in tools:
                 log.info("%s: %s", variant, tool)
                 if tool == "workbench":
-                    r = run_workbench(folder, variant, src, mongo, workdir, args.timeout)
+                    r = run_workbench(folder, variant, src, mongo, workdir, args.timeout,
+                                     tuple(args.workbench_args.split()))
                 else:
                     r = run_peer(tool, folder, variant, workdir, args.timeout)
                 r.update(variant=variant, tool=tool if tool != "workbench" else "workbench (defaults)",
@@ -370,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--variants", default="photos,fmnist,clipart")
     p.add_argument("--tools", default=",".join(TOOLS))
+    p.add_argument("--workbench-args", default="",
+                   help="extra options for workbench's audit, e.g. '--precision fp32' (what AVX2-only machines run)")
     p.add_argument("--data", default=str(common.BENCH_DIR / "near-dups"), help="where the recipe builds the folders")
     p.add_argument("--seed", type=int, default=20260101)
     p.add_argument("--workbench-rev", default=None,

@@ -36,6 +36,8 @@ WORK = ROOT / "build" / "bench" / "review-queue"
 
 #: Look-alike digit pairs for the asymmetric noise.
 DIGIT_SWAPS = ((3, 8), (1, 7), (4, 9), (5, 6))
+#: Look-alike Fashion-MNIST classes: T-shirt/Shirt, Pullover/Coat, Sneaker/Ankle boot.
+FMNIST_SWAPS = ((0, 6), (2, 4), (7, 9))
 
 
 def _write_pngs(folder: Path, images: np.ndarray) -> list[str]:
@@ -113,7 +115,7 @@ def _scored(order: np.ndarray, errors: np.ndarray) -> dict[str, float | int]:
     found = int(errors[order].sum())
     return {"shown": int(len(order)), "found": found,
             "precision": round(found / len(order), 4) if len(order) else None,
-            "recall": round(found / int(errors.sum()), 4)}
+            "recall": round(found / int(errors.sum()), 4) if errors.any() else None}
 
 
 def evaluate(vectors: np.ndarray, truth: np.ndarray, given: np.ndarray, classes: list[str],
@@ -155,7 +157,8 @@ def evaluate(vectors: np.ndarray, truth: np.ndarray, given: np.ndarray, classes:
     queue = np.array([int(i.sample_id) for i in result.review_queue], dtype=np.int64)
     rest = np.setdiff1d(np.arange(n), np.union1d(flagged_ranked, queue))
     measured = {"likely_errors": flagged_ranked, "review_queue": queue, "rest": rest}
-    tiers = [{"tier": t.tier, "n": t.n, "expected_precision": t.expected_precision,
+    tiers = [{"tier": t.tier, "n": t.n, "expected_precision": t.expected_precision, "precision_low": t.precision_low,
+              "precision_high": t.precision_high,
               "measured_precision": round(float(errors[measured[t.tier]].mean()), 4) if t.n else None}
              for t in result.tiers]
     return {"n": n, "n_errors": int(errors.sum()), "oof_accuracy": round(accuracy, 4), "folds": folds,
@@ -168,6 +171,14 @@ RANKING_COLUMNS = (("cleanlab_flagged_mask_order", "flagged set, as returned"),
                    ("cleanlab_flagged_ranked", "flagged set, cleanlab-ranked"),
                    ("self_confidence", "self-confidence"), ("normalized_margin", "normalized margin"),
                    ("neighbor_ensemble", "neighbour ensemble"))
+
+
+def _range(t: dict) -> str:
+    """A tier's estimated precision range, e.g. ``16.2-75.0%`` (one decimal: the rest tier's are small)."""
+    low, high = t.get("precision_low"), t.get("precision_high")
+    if low is None or high is None:
+        return "none"
+    return f"{low:.1%}" if round(low, 3) == round(high, 3) else f"{low * 100:.1f}-{high:.1%}"
 
 
 def markdown(name: str, r: dict) -> str:
@@ -185,7 +196,7 @@ def markdown(name: str, r: dict) -> str:
             c = row[key]
             cells.append("—" if c is None else f"{c['found']} ({c['precision']:.0%} / {c['recall']:.0%})")
         lines.append(f"| {row['budget']}{tag} | " + " | ".join(cells) + " |")
-    tiers = "; ".join(f"{t['tier']} {t['n']}: estimated {t['expected_precision'] if t['expected_precision'] is None else format(t['expected_precision'], '.0%')}"
+    tiers = "; ".join(f"{t['tier']} {t['n']}: estimated {_range(t)}"
                       f", measured {t['measured_precision'] if t['measured_precision'] is None else format(t['measured_precision'], '.0%')}"
                       for t in r["tiers"])
     return head + "\n".join(lines) + f"\n\nTier precision (shipped ranking {r['shipped_ranking']}): {tiers}\n"
@@ -234,10 +245,16 @@ def main(argv: list[str] | None = None) -> int:
     results["fashion-mnist"] = [
         evaluate(vectors, truth, uniform_flips(truth, len(classes), args.fmnist_noise, seed=seed), classes, budgets)
         for seed in seeds]
+    # The tiers' precision estimates only: look-alike swaps, and no planted errors at all.
+    results["fashion-mnist-swaps"] = [
+        evaluate(vectors, truth, asymmetric_swaps(truth, args.digits_noise, seed=seed, swaps=FMNIST_SWAPS), classes,
+                 budgets) for seed in seeds[:1]]
+    results["fashion-mnist-clean"] = [evaluate(vectors, truth, truth.copy(), classes, budgets)]
     images, truth, classes = digits_images()
     vectors = embed(_write_pngs(WORK / "digits", images))
     results["digits"] = [evaluate(vectors, truth, asymmetric_swaps(truth, args.digits_noise, seed=seed), classes,
                                   budgets) for seed in seeds]
+    results["digits-clean"] = [evaluate(vectors, truth, truth.copy(), classes, budgets)]
     doc = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}, "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=1))
@@ -252,7 +269,27 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(f"{name}, noise seed {seeds[0]}", results[key][0]))
         if len(seeds) > 1:
             print(aggregate(name, results[key], budgets))
+    print(tier_table(results))
     return 0
+
+
+def tier_table(results: dict[str, list[dict]]) -> str:
+    """Every run's tiers: the audit's estimated precision range next to the measured share of real errors."""
+    inside = [t["precision_low"] <= t["measured_precision"] <= t["precision_high"]
+              for runs in results.values() for r in runs for t in r["tiers"]
+              if t["measured_precision"] is not None and t["precision_low"] is not None]
+    lines = [f"**Tier precision, estimated without ground truth (range) / measured**: the measured share fell "
+             f"inside the range in {sum(inside)} of {len(inside)} tiers\n",
+             "| data | seed | out-of-fold accuracy | planted errors | likely errors | review queue | rest |",
+             "| --- | ---: | ---: | ---: | --- | --- | --- |"]
+    for key, runs in results.items():
+        for seed, r in enumerate(runs):
+            cells = []
+            for t in r["tiers"]:
+                measured = "—" if t["measured_precision"] is None else f"{t['measured_precision']:.1%}"
+                cells.append(f"{t['n']}: {_range(t)} / {measured}")
+            lines.append(f"| {key} | {seed} | {r['oof_accuracy']:.3f} | {r['n_errors']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

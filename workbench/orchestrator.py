@@ -125,7 +125,7 @@ def _pair_reader(inp: AuditInputs):
 
 def _matched_pairs(inp: AuditInputs) -> dict:
     edges = inp.edges
-    return dict(edges.measured or {}) if edges is not None and hasattr(edges, "measured") else {}
+    return dict(edges.measured or {}) if edges is not None else {}
 
 
 def _fixed_rule(inp: AuditInputs, cfg: AuditConfig):
@@ -580,7 +580,7 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
             vectors=inp.embeddings.vectors, neighbor_indices=None if g is None else g.indices,
             neighbor_distances=None if g is None else g.distances, phashes=tuple(x.phash for x in facts),
             phashes_mirror=tuple(x.phash_mirror for x in facts), thumbs=tuple(x.thumb for x in facts),
-            pair_pixels=tuple((a, b, n, s) for (a, b), (n, s) in sorted(_matched_pairs(inp).items())))
+            pair_pixels=tuple((a, b, *v) for (a, b), v in sorted(_matched_pairs(inp).items())))
     return AuditResult(
         dataset_name=table.dataset_name, source=table.source, task=table.task, n_samples=len(frame),
         classes=tuple(sorted({lab for labs in labels for lab in labs})),

@@ -127,6 +127,9 @@ class NearCalibration:
     recall: tuple[tuple[str, float], ...] = ()
     false_pair_rate: float | None = None
     note: str = ""
+    #: Edge correlation of two smooth images aligned directly (too few features to register them) that
+    #: confirms a pair (``None``: that tier off).
+    dense: float | None = None
 
     @property
     def min_recall(self) -> float | None:
@@ -136,7 +139,7 @@ class NearCalibration:
         """The :class:`~workbench.checks.near_rule.NearRule` these thresholds make."""
         from workbench.checks.near_rule import NearRule
 
-        return NearRule(self.strict, self.loose, self.thumb, self.phash_bits, self.pixels)
+        return NearRule(self.strict, self.loose, self.thumb, self.phash_bits, self.pixels, self.dense)
 
 
 @dataclass(frozen=True)
@@ -294,7 +297,8 @@ class LabelIssue:
     review_rank: int | None = None
     review_score: float | None = None
     #: Estimated probability that the given label is wrong (cleanlab's noise matrix + out-of-fold
-    #: probabilities; no ground truth). The mean over a tier is that tier's expected precision.
+    #: probabilities; no ground truth). It runs high with a weak classifier; the tiers state a range
+    #: (:class:`TierPrecision`).
     error_probability: float | None = None
 
 
@@ -304,13 +308,25 @@ class TierPrecision:
 
     ``tier``: ``likely_errors`` (cleanlab's flagged set), ``review_queue`` (the top of the ranking,
     up to the budget) or ``rest`` (assessed samples in neither). ``expected_precision`` is the mean
-    estimated error probability of its members (``None`` when empty).
+    noise-matrix error probability of its members and ``expected_errors`` their sum;
+    ``precision_low``-``precision_high`` the range over that and the estimates from errors planted
+    in memory (:mod:`workbench.checks.label_precision`). ``None`` when empty or not estimated.
     """
 
     tier: str
     n: int
     expected_errors: float
     expected_precision: float | None
+    precision_low: float | None = None
+    precision_high: float | None = None
+
+    @property
+    def precision_range(self) -> tuple[float, float] | None:
+        """``(low, high)``; the noise-matrix estimate twice for results written before the range."""
+        if self.expected_precision is None:
+            return None
+        return (self.precision_low if self.precision_low is not None else self.expected_precision,
+                self.precision_high if self.precision_high is not None else self.expected_precision)
 
 
 @dataclass(frozen=True)
@@ -484,8 +500,9 @@ class AuditArtifacts:
     phashes: tuple[str | None, ...] | None = None  # perceptual hashes per table row
     phashes_mirror: tuple[str | None, ...] | None = None  # perceptual hashes of the mirrored images
     thumbs: tuple[str | None, ...] | None = None  # 16x16 colour thumbnails (hex) per table row
-    #: ``(row, row, inliers, aligned)`` of the pairs whose pixels were compared (``checks/geometry``).
-    pair_pixels: tuple[tuple[int, int, int | None, float | None], ...] = ()
+    #: ``(row, row, inliers, aligned, dense)`` of the pairs whose pixels were compared (``checks/geometry``;
+    #: results saved before the dense tier have four).
+    pair_pixels: tuple[tuple, ...] = ()
 
     @property
     def embedded_ids(self) -> tuple[str, ...]:

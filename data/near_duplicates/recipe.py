@@ -153,6 +153,12 @@ def build_photos(root: Path, seed: int, per_transform: int = 20, n_exact: int = 
     sources = photo_sources()
     if not sources:
         raise SystemExit("no photo installed: apt-get install plasma-workspace-wallpapers (see README.md)")
+    with (HERE / "photos.tsv").open(newline="") as f:
+        listed = list(csv.DictReader(f, delimiter="\t"))
+    if len(sources) < len(listed):
+        missing = sorted({r["package"] for r in listed} - {r["package"] for r in sources})
+        print(f"photos: only {len(sources)} of the {len(listed)} listed wallpapers are installed (missing packages: "
+              f"{', '.join(missing)}); figures are not comparable with data/README.md's", file=sys.stderr)
     w = _Writer(root)
     originals = []
     for row in sources:
@@ -297,6 +303,8 @@ def build(out: Path, variants: tuple[str, ...] = VARIANTS, seed: int = 20260101,
         root = out / variant
         manifest_path = root / "manifest.json"
         key = {"recipe_version": RECIPE_VERSION, "seed": seed}
+        if variant == "photos":  # a build from fewer installed wallpapers is another data set
+            key["photos"] = len(photo_sources())
         if manifest_path.exists() and not force:
             old = json.loads(manifest_path.read_text())
             if old.get("key") == key:

@@ -91,7 +91,41 @@ def test_tiers_state_expected_precision():
     assert 0 <= rest.expected_precision < queue.expected_precision <= 1
     assert flagged.expected_precision == pytest.approx(
         np.mean([i.error_probability for i in r.issues]), abs=1e-3)
-    assert "noise matrix" in r.precision_method
+    assert "noise matrix" in r.precision_method and "flipped in memory" in r.precision_method
+    for t in (flagged, queue):
+        assert 0 <= t.precision_low <= t.expected_precision <= t.precision_high <= 1
+
+
+def test_the_precision_range_brackets_the_planted_errors_and_drops_on_clean_labels():
+    """The noise-matrix estimate alone counts the classifier's mistakes as errors: on labels with no
+    error at all it still claimed a large share of the flagged set. The estimates from errors planted
+    in memory fall towards zero there, and on flipped labels the measured share lies inside the range."""
+    x, truth, given, names = _noisy(n_per=150, n_flips=60)
+    ids = [f"s{i}" for i in range(len(given))]
+    noisy = label_issues_from_features(ids, ids, [None] * len(ids), [names[g] for g in given], x)
+    wrong = {f"s{i}" for i in np.flatnonzero(given != truth)}
+    queue = noisy.tier("review_queue")
+    measured = sum(i.sample_id in wrong for i in noisy.review_queue) / queue.n
+    assert queue.precision_low - 0.05 <= measured <= queue.precision_high + 0.05, (queue, measured)
+    clean = label_issues_from_features(ids, ids, [None] * len(ids), [names[g] for g in truth], x)
+    for t in clean.tiers[:2]:
+        if t.n:
+            assert t.precision_low < 0.2 and t.precision_low < t.expected_precision / 2, t
+
+
+def test_planted_flips_estimate_the_real_errors_below_the_cuts():
+    from workbench.checks.label_precision import estimated_errors, plant_flips
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=400)
+    labels = probs.argmax(1)
+    rows, flipped = plant_flips(labels, probs, "uniform", seed=3)
+    assert len(rows) == 20 and (flipped[rows] != labels[rows]).all() and (np.delete(flipped, rows) ==
+                                                                          np.delete(labels, rows)).all()
+    assert plant_flips(labels[:60], probs[:60], "uniform") is None  # too few to plant 20
+    # 30 real errors score like the planted ones (0-0.2); the clean samples above 0.3.
+    scores = np.r_[rng.uniform(0.3, 1.0, 370), rng.uniform(0.0, 0.2, 30)]
+    assert estimated_errors(scores, rng.uniform(0.0, 0.2, 100)) == pytest.approx(30, rel=0.35)
 
 
 def test_neighbor_votes_move_a_sample_up_the_ensemble_ranking():

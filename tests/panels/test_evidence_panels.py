@@ -133,8 +133,8 @@ def test_tiers_show_expected_precision_escaped(tmp_path: Path) -> None:
 
     text = html_text(label_issues_panel(_with_queue(tmp_path)))
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", text)
-    assert cells == ["Likely errors (cleanlab&#x27;s flagged set)", "7", "5.60", "80.0%",
-                     "Review queue", "8", "5.95", "75.7%",
+    assert cells == ["Likely errors (cleanlab&#x27;s flagged set)", "7", "5.60", "40.0% – 80.0%",
+                     "Review queue", "8", "5.95", "37.5% – 90.0%",
                      "The rest (in neither)", "9", "0.09", "1.0%"]
     assert XSS_METHOD not in text and f"How sure: {_escaped(XSS_METHOD)}." in text
 
@@ -146,4 +146,4 @@ def test_a_result_without_the_queue_has_no_list_choice(tmp_path: Path) -> None:
     panel = label_issues_panel(make_result(tmp_path))
     assert _list_dropdown(panel) is None
     text = html_text(panel)
-    assert "Review queue" not in text and "Expected precision" not in text
+    assert "Review queue" not in text and "Real errors in the tier" not in text

@@ -21,7 +21,8 @@ The choice (:func:`choose_rule`):
    the gap is a margin for look-alikes the sample of negatives missed.
 4. ``pixels``: the correlation of the pixels once registered by matched local features (images
    under 64 px: shifted into line at native size), chosen like ``thumb``; off when no copy was
-   measured that way.
+   measured that way. ``dense``: the same for the edge correlation of smooth images aligned
+   directly (too few features to register them).
 
 The bars are raised above the negatives measured most widely (``bar_negatives``): every
 non-evident neighbour within reach, not only the nearest, since a look-alike that is an image's
@@ -63,6 +64,9 @@ EVIDENT_COPY_SIMILARITY = 0.995
 EVIDENT_REGISTERED = 0.95
 EVIDENT_INLIERS = 250
 EVIDENT_REGISTERED_MANY = 0.9
+#: Smooth images aligned directly whose edges correlate this well are taken for the dataset's own copies
+#: (different smooth pictures reached 0.58 on the bench's wallpapers; their crops and rotations 0.65-1.0).
+EVIDENT_DENSE = 0.95
 
 
 class Measure(NamedTuple):
@@ -74,6 +78,7 @@ class Measure(NamedTuple):
     mirrored: bool = False
     inliers: int | None = None
     aligned: float | None = None
+    dense: float | None = None
 
 
 class CopyMeasure(NamedTuple):
@@ -117,7 +122,12 @@ def choose_rule(copies: Sequence[CopyMeasure], negatives: Sequence[Measure], *, 
     neg_aligned = [m.aligned for m in in_band_negatives if m.aligned is not None]
     pixels = (float(_bar(copy_aligned, neg_aligned, allowed, DEFAULT_THUMB, MIN_THUMB, step=1e-6, cap=1.0))
               if copy_aligned else None)
-    return NearRule(strict=strict, loose=loose, thumb=float(thumb), phash_bits=phash_bits, pixels=pixels)
+    copy_dense = [m.dense for m in in_band if m.dense is not None]
+    neg_dense = [m.dense for m in in_band_negatives if m.dense is not None]
+    dense = (float(_bar(copy_dense, neg_dense, allowed, DEFAULT_THUMB, MIN_THUMB, step=1e-6, cap=1.0))
+             if copy_dense else None)
+    return NearRule(strict=strict, loose=loose, thumb=float(thumb), phash_bits=phash_bits, pixels=pixels,
+                    dense=dense)
 
 
 def _bar(copy_values: Sequence[float], negative_values: Sequence[float], allowed: int, default: float,
@@ -145,8 +155,9 @@ def distinct(negatives: Sequence[Measure], phash_bits: int) -> list[Measure]:
 
 def evident_copy(m: Measure, phash_bits: int) -> bool:
     """Hashes within ``phash_bits``, thumbnails (or small images' aligned pixels) that match to
-    :data:`EVIDENT_COPY_SIMILARITY`, or registered pixels that match to :data:`EVIDENT_REGISTERED`
-    (to :data:`EVIDENT_REGISTERED_MANY` with :data:`EVIDENT_INLIERS` features agreeing): a dataset's own copies, which must not set the
+    :data:`EVIDENT_COPY_SIMILARITY`, registered pixels that match to :data:`EVIDENT_REGISTERED`
+    (to :data:`EVIDENT_REGISTERED_MANY` with :data:`EVIDENT_INLIERS` features agreeing), or directly
+    aligned edges to :data:`EVIDENT_DENSE`: a dataset's own copies, which must not set the
     thresholds for telling different pictures apart.
 
     Example:
@@ -156,12 +167,15 @@ def evident_copy(m: Measure, phash_bits: int) -> bool:
         (True, False)
         >>> evident_copy(Measure(0.1, 0.99, 20, aligned=0.99), 2)  # small images: aligned pixels need 0.995
         False
+        >>> evident_copy(Measure(0.1, 0.5, 20, inliers=3, dense=0.97), 2), evident_copy(Measure(0.1, 0.5, 20, dense=0.8), 2)
+        (True, False)
     """
     return ((m.phash_bits is not None and m.phash_bits <= phash_bits)
             or (m.similarity is not None and m.similarity >= EVIDENT_COPY_SIMILARITY)
             or (m.aligned is not None and m.inliers is None and m.aligned >= EVIDENT_COPY_SIMILARITY)
             or (m.aligned is not None and m.inliers is not None
-                and m.aligned >= (EVIDENT_REGISTERED_MANY if m.inliers >= EVIDENT_INLIERS else EVIDENT_REGISTERED)))
+                and m.aligned >= (EVIDENT_REGISTERED_MANY if m.inliers >= EVIDENT_INLIERS else EVIDENT_REGISTERED))
+            or (m.dense is not None and m.dense >= EVIDENT_DENSE))
 
 
 def judge(rule: NearRule, copies: Sequence[CopyMeasure], negatives: Sequence[Measure], *, method: str,
@@ -184,7 +198,7 @@ def judge(rule: NearRule, copies: Sequence[CopyMeasure], negatives: Sequence[Mea
     linked_negatives = sum(rule.decide(*m) is not None for m in negatives)
     rate = linked_negatives / len(negatives) if negatives else 0.0
     return NearCalibration(method=method, strict=float(rule.strict), loose=float(rule.loose),
-                           thumb=float(rule.thumb), phash_bits=rule.phash_bits, pixels=rule.pixels,
+                           thumb=float(rule.thumb), phash_bits=rule.phash_bits, pixels=rule.pixels, dense=rule.dense,
                            n_originals=n_originals,
                            n_copies=len(copies), n_negatives=len(negatives), recall=recall,
                            false_pair_rate=round(rate, 6), note=note)

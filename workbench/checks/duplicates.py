@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -98,12 +99,12 @@ class Edge(NamedTuple):
 
 class EdgeSet(NamedTuple):
     """The linking edges, with the candidates no second signal confirmed, the links split off chains,
-    and the pairs whose pixels were compared (``(row, row) -> (inliers, aligned)``)."""
+    and the pairs whose pixels were compared (``(row, row) -> (inliers, aligned, dense)``)."""
 
     edges: list[Edge]
     n_rejected: int = 0
     n_split: int = 0
-    measured: dict[tuple[int, int], tuple[int | None, float | None]] | None = None
+    measured: dict[tuple[int, int], tuple[int | None, float | None, float | None]] | None = None
 
 
 def _edge(e: Sequence, hashes: Sequence[str | None]) -> Edge:
@@ -119,13 +120,14 @@ def duplicate_edges(hashes: Sequence[str | None], graph: NeighborGraph | None, e
                     rule: NearRule | float, *, phashes: Sequence[str | None] | None = None,
                     phashes_mirror: Sequence[str | None] | None = None, thumbs: Sequence[str | None] | None = None,
                     vectors: np.ndarray | None = None, phash_max_distance: int | None = None,
-                    geometry: Callable[[int, int], tuple[int | None, float | None]] | None = None) -> EdgeSet:
+                    geometry: Callable[[int, int], tuple[int | None, float | None, float | None]] | None = None
+                    ) -> EdgeSet:
     """All linking edges, each with its evidence (the rule is :class:`~workbench.checks.near_rule.NearRule`).
 
     1. exact: identical content hashes, distance 0;
     2. embedding: pairs of the k-NN graph within ``rule.loose``, kept when the rule accepts them
        (within ``rule.strict``, or confirmed by thumbnails, perceptual hashes or, last and only
-       when the others leave it undecided, ``geometry(a, b)``: ``(inliers, aligned)`` of table
+       when the others leave it undecided, ``geometry(a, b)``: ``(inliers, aligned, dense)`` of table
        rows ``a`` and ``b``, see :mod:`workbench.checks.geometry`); ``embedded_rows`` maps graph rows (and ``vectors`` rows) to
        table rows;
     3. perceptual hash, for every pair, mirrored too: at most ``rule.phash_bits`` bits apart,
@@ -140,7 +142,7 @@ def duplicate_edges(hashes: Sequence[str | None], graph: NeighborGraph | None, e
     if not isinstance(rule, NearRule):
         rule = NearRule.fixed(float(rule), phash_max_distance if phash_max_distance is not None else 2)
     elif phash_max_distance is not None:
-        rule = NearRule(rule.strict, rule.loose, rule.thumb, phash_max_distance, rule.pixels)
+        rule = dataclasses.replace(rule, phash_bits=phash_max_distance)
     edges = [Edge(a, b, 0.0, "exact") for a, b in exact_pairs(hashes)]
     n = len(hashes)
     pos = np.full(n, -1, dtype=np.int64)  # table row -> graph/vector row
@@ -160,7 +162,7 @@ def duplicate_edges(hashes: Sequence[str | None], graph: NeighborGraph | None, e
 
     seen: set[tuple[int, int]] = set()
     rejected = 0
-    measured: dict[tuple[int, int], tuple[int | None, float | None]] = {}
+    measured: dict[tuple[int, int], tuple[int | None, float | None, float | None]] = {}
 
     def judge(a: int, b: int, dist: float | None, bits: int | None, mirrored: bool) -> str | None:
         sim = thumb_similarity(thumb(a), thumb(b)) if dist is not None and dist > rule.strict else None
@@ -171,7 +173,7 @@ def duplicate_edges(hashes: Sequence[str | None], graph: NeighborGraph | None, e
                 and dist <= rule.loose:
             key = (min(a, b), max(a, b))
             if key not in measured:
-                measured[key] = geometry(key[0], key[1])
+                measured[key] = tuple(geometry(key[0], key[1]))
             evidence = rule.decide(dist, sim, bits, mirrored, *measured[key], chroma=chroma)
         return evidence
     if graph is not None and embedded_rows is not None:
@@ -361,10 +363,10 @@ def refilter(artifacts: Any, threshold: "float | NearRule", *, calibration: Any 
 
     a = artifacts
     graph = None if a.neighbor_indices is None else NeighborGraph(a.neighbor_indices, a.neighbor_distances)
-    known = {(x, y): (n, s) for x, y, n, s in getattr(a, "pair_pixels", ())}  # the audit's, not re-read
+    known = {(p[0], p[1]): (*p[2:], None)[:3] for p in getattr(a, "pair_pixels", ())}  # the audit's, not re-read
     edges = duplicate_edges(a.hashes, graph, a.embedded_rows, threshold, phashes=a.phashes,
                             phashes_mirror=getattr(a, "phashes_mirror", None), thumbs=getattr(a, "thumbs", None),
-                            vectors=a.vectors, geometry=lambda x, y: known.get((x, y), (None, None)))
+                            vectors=a.vectors, geometry=lambda x, y: known.get((x, y), (None, None, None)))
     cols = (a.sample_ids, a.filepaths, a.splits, a.labels)
     strict = threshold.strict if isinstance(threshold, NearRule) else float(threshold)
     dups = find_duplicates(*cols, a.hashes, edges, threshold=strict, calibration=calibration)

@@ -8,8 +8,9 @@ that never saw it), or from the user (a predictions field or CSV). cleanlab's
 Around cleanlab's flagged set ("likely errors") sits a **review queue**: every assessed sample
 ranked by a label-quality score (:func:`label_quality`), cut at a budget (default: cleanlab's
 calibrated estimate of the number of label issues, :func:`default_review_budget`). Each tier states
-the share of real errors it is expected to hold (:func:`error_probabilities`), estimated without
-ground truth from cleanlab's noise matrix and the out-of-fold probabilities.
+the share of real errors it is expected to hold as a range over three estimates: one from
+cleanlab's noise matrix and the out-of-fold probabilities (:func:`~workbench.checks.label_precision.error_probabilities`) and two from
+errors planted in memory (:mod:`workbench.checks.label_precision`). None needs ground truth.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from workbench.results import ClassErrorRate, LabelIssue, LabelIssuesResult, TierPrecision
+from workbench.checks.label_precision import (PRECISION_METHOD, error_probabilities, planted_estimates,
+                                              tier_precision)
+from workbench.results import ClassErrorRate, LabelIssue, LabelIssuesResult
 
 log = logging.getLogger(__name__)
 
@@ -224,45 +227,6 @@ def default_review_budget(labels: np.ndarray, pred_probs: np.ndarray) -> int:
     return int(cleanlab.count.num_label_issues(labels, pred_probs, estimation_method="off_diagonal_calibrated"))
 
 
-def error_probabilities(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    """Estimated probability that each given label is wrong, without ground truth.
-
-    Bayes with cleanlab's estimated noise matrix ``T[i, j] = P(given i | true j)`` (from the
-    calibrated confident joint) as the likelihood and the out-of-fold probabilities as the prior
-    over the true class: ``P(true = given | x, given i) = T[i, i] p_i / sum_j T[i, j] p_j``.
-    cleanlab's noise matrix counts the classifier's confident mistakes as noise, so with a weak
-    classifier these run high (at ~75% out-of-fold accuracy a tier estimated at 76% held 33-51%
-    real errors; ``benchmarks/bench_review_queue.py``).
-
-    Example:
-        >>> probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.8], [0.95, 0.05], [0.1, 0.9]])
-        >>> error_probabilities(np.array([0, 0, 1, 1, 1, 1]), probs).round(2).tolist()
-        [0.0, 0.0, 0.04, 0.08, 0.86, 0.04]
-    """
-    import cleanlab
-
-    cj = cleanlab.count.compute_confident_joint(labels, pred_probs, calibrate=True)
-    _, noise_matrix, _ = cleanlab.count.estimate_latent(cj, labels)
-    weighted = noise_matrix[labels] * pred_probs  # [N, K]: P(given | true j) P(true j | x)
-    rows = np.arange(len(labels))
-    total = weighted.sum(axis=1)
-    right = np.divide(weighted[rows, labels], total, out=np.ones(len(labels)), where=total > 0)
-    return np.clip(1.0 - right, 0.0, 1.0)
-
-
-#: How the tiers' expected precision is estimated (shown in the report and the JSON).
-PRECISION_METHOD = ("mean estimated probability that the label is wrong, by Bayes with cleanlab's noise matrix "
-                    "(calibrated confident joint) and the out-of-fold probabilities, without ground truth; the "
-                    "classifier's own confident mistakes count as label errors, so it runs high when the "
-                    "out-of-fold accuracy is low (see the README's measured figures)")
-
-
-def _tier(name: str, members: np.ndarray, p_error: np.ndarray) -> TierPrecision:
-    expected = float(p_error[members].sum()) if len(members) else 0.0
-    return TierPrecision(tier=name, n=int(len(members)), expected_errors=round(expected, 2),
-                         expected_precision=round(expected / len(members), 4) if len(members) else None)
-
-
 def find_label_issues(sample_ids: Sequence[str], filepaths: Sequence[str], splits: Sequence[str | None],
                       labels: Sequence[str], pred_probs: np.ndarray, classes: Sequence[str], *,
                       method: str, filter_by: str = "prune_by_noise_rate", n_folds: int | None = None,
@@ -320,6 +284,11 @@ def find_label_issues(sample_ids: Sequence[str], filepaths: Sequence[str], split
     flagged = flagged[np.argsort(scores[flagged], kind="stable")]
     issues = tuple(issue(i) for i in flagged)
     rest = np.setdiff1d(np.arange(len(y)), np.union1d(flagged, queue))
+    members = {"likely_errors": flagged, "review_queue": queue, "rest": rest}
+    queue_cut = float(review_scores[queue].max()) if len(queue) else -np.inf
+    planted = planted_estimates(y, probs, lambda flipped: label_quality(flipped, probs, ranking=ranking,
+                                                                        neighbor_probs=votes),
+                                filter_by, members, review_scores, queue_cut)
     totals = Counter(labels)
     flagged_per_class = Counter(labels[i] for i in flagged)
     per_class = tuple(ClassErrorRate(label=c, n_assessed=totals.get(c, 0), n_issues=flagged_per_class.get(c, 0))
@@ -333,8 +302,7 @@ def find_label_issues(sample_ids: Sequence[str], filepaths: Sequence[str], split
         review_budget_source="--review-budget" if review_budget is not None else
         "cleanlab's estimate of the number of label issues (num_label_issues, off_diagonal_calibrated)",
         estimated_n_issues=estimate,
-        tiers=(_tier("likely_errors", flagged, p_error), _tier("review_queue", queue, p_error),
-               _tier("rest", rest, p_error)),
+        tiers=tuple(tier_precision(name, rows, p_error, planted.get(name)) for name, rows in members.items()),
         precision_method=PRECISION_METHOD)
 
 

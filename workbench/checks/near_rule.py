@@ -11,6 +11,9 @@ Two images are near duplicates when one of these holds (``evidence`` names it):
   by it, correlate at least ``pixels`` (:mod:`workbench.checks.geometry`);
   ``embedding+pixels``: the same for an image under 64 px, its pixels at native size shifted
   into line;
+- ``embedding+alignment``: distance at most ``loose`` *and*, where the features do not register
+  the pair convincingly (smooth gradients, bands), the grey images aligned directly agree on where
+  their edges lie, at least ``dense`` (:func:`workbench.checks.geometry.dense_similarity`);
 - ``phash+embedding`` / ``phash-mirror+embedding``: 64-bit perceptual hashes (or one and the
   other's mirror) at most ``phash_bits`` apart *and* distance at most ``loose``, unless the
   thumbnails contradict it (correlation below :data:`CONTRADICTING_THUMB`, or colours that
@@ -45,13 +48,14 @@ GREYISH = 4.0
 @dataclass(frozen=True)
 class NearRule:
     """Thresholds of the rule above. ``thumb > 1`` turns the thumbnail tier off (``loose == strict``);
-    ``pixels=None`` the registered/aligned-pixels one."""
+    ``pixels=None`` the registered/aligned-pixels one, ``dense=None`` the directly aligned one."""
 
     strict: float
     loose: float
     thumb: float = 1.01
     phash_bits: int = 2
     pixels: float | None = None
+    dense: float | None = None
 
     @classmethod
     def fixed(cls, threshold: float, phash_bits: int = 2) -> "NearRule":
@@ -60,11 +64,11 @@ class NearRule:
 
     @property
     def uses_geometry(self) -> bool:
-        return self.pixels is not None and self.loose > self.strict
+        return (self.pixels is not None or self.dense is not None) and self.loose > self.strict
 
     def decide(self, distance: float | None, similarity: float | None, phash_bits: int | None,
                mirrored: bool = False, inliers: int | None = None, aligned: float | None = None,
-               chroma: float | None = None) -> str | None:
+               dense: float | None = None, chroma: float | None = None) -> str | None:
         """The evidence that links a pair, or ``None``. ``inliers`` may be left out when the cheaper
         signals decide (see :attr:`uses_geometry`); ``aligned`` is the registered (or, with ``inliers``
         ``None``, native aligned) pixel correlation.
@@ -78,6 +82,9 @@ class NearRule:
             >>> rule = NearRule(0.05, 0.2, 0.9, pixels=0.97)
             >>> rule.decide(0.1, 0.5, 20, inliers=45, aligned=0.99), rule.decide(0.1, 0.5, 20, aligned=0.99)
             ('embedding+geometry', 'embedding+pixels')
+            >>> NearRule(0.05, 0.2, 0.9, dense=0.8).decide(0.1, 0.5, 20, inliers=4, dense=0.9)
+            'embedding+alignment'
+
         """
         hashed = phash_bits is not None and phash_bits <= self.phash_bits
         tag = "phash-mirror" if mirrored else "phash"
@@ -90,6 +97,8 @@ class NearRule:
             return "embedding+thumbnail"
         if distance <= self.loose and self.pixels is not None and aligned is not None and aligned >= self.pixels:
             return "embedding+geometry" if inliers is not None else "embedding+pixels"
+        if distance <= self.loose and self.dense is not None and dense is not None and dense >= self.dense:
+            return "embedding+alignment"
         contradicted = ((similarity is not None and similarity < CONTRADICTING_THUMB)
                         or (chroma is not None and chroma < CONTRADICTING_CHROMA))
         if hashed and distance <= self.loose and not contradicted:

@@ -30,7 +30,7 @@ from workbench.embeddings.backends import LoadedEmbedder
 log = logging.getLogger(__name__)
 
 #: Bump when a transform changes: cached measurements of other versions are ignored.
-COPIES_VERSION = 7
+COPIES_VERSION = 9
 
 
 class Original(NamedTuple):
@@ -143,7 +143,7 @@ def measure_copies(originals: Sequence[Original], embedder: LoadedEmbedder, *,
     """
     from PIL import Image
 
-    from workbench.checks.geometry import aligned_similarity, describe, register
+    from workbench.checks.geometry import aligned_similarity, dense_similarity, describe, register, wants_dense
     from workbench.embeddings.pipeline import embed_images
     from workbench.io.files import image_signatures
     from workbench.io.pixels import to_rgb
@@ -164,9 +164,13 @@ def measure_copies(originals: Sequence[Original], embedder: LoadedEmbedder, *,
             for name in TRANSFORMS:
                 images.append(make_copy(rgb, name, embedder.input_size))
                 owners.append((k, name))
-                found = register(features, describe(images[-1]))
-                matched.append([found.inliers, found.similarity] if found is not None
-                               else [None, aligned_similarity(rgb, images[-1])])
+                copy_features = describe(images[-1])
+                found = register(features, copy_features)
+                if found is None:
+                    matched.append([None, aligned_similarity(rgb, images[-1]), None])
+                else:  # features register it poorly or not at all: align the grey images directly too
+                    dense = dense_similarity(features, copy_features) if wants_dense(found) else None
+                    matched.append([found.inliers, found.similarity, dense])
         vectors = embed_images(images, embedder, batch_size=batch_size) if images else np.zeros((0, embedder.dim))
         fresh: dict[str, list] = {}
         for (k, name), img, vec, n in zip(owners, images, vectors, matched):
@@ -184,10 +188,10 @@ def _measures(originals: Sequence[Original], stored: dict[str, list]) -> list[Co
     out = []
     for original in originals:
         reference = thumbnail(original.thumb)
-        for name, distance, thumb, phash, phash_mirror, (n_inliers, aligned) in stored.get(original.sha256, []):
+        for name, distance, thumb, phash, phash_mirror, (n_inliers, aligned, dense) in stored.get(original.sha256, []):
             direct, mirrored = hamming(original.phash, phash), hamming(original.phash, phash_mirror)
             use_mirror = mirrored is not None and (direct is None or mirrored < direct)
             similarity = thumb_similarity(reference, thumbnail(thumb))
             out.append(CopyMeasure(name, Measure(distance, similarity, mirrored if use_mirror else direct,
-                                                 use_mirror, n_inliers, aligned)))
+                                                 use_mirror, n_inliers, aligned, dense)))
     return out

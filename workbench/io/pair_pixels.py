@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 from typing import Any, NamedTuple, Sequence
 
-from workbench.checks.geometry import MIN_SIDE, SIDE, aligned_similarity, describe, register
+from workbench.checks.geometry import (MIN_SIDE, SIDE, aligned_similarity, dense_similarity, describe, register,
+                                       wants_dense)
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +27,22 @@ class PairPixels(NamedTuple):
 
     inliers: int | None = None
     aligned: float | None = None
+    #: Two large images the features do not register convincingly: their edges once aligned directly
+    #: (``checks/geometry``).
+    dense: float | None = None
 
 
 class PairReader:
-    """``reader(a, b)``: :class:`PairPixels` of table rows ``a`` and ``b``. ``reader.measured`` counts
-    the pairs measured."""
+    """``reader(a, b)``: :class:`PairPixels` of table rows ``a`` and ``b``, measured once per unordered
+    pair (the calibration and the duplicate check ask about the same pairs; ``reader(b, a)`` is
+    ``reader(a, b)``). ``reader.measured`` counts the pairs asked about."""
 
     def __init__(self, filepaths: Sequence[str | None], sizes: Sequence[tuple[int | None, int | None]]) -> None:
         self._paths = filepaths
         self._sizes = sizes
         self._images: dict[int, Any] = {}
         self._keypoints: dict[int, Any] = {}
-        self.measured = 0
+        self._pairs: dict[tuple[int, int], PairPixels] = {}
 
     def _small(self, row: int) -> bool | None:
         w, h = self._sizes[row]
@@ -73,13 +78,26 @@ class PairReader:
             log.debug("pair evidence: can't read %s: %s", self._paths[row], exc)
             return None
 
+    @property
+    def measured(self) -> int:
+        return len(self._pairs)
+
     def __call__(self, a: int, b: int) -> PairPixels:
+        key = (min(a, b), max(a, b))
+        if key not in self._pairs:
+            self._pairs[key] = self._measure(*key)
+        return self._pairs[key]
+
+    def _measure(self, a: int, b: int) -> PairPixels:
         small_a, small_b = self._small(a), self._small(b)
         if small_a is None or small_b is None:
             return PairPixels()
-        self.measured += 1
         if small_a or small_b:
             x, y = self._image(a), self._image(b)
             return PairPixels(aligned=aligned_similarity(x, y) if x is not None and y is not None else None)
-        found = register(self._features(a), self._features(b))
-        return PairPixels() if found is None else PairPixels(inliers=found.inliers, aligned=found.similarity)
+        fa, fb = self._features(a), self._features(b)
+        found = register(fa, fb)
+        if found is None:
+            return PairPixels()
+        dense = dense_similarity(fa, fb) if wants_dense(found) else None
+        return PairPixels(inliers=found.inliers, aligned=found.similarity, dense=dense)

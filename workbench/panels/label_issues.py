@@ -276,11 +276,12 @@ class _LabelIssuesPanel:
 
 def _tiers(li: LabelIssuesResult) -> Html:
     """Each tier of label findings with its size and expected precision, and how that was estimated."""
-    from workbench.render.html_report import TIER_NAMES, fmt_float, fmt_int, fmt_pct
+    from workbench.render.html_report import TIER_NAMES, fmt_float, fmt_int, fmt_pct_range
 
     rows = [(TIER_NAMES.get(t.tier, t.tier), fmt_int(t.n), fmt_float(t.expected_errors, 2),
-             fmt_pct(t.expected_precision)) for t in li.tiers]
-    headers = ("Tier", "Samples", "Expected real errors (est.)", "Expected precision (est.)")
+             fmt_pct_range(t.precision_range))
+            for t in li.tiers]
+    headers = ("Tier", "Samples", "Expected real errors (noise matrix)", "Real errors in the tier (est. range)")
     return join([table(headers, rows, numeric=(1, 2, 3)),
                  muted(f"How sure: {li.precision_method or 'not stated'}.")])
 

@@ -191,6 +191,14 @@ TIER_NAMES = {"likely_errors": "Likely errors (cleanlab's flagged set)", "review
               "rest": "The rest (in neither)"}
 
 
+def fmt_pct_range(value: tuple[float, float] | None, digits: int = 1) -> str:
+    """``"35.0% – 62.0%"``; one figure when both ends read the same; an em dash for ``None``."""
+    if value is None:
+        return fmt_pct(None, digits)
+    low, high = (fmt_pct(v, digits) for v in value)
+    return low if low == high else f"{low} – {high}"
+
+
 def neighbor_votes_text(issue: Any) -> str:
     """``"1 of 10 nearest images labelled cat (given), 8 dog (suggested)"``; ``"—"`` without votes."""
     if getattr(issue, "neighbors", None) is None:
@@ -748,8 +756,11 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
     check_names = [c for c, _, _ in _SECTIONS]
     checks = sorted(result.checks, key=lambda c: (check_names.index(c.name) if c.name in check_names
                                                    else len(check_names), c.name))
+    from workbench.render.json_export import EXPORT_SCHEMA_VERSION
+
     return {
         "r": result,
+        "export_schema": EXPORT_SCHEMA_VERSION,
         "embedding": result.embedding,
         "states": states,
         "sections": [states[c] for c, _, _ in _SECTIONS],
@@ -788,6 +799,7 @@ def _environment(source: str = "") -> Any:
         "f3": fmt_float,
         "f2": lambda v: fmt_float(v, 2),
         "pct": fmt_pct,
+        "pct_range": fmt_pct_range,
         "num": fmt_int,
         "pval": _fmt_p,
         "secs": fmt_seconds,

@@ -9,7 +9,7 @@ from typing import Any
 
 from workbench.results import AuditResult
 
-EXPORT_SCHEMA_VERSION = "1.4"
+EXPORT_SCHEMA_VERSION = "1.5"
 
 
 def to_export_dict(result: AuditResult) -> dict[str, Any]:
@@ -54,7 +54,9 @@ def to_export_dict(result: AuditResult) -> dict[str, Any]:
             "ranking": li.review_ranking, "budget": li.review_budget, "budget_source": li.review_budget_source,
             "estimated_n_issues": li.estimated_n_issues, "precision_method": li.precision_method,
             "tiers": {t.tier: {"n": t.n, "expected_errors": t.expected_errors,
-                               "expected_precision": t.expected_precision} for t in li.tiers}},
+                               "expected_precision": t.expected_precision,
+                               "precision_range": None if t.precision_range is None else list(t.precision_range)}
+                      for t in li.tiers}},
         "class_counts": {} if result.balance is None else result.balance.counts,
         "balance": None if result.balance is None else {
             "imbalance_ratio": result.balance.imbalance_ratio, "min_ratio": result.balance.min_ratio,
@@ -79,6 +81,7 @@ def _near(dups: Any) -> dict[str, Any]:
         "calibration": None if cal is None else {
             "method": cal.method, "strict_threshold": cal.strict, "loose_threshold": cal.loose,
             "thumbnail_threshold": cal.thumb, "phash_bits": cal.phash_bits, "pixels_threshold": cal.pixels,
+            "dense_threshold": cal.dense,
             "n_originals": cal.n_originals,
             "n_copies": cal.n_copies, "expected_recall": dict(cal.recall),
             "expected_false_pair_rate": cal.false_pair_rate, "note": cal.note},

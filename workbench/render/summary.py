@@ -18,11 +18,14 @@ MAX_PROBLEMS_LISTED = 5
 
 
 def label_tiers_text(li) -> str:
-    """The label-error tiers and their estimated precision, e.g. ``likely errors 40 (est. 62% real); ...``."""
+    """The label-error tiers and their estimated precision, e.g. ``likely errors 40 (est. 35-62% real); ...``."""
 
     def share(name: str) -> str:
         t = li.tier(name)
-        return "" if t is None or t.expected_precision is None else f" (est. {t.expected_precision:.0%} real)"
+        if t is None or t.precision_range is None:
+            return ""
+        low, high = t.precision_range
+        return f" (est. {low:.0%} real)" if f"{low:.0%}" == f"{high:.0%}" else f" (est. {low:.0%}-{high:.0%} real)"
 
     if not li.review_ranking:  # a result from before the review queue
         return ""
@@ -47,6 +50,8 @@ def near_duplicates_text(d: Any) -> str:
                 "perceptual hashes confirmed by it")
     else:
         geometry = f", registered pixels (>= {cal.pixels:.3f})" if cal.pixels is not None else ""
+        if getattr(cal, "dense", None) is not None:
+            geometry += f", aligned edges of smooth images (>= {cal.dense:.3f})"
         text = (f"near duplicates ({how.get(cal.method, cal.method)}): embedding distance <= {cal.strict:.4g}, or "
                 f"<= {cal.loose:.4g} confirmed by thumbnails (>= {cal.thumb:.3f}){geometry} or perceptual hashes")
     if cal.recall:
@@ -95,7 +100,7 @@ def text_summary(result: AuditResult, *, width: int = 78) -> str:
         d = result.duplicates
         n_exact = sum(cl.kind == "exact" for cl in d.clusters)
         lines.append(f"duplicates     {c['duplicates']} clusters ({n_exact} exact, {c['duplicates'] - n_exact} near; "
-                     f"{d.n_redundant} redundant samples; threshold {d.near_threshold:g})")
+                     f"{d.n_redundant} redundant samples; threshold {d.near_threshold:.4g})")
         lines += textwrap.wrap(near_duplicates_text(d), width=width, initial_indent=" " * 15,
                                subsequent_indent=" " * 15)
     if result.leakage:
