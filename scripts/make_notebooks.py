@@ -888,7 +888,7 @@ NOTEBOOKS["06_export_the_report"] = [
     code('''
         export = workbench.write_json(result, OUT / "audit.json")
         doc = json.loads(export.read_text())
-        assert doc["schema_version"] == "1.4" and doc["summary"] == result.counts()
+        assert doc["schema_version"] == "1.5" and doc["summary"] == result.counts()
         assert len(doc["leaks"]) >= len(PLANTED["leaks"]) and doc["embedding_model"]["id"] == result.embedding.model_id
 
 
