@@ -4,9 +4,10 @@ FiftyOne attaches a new process to *any* running FiftyOne database service of th
 user, whatever its folder, so ``FIFTYONE_DATABASE_DIR`` alone does not isolate tests: a
 test could write into the user's own database, or lose its database when another session
 ends. So the suite starts its own ``mongod`` on a free loopback port, in a temporary
-folder, before anything imports FiftyOne, and points ``FIFTYONE_DATABASE_URI`` at it;
-subprocesses (the CLI, the App, notebook kernels) inherit it. The embedding cache is
-private too.
+folder, when the session is configured (:func:`pytest_configure`: before collection, so before
+anything imports FiftyOne, but not when a script merely imports a helper from this module),
+and points ``FIFTYONE_DATABASE_URI`` at it; subprocesses (the CLI, the App, notebook kernels)
+inherit it. :func:`pytest_unconfigure` stops it. The embedding cache is private too.
 """
 
 from __future__ import annotations
@@ -22,16 +23,32 @@ import pytest
 
 from workbench._mongo import start_private_mongod, stop_process  # imports no FiftyOne
 
-_RUN_DIR = Path(tempfile.mkdtemp(prefix="workbench-tests-"))
-atexit.register(shutil.rmtree, _RUN_DIR, ignore_errors=True)  # atexit runs last-in first: after mongod stops
+#: The session's private database: ``{"uri", "process", "run_dir"}``, filled by :func:`pytest_configure`.
+_SESSION: dict = {}
 
-_MONGOD, DATABASE_URI = start_private_mongod(_RUN_DIR / "mongo")
-atexit.register(stop_process, _MONGOD)
-os.environ["FIFTYONE_DATABASE_URI"] = DATABASE_URI
-os.environ["FIFTYONE_DATABASE_DIR"] = str(_RUN_DIR / "fiftyone-db")
-os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
-os.environ["WORKBENCH_CACHE"] = str(_RUN_DIR / "cache")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+def pytest_configure(config) -> None:
+    """Start the suite's private ``mongod`` and point FiftyOne (and every subprocess) at it."""
+    if _SESSION:
+        return
+    run_dir = Path(tempfile.mkdtemp(prefix="workbench-tests-"))
+    process, uri = start_private_mongod(run_dir / "mongo")
+    _SESSION.update(uri=uri, process=process, run_dir=run_dir)
+    # A crash that skips pytest_unconfigure still stops it (atexit runs last-in first: mongod, then the folder).
+    atexit.register(shutil.rmtree, run_dir, ignore_errors=True)
+    atexit.register(stop_process, process)
+    os.environ["FIFTYONE_DATABASE_URI"] = uri
+    os.environ["FIFTYONE_DATABASE_DIR"] = str(run_dir / "fiftyone-db")
+    os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
+    os.environ["WORKBENCH_CACHE"] = str(run_dir / "cache")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def pytest_unconfigure(config) -> None:
+    """Stop the private ``mongod`` at the end of the session (its folder goes at exit)."""
+    process = _SESSION.get("process")
+    if process is not None:
+        stop_process(process)
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo" / "fashion-mnist"
@@ -60,7 +77,7 @@ def write_image(path: Path, seed: int, size: int = 32, fmt: str | None = None) -
 @pytest.fixture(scope="session")
 def kernel_database() -> str:
     """The suite's private MongoDB URI (already in the environment; kernels and subprocesses inherit it)."""
-    return DATABASE_URI
+    return _SESSION["uri"]
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,16 @@ _NOISY = ("fiftyone", "eta", "urllib3", "PIL", "matplotlib", "h5py", "faiss", "f
           "asyncio", "httpx", "httpcore", "numexpr")
 
 
+
+def _embedder_config(args: argparse.Namespace) -> EmbedderConfig:
+    """The embedding model the options of ``audit`` and ``embed`` (the same names) ask for."""
+    from workbench.config import EmbedderConfig
+
+    pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
+    return EmbedderConfig(name=args.embedder, clip_model=args.clip_model, clip_pretrained=pretrained,
+                          clip_checkpoint=args.clip_checkpoint, batch_size=args.batch_size, device=args.device,
+                          cache_dir=args.cache_dir, precision=args.precision)
+
 def _parser() -> argparse.ArgumentParser:
     from workbench import __version__
 
@@ -73,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--calibration-samples", type=_bounded_int(10, 10000), default=48, metavar="N",
                    help="images copied (7 edits each) to calibrate near duplicates (default 48, 10-10000)")
     a.add_argument("--knn-method", default="auto", choices=["auto", "exact", "ivf"],
-                   help="k-NN engine: exact search, faiss IVF with exact re-check, or auto (IVF above 10,000)")
+                   help="k-NN engine: exact search, k-means inverted lists searched exactly (ivf), or auto "
+                        "(ivf above 10,000)")
     a.add_argument("--no-incremental", action="store_true",
                    help="rebuild the k-NN graph instead of updating the one stored by the last audit")
     a.add_argument("--predictions", help="CSV 'filepath,<class 1>,...' or a sample field with predictions")
@@ -153,7 +164,7 @@ def _bounded_float(low: float, high: float, *, low_open: bool = False):
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from workbench.config import AuditConfig, EmbedderConfig
+    from workbench.config import AuditConfig
     from workbench.gates import evaluate_gates, parse_gates
     from workbench.io.locks import audit_lock
     from workbench.io.outputs import check_output_path
@@ -165,11 +176,8 @@ def _audit(args: argparse.Namespace) -> int:
                for what, p in (("--report", args.report), ("--json", args.json)) if p}
     if args.cache_dir:
         _check_cache_dir(Path(args.cache_dir).expanduser(), dataset_root=root)
-    pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
     cfg = AuditConfig(
-        embedder=EmbedderConfig(name=args.embedder, clip_model=args.clip_model, clip_pretrained=pretrained,
-                                clip_checkpoint=args.clip_checkpoint, batch_size=args.batch_size,
-                                device=args.device, cache_dir=args.cache_dir, precision=args.precision),
+        embedder=_embedder_config(args),
         near_duplicate_threshold=args.near_threshold, predictions=args.predictions,
         knn_method=args.knn_method, incremental=not args.no_incremental,
         min_class_ratio=args.min_class_ratio, allow_outside_root=args.allow_outside_root,
@@ -278,7 +286,6 @@ def _list(_: argparse.Namespace) -> int:
 
 
 def _embed(args: argparse.Namespace) -> int:
-    from workbench.config import EmbedderConfig
     from workbench.embeddings.distributed import embed_files_distributed
     from workbench.io.sources import IMAGE_SUFFIXES, find_image_files
 
@@ -291,10 +298,7 @@ def _embed(args: argparse.Namespace) -> int:
         print(f"workbench: error: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) under "
               f"{' '.join(args.paths)}", file=sys.stderr)
         return EXIT_INPUT
-    pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
-    config = EmbedderConfig(name=args.embedder, clip_model=args.clip_model, clip_pretrained=pretrained,
-                            clip_checkpoint=args.clip_checkpoint, batch_size=args.batch_size, device=args.device,
-                            cache_dir=args.cache_dir, precision=args.precision)
+    config = _embedder_config(args)
     local_workers = args.local_workers or 2  # None when not given: argparse can then tell it from --scheduler
     where = args.scheduler or f"a local cluster of {local_workers} worker processes"
     print(f"workbench embed: {len(files)} files on {where}")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 EmbedderName = Literal["auto", "clip", "efficientnet-lite0", "none"]
+#: The names ``EmbedderConfig.name`` accepts.
+EMBEDDER_NAMES: tuple[str, ...] = ("auto", "clip", "efficientnet-lite0", "none")
 Precision = Literal["auto", "fp32", "bf16"]
 
 #: Images (classification, semantic segmentation) or instances (detection, instance
@@ -47,13 +49,21 @@ class EmbedderConfig:
     #: near-duplicate threshold; otherwise fp32. ``bf16`` forces bf16 (drift still recorded).
     precision: Precision = "auto"
 
+    def __post_init__(self) -> None:
+        if self.name not in EMBEDDER_NAMES:
+            raise ValueError(f"unknown embedder {self.name!r}; choose one of {', '.join(EMBEDDER_NAMES)}")
+
 
 @dataclass(frozen=True)
 class AuditConfig:
     """Thresholds and options of one audit. Every field lands in the report's methods section.
 
+    ``embedder`` takes an :class:`EmbedderConfig` or just a model name.
+
     Example:
         >>> cfg = AuditConfig(near_duplicate_threshold=0.05, min_class_ratio=0.2)
+        >>> AuditConfig(embedder="efficientnet-lite0").embedder.name
+        'efficientnet-lite0'
     """
 
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
@@ -70,8 +80,9 @@ class AuditConfig:
     calibration_samples: int = 48
     #: Neighbours per sample in the shared k-NN graph.
     k_neighbors: int = 10
-    #: k-NN engine: ``exact`` (blocked brute force), ``ivf`` (faiss IVF index, exact re-check of
-    #: every candidate) or ``auto`` (exact up to 10,000 embedded images, IVF above).
+    #: k-NN engine: ``exact`` (blocked brute force), ``ivf`` (k-means inverted lists, each image
+    #: compared exactly with the members of the lists it visits; ``workbench.checks.neighbors``) or
+    #: ``auto`` (exact up to 10,000 embedded images, ``ivf`` above).
     knn_method: Literal["auto", "exact", "ivf"] = "auto"
     #: Update the neighbour graph stored by the last audit of the same dataset instead of
     #: rebuilding it (only new or changed images are searched).
@@ -100,6 +111,13 @@ class AuditConfig:
     bias_attributes: tuple[str, ...] | None = None
     max_attribute_levels: int = 30
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.embedder, str):
+            object.__setattr__(self, "embedder", EmbedderConfig(name=self.embedder))
+        elif not isinstance(self.embedder, EmbedderConfig):
+            raise TypeError(f"embedder must be an EmbedderConfig or one of {', '.join(EMBEDDER_NAMES)}, "
+                            f"not {type(self.embedder).__name__}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (tuples become lists), so a result round-trips through JSON unchanged."""

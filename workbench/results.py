@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 SCHEMA_VERSION = "1.0"
 
-CheckName = Literal["integrity", "duplicates", "leakage", "label_issues", "balance", "bias"]
 CheckState = Literal["ran", "skipped", "failed"]
 Task = Literal["classification", "detection", "segmentation"]
 FileProblemKind = Literal["missing", "unreadable", "empty", "annotation", "outside_root"]
@@ -90,10 +89,6 @@ class FileProblem:
 @dataclass(frozen=True)
 class IntegrityResult:
     problems: tuple[FileProblem, ...] = ()
-
-    @property
-    def bad_ids(self) -> frozenset[str]:
-        return frozenset(p.sample_id for p in self.problems)
 
     def to_frame(self):
         import pandas as pd
@@ -451,6 +446,10 @@ class SplitShift:
     missing_in_b: tuple[str, ...]
 
 
+#: Cramér's V bands, strongest first: ``(lowest V, name)`` (Cohen's conventions for association).
+STRENGTH_BANDS: tuple[tuple[float, str], ...] = ((0.5, "strong"), (0.3, "moderate"), (0.1, "weak"))
+
+
 @dataclass(frozen=True)
 class AttributeAssociation:
     """Labels broken down by one metadata attribute, with Cramér's V as the strength.
@@ -467,8 +466,8 @@ class AttributeAssociation:
 
     @property
     def strength(self) -> str:
-        v = self.cramers_v
-        return "strong" if v >= 0.5 else "moderate" if v >= 0.3 else "weak" if v >= 0.1 else "negligible"
+        """The band of :data:`STRENGTH_BANDS` its Cramér's V falls in (``negligible`` below them all)."""
+        return next((name for low, name in STRENGTH_BANDS if self.cramers_v >= low), "negligible")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from tests.conftest import tree_digest, write_image
 from tests.io.format_fixtures import EXPORTS, export_layout, hf_env, write_hf
 from workbench.errors import SourceError
 from workbench.io.loading import load
-from workbench.io.table import to_table
+from workbench.io.table import resolve_label_field, to_table
 
 
 def test_imagefolder_splits_become_tags(imagefolder, unique_name):
@@ -234,7 +234,7 @@ def test_cvat_annotations_xml_with_images_folder_and_subsets(tmp_path, unique_na
     assert ds.info["workbench"]["format"] == "cvat"
     assert ds.count_sample_tags() == {"train": 2, "val": 1}
     table = to_table(ds)
-    assert table.task == "detection" and table.label_field == "ground_truth"
+    assert table.task == "detection" and resolve_label_field(ds)[0] == "ground_truth"
     assert sum(table.frame["labels"], []) == ["car"] * 3
     assert ds.has_field("ground_truth_polylines")
 
@@ -278,7 +278,7 @@ def test_flat_folder_loads_without_labels(tmp_path, unique_name):
         write_image(tmp_path / "flat" / f"{i}.png", i)
     ds = load(tmp_path / "flat", name=unique_name)
     table = to_table(ds)
-    assert len(ds) == 3 and table.label_field is None and table.frame["label"].isna().all()
+    assert len(ds) == 3 and resolve_label_field(ds)[0] is None and table.frame["label"].isna().all()
 
 
 _HF_LOAD = r'''

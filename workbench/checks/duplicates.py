@@ -9,7 +9,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 
 from workbench.checks.near_rule import NearRule
-from workbench.checks.neighbors import NeighborGraph
+from workbench.graph import NeighborGraph
 from workbench.results import DuplicateCluster, DuplicateLink, DuplicatesResult
 
 
@@ -359,7 +359,6 @@ def refilter(artifacts: Any, threshold: "float | NearRule", *, calibration: Any 
         >>> dups, leaks = refilter(result.artifacts, 0.03)  # doctest: +SKIP
     """
     from workbench.checks.leakage import find_leaks
-    from workbench.checks.neighbors import NeighborGraph
 
     a = artifacts
     graph = None if a.neighbor_indices is None else NeighborGraph(a.neighbor_indices, a.neighbor_distances)

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from workbench.graph import NeighborGraph
 
 log = logging.getLogger(__name__)
 
 Method = Literal["auto", "exact", "ivf"]
 
-#: ``method="auto"`` searches exactly up to this many rows and uses the IVF index above.
+#: ``method="auto"`` searches exactly up to this many rows and uses the inverted lists (``ivf``) above.
 EXACT_MAX_ROWS = 10_000
 
 #: Extra candidates the exact search asks for beyond ``k + 1``.
@@ -39,36 +40,9 @@ _SPARE = 4
 _LIST_CHUNK = 16_384
 
 
-@dataclass(frozen=True)
-class NeighborGraph:
-    """``indices[i]`` are the ``k`` nearest other rows of row ``i``; ``distances`` their cosine distances."""
-
-    indices: np.ndarray  # int64 [N, k]
-    distances: np.ndarray  # float32 [N, k], ascending
-    method: str = "exact"
-
-    @property
-    def k(self) -> int:
-        return int(self.indices.shape[1])
-
-    def pairs_within(self, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Unique pairs ``(i < j)`` whose distance is at most ``threshold``: ``(i, j, distance)``."""
-        rows, cols = np.nonzero(self.distances <= threshold)
-        i, j = rows, self.indices[rows, cols]
-        d = self.distances[rows, cols]
-        keep = j >= 0  # -1 pads lists of rows with fewer than k neighbours
-        i, j, d = i[keep], j[keep], d[keep]
-        lo, hi = np.minimum(i, j), np.maximum(i, j)
-        if lo.size == 0:
-            return lo, hi, d
-        key = lo.astype(np.int64) * (int(hi.max()) + 1) + hi
-        _, first = np.unique(key, return_index=True)
-        return lo[first], hi[first], d[first]
-
-
 def knn_graph(vectors: np.ndarray, k: int = 10, *, method: Method = "auto", block_rows: int = 2048,
               nprobe: int | None = None, seed: int = 0) -> NeighborGraph:
-    """Cosine k-NN of L2-normalised ``vectors`` (no self-loops), exact or IVF with exact re-check.
+    """Cosine k-NN of L2-normalised ``vectors`` (no self-loops), exact or over k-means inverted lists.
 
     Args:
         vectors: ``[N, D]`` float32, L2-normalised rows.

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Sequence
 
 from workbench.io.cache_folder import writable_folder
-from workbench.io.files import FileFacts
+from workbench.io.facts import FileFacts
 
 log = logging.getLogger(__name__)
 

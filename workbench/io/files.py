@@ -10,34 +10,15 @@ import io
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from workbench.io.facts import FileFacts
+from workbench.io.facts_cache import FactsCache
+
+__all__ = ["THUMB_SIDE", "FileFacts", "area_thumbnail", "image_signatures", "inspect_file", "inspect_files",
+           "perceptual_hash"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FileFacts:
-    """What one read of an image file tells: hash, size, header, or the problem."""
-
-    filepath: str
-    sha256: str | None
-    size_bytes: int | None
-    width: int | None
-    height: int | None
-    image_format: str | None
-    problem: str | None = None
-    problem_kind: str | None = None
-    #: 64-bit perceptual hash (imagehash ``phash``) as 16 hex digits, for model-free near-exact copies.
-    phash: str | None = None
-    #: The perceptual hash of the mirrored (left-right) image: a mirrored copy's ``phash`` is close to it.
-    phash_mirror: str | None = None
-    #: 16x16 RGB thumbnail of the upright image (768 bytes as hex), for verifying near duplicates.
-    thumb: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
 
 
 def inspect_file(filepath: str) -> FileFacts:
@@ -163,8 +144,6 @@ def inspect_files(filepaths: Sequence[str], *, workers: int | None = None, progr
     cache = None
     known: dict[int, FileFacts] = {}
     if cache_path is not None:
-        from workbench.io.facts_cache import FactsCache
-
         cache = FactsCache(cache_path)
         known = cache.lookup(filepaths)
     todo = [p for i, p in enumerate(filepaths) if i not in known]

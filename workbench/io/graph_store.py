@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.checks.neighbors import NeighborGraph
+from workbench.graph import NeighborGraph
 
 log = logging.getLogger(__name__)
 

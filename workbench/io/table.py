@@ -26,7 +26,6 @@ class DatasetTable:
 
     frame: Any  # pandas.DataFrame
     task: str
-    label_field: str | None
     dataset_name: str
     source: str
 
@@ -177,5 +176,5 @@ def to_table(dataset: Any, *, label_field: str | None = None, split_field: str |
         if isinstance(fdef, scalar):
             frame[name] = dataset.values(name)
     info = dataset.info.get("workbench", {})
-    return DatasetTable(frame=frame, task=task, label_field=field, dataset_name=dataset.name,
+    return DatasetTable(frame=frame, task=task, dataset_name=dataset.name,
                         source=str(info.get("source", "")))

@@ -132,7 +132,7 @@ class _BiasPanel:
     # ------------------------------------------------------------------ bias
 
     def _draw_shifts(self) -> None:
-        from workbench.render.html_report import fmt_float, fmt_int
+        from workbench.render.html_report import fmt_float, fmt_int, fmt_p
 
         if self.bias is None:
             return
@@ -144,7 +144,7 @@ class _BiasPanel:
         rows = []
         for s in shifts[:MAX_TABLE_ROWS]:
             gaps = ", ".join(f"{label} {gap * 100:+.1f} pp" for label, gap in s.largest_gaps[:5])
-            p_value = "< 0.0001" if s.p_value < 1e-4 else f"{s.p_value:.4f}"
+            p_value = fmt_p(s.p_value)
             rows.append((f"{s.split_a} → {s.split_b}", fmt_float(s.js_divergence), fmt_float(s.cramers_v),
                          f"{s.chi2:.1f}", p_value, gaps, ", ".join(s.missing_in_b) or "—"))
         lead = muted("Class-distribution shift of each split against train: Jensen–Shannon divergence, "
@@ -221,12 +221,15 @@ def _imbalance(bal: BalanceResult) -> Html:
 
 
 def _associations(bias: BiasResult) -> Html:
+    from workbench.render.html_report import fmt_p
+    from workbench.results import STRENGTH_BANDS
+
     ranked = sorted(bias.attributes, key=lambda a: -a.cramers_v)
     rows = [(a.attribute, f"{a.n_levels:,}", f"{a.cramers_v:.3f}", badge(a.strength, _STRENGTH_TONES[a.strength]),
-             f"{a.chi2:.1f}", "< 0.0001" if a.p_value < 1e-4 else f"{a.p_value:.4f}")
+             f"{a.chi2:.1f}", fmt_p(a.p_value))
             for a in ranked[:MAX_TABLE_ROWS]]
-    parts: list[Any] = [muted("How strongly each attribute goes with the label (Cramér's V: ≥ 0.5 strong, "
-                              "≥ 0.3 moderate, ≥ 0.1 weak)."),
+    bands = ", ".join(f"≥ {low} {name}" for low, name in STRENGTH_BANDS)
+    parts: list[Any] = [muted(f"How strongly each attribute goes with the label (Cramér's V: {bands})."),
                         table(["attribute", "levels", "Cramér's V", "strength", "χ²", "p"], rows,
                               numeric=[1, 2, 4, 5], more=max(0, len(ranked) - MAX_TABLE_ROWS),
                               what="attributes")]

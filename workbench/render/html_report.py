@@ -218,7 +218,8 @@ def fmt_int(value: Any) -> str:
         return str(value)
 
 
-def _fmt_p(value: Any) -> str:
+def fmt_p(value: Any) -> str:
+    """A p-value: four decimals, or scientific notation below 0.0001 (never a bare 0.0000)."""
     v = _as_float(value)
     return "—" if v is None else f"{v:.1e}" if v < 1e-4 else f"{v:.4f}"
 
@@ -801,7 +802,7 @@ def _environment(source: str = "") -> Any:
         "pct": fmt_pct,
         "pct_range": fmt_pct_range,
         "num": fmt_int,
-        "pval": _fmt_p,
+        "pval": fmt_p,
         "secs": fmt_seconds,
         "label": _fmt_label,
         "signed": _fmt_signed,

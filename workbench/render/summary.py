@@ -124,7 +124,7 @@ def text_summary(result: AuditResult, *, width: int = 78) -> str:
         for s in result.bias.split_shifts[:2]:
             lines.append(f"split shift    {_t(s.split_a)} vs {_t(s.split_b)}: JS divergence {s.js_divergence:.3f}, "
                          f"Cramér's V {s.cramers_v:.2f}")
-        strong = [a for a in result.bias.attributes if a.cramers_v >= 0.3]
+        strong = [a for a in result.bias.attributes if a.strength in ("strong", "moderate")]
         for a in strong[:2]:
             lines.append(f"bias           labels vs {_t(a.attribute)}: Cramér's V {a.cramers_v:.2f} ({a.strength})")
     for chk in result.checks:
