@@ -322,8 +322,10 @@ def _ecc(fixed: np.ndarray, moving: np.ndarray, scales: tuple[float, ...]) -> np
 
 def _edge_agreement(fixed: np.ndarray, moving: np.ndarray, warp: np.ndarray | None) -> float | None:
     """Correlation of edge strength (each colour channel's, stacked) over the overlap once ``moving`` is
-    warped onto ``fixed``."""
+    warped onto ``fixed``, at most the cosine of their colour parts where both are colourful."""
     import cv2
+
+    from workbench.checks.near_rule import colour_cosine
 
     if warp is None:
         return None
@@ -340,21 +342,9 @@ def _edge_agreement(fixed: np.ndarray, moving: np.ndarray, warp: np.ndarray | No
     if norm <= 1e-6:
         return None
     edges = float((x * y).sum() / norm)
-    colours = _chroma_cosine(fixed[cover], warped[cover])
+    # A shape drawn in green and in red on white has its edges in every channel alike; its colours differ.
+    colours = colour_cosine(fixed[cover], warped[cover])
     return edges if colours is None else min(edges, colours)
-
-
-def _chroma_cosine(x: np.ndarray, y: np.ndarray) -> float | None:
-    """Cosine of two aligned images' colour parts (each pixel minus its grey level), ``None`` when either
-    is greyish: a shape drawn in green and in red on white has the same edges in every channel, but
-    its colour part points the other way."""
-    from workbench.checks.near_rule import GREYISH
-
-    cx, cy = x - x.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True)
-    if min(float(np.sqrt((cx * cx).mean())), float(np.sqrt((cy * cy).mean()))) < GREYISH:
-        return None
-    norm = float(np.sqrt((cx * cx).sum() * (cy * cy).sum()))
-    return float((cx * cy).sum() / norm)
 
 
 def _edges(image: np.ndarray) -> np.ndarray:

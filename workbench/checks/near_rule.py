@@ -173,11 +173,23 @@ def chroma_agreement(hex_a: str | None, hex_b: str | None) -> float | None:
             for h in (hex_a, hex_b))
     if a.shape[2] != 3:
         return None
-    ca, cb = a - a.mean(axis=2, keepdims=True), b - b.mean(axis=2, keepdims=True)
+    direct = colour_cosine(a, b)
+    return None if direct is None else max(direct, colour_cosine(a, b[:, ::-1]))
+
+
+def colour_cosine(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Cosine of two same-shaped RGB arrays' colour parts (each pixel minus its grey level, channels last),
+    ``None`` when either is greyish (:data:`GREYISH`): one shape in red and in blue points opposite ways.
+
+    Example:
+        >>> red, blue = np.array([[220.0, 30, 30], [255, 255, 255]]), np.array([[30.0, 30, 220], [255, 255, 255]])
+        >>> round(colour_cosine(red, red), 3), round(colour_cosine(red, blue), 2), colour_cosine(red, red * 0 + 128)
+        (1.0, -0.5, None)
+    """
+    ca, cb = a - a.mean(axis=-1, keepdims=True), b - b.mean(axis=-1, keepdims=True)
     if min(float(np.sqrt((ca * ca).mean())), float(np.sqrt((cb * cb).mean()))) < GREYISH:
         return None
-    norm = float(np.sqrt((ca * ca).sum() * (cb * cb).sum()))
-    return max(float((ca * cb).sum()) / norm, float((ca * cb[:, ::-1]).sum()) / norm)
+    return float((ca * cb).sum() / np.sqrt((ca * ca).sum() * (cb * cb).sum()))
 
 
 def hamming(a: str | None, b: str | None) -> int | None:
