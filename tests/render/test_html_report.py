@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.render.html_report import build_context, render_html, script_safe_json
+from workbench.render.formatting import script_safe_json
+from workbench.render.html_report import build_context, render_html
 from workbench.results import (
     AttributeAssociation,
     AuditResult,
@@ -476,7 +477,8 @@ def test_thumbnail_budget_is_shared_between_sections(tmp_path: Path) -> None:
 
 
 def test_import_is_lazy() -> None:
-    code = ("import sys, workbench.render.html_report\n"
+    code = ("import sys, workbench.render.html_report, workbench.render.formatting, workbench.render.figures, "
+            "workbench.render.thumbnails\n"
             "heavy = [m for m in ('plotly', 'PIL', 'jinja2', 'pandas', 'torch') if m in sys.modules]\n"
             "assert not heavy, heavy\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)

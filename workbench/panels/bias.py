@@ -1,7 +1,7 @@
 """The "Bias & imbalance" panel: class counts per split, the 10% rule, readiness, split shifts, attributes.
 
-The charts are the HTML report's figures (:func:`workbench.render.html_report.balance_figure`
-and :func:`~workbench.render.html_report.attribute_figure`) as plotly ``FigureWidget``\\ s, so
+The charts are the HTML report's figures (:func:`workbench.render.figures.balance_figure`
+and :func:`~workbench.render.figures.attribute_figure`) as plotly ``FigureWidget``\\ s, so
 the notebook and the report agree; the class and split dropdowns update them in place.
 """
 
@@ -88,12 +88,12 @@ class _BiasPanel:
     # ------------------------------------------------------------------ balance
 
     def _counts_chart(self) -> Any:
-        from workbench.render.html_report import balance_figure
+        from workbench.render.figures import balance_figure
 
         return figure_widget(balance_figure(self.balance) if self.balance is not None else None, height=420)
 
     def _draw_readiness(self) -> None:
-        from workbench.render.html_report import fmt_int
+        from workbench.render.formatting import fmt_int
 
         bal = self.balance
         if bal is None:
@@ -108,7 +108,7 @@ class _BiasPanel:
                                                  more=max(0, len(rows) - MAX_TABLE_ROWS), what="classes")])
 
     def _filter_counts_chart(self) -> None:
-        from workbench.render.html_report import plotly_text
+        from workbench.render.formatting import plotly_text
 
         chart = self.counts_chart
         if chart is None:
@@ -132,7 +132,7 @@ class _BiasPanel:
     # ------------------------------------------------------------------ bias
 
     def _draw_shifts(self) -> None:
-        from workbench.render.html_report import fmt_float, fmt_int, fmt_p
+        from workbench.render.formatting import fmt_float, fmt_int, fmt_p
 
         if self.bias is None:
             return
@@ -170,7 +170,8 @@ class _BiasPanel:
     def _draw_attribute(self) -> None:
         import ipywidgets as w
 
-        from workbench.render.html_report import attribute_figure, attribute_figure_height, plotly_text
+        from workbench.render.figures import attribute_figure, attribute_figure_height
+        from workbench.render.formatting import plotly_text
 
         if self.attribute.value is None:
             self.attribute_box.children = [w.HTML(muted("No attribute with 2–30 values to break labels down by."))]
@@ -201,7 +202,7 @@ class _BiasPanel:
 
 
 def _imbalance(bal: BalanceResult) -> Html:
-    from workbench.render.html_report import fmt_pct
+    from workbench.render.formatting import fmt_pct
 
     verdict = badge("rule met", "ok") if bal.meets_ratio else badge(f"{len(bal.below_ratio)} below the rule", "bad")
     parts: list[Any] = [f"Smallest / largest class on {bal.basis}: ", bold(fmt_pct(bal.imbalance_ratio)),
@@ -221,7 +222,7 @@ def _imbalance(bal: BalanceResult) -> Html:
 
 
 def _associations(bias: BiasResult) -> Html:
-    from workbench.render.html_report import fmt_p
+    from workbench.render.formatting import fmt_p
     from workbench.results import STRENGTH_BANDS
 
     ranked = sorted(bias.attributes, key=lambda a: -a.cramers_v)

@@ -12,14 +12,14 @@ def figure_widget(fig: Any | None, *, height: int) -> Any | None:
     class ``wb-chart``. Update its traces in place (``with widget.batch_update(): ...``).
 
     Example:
-        >>> from workbench.render.html_report import balance_figure
+        >>> from workbench.render.figures import balance_figure
         >>> chart = figure_widget(balance_figure(result.balance), height=420)  # doctest: +SKIP
     """
     if fig is None:
         return None
     import plotly.graph_objects as go
 
-    from workbench.render.html_report import style_figure
+    from workbench.render.figures import style_figure
 
     widget = go.FigureWidget(style_figure(fig, height=height))
     widget.add_class("wb-chart")

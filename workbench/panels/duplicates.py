@@ -195,7 +195,7 @@ class _DuplicatesPanel:
         self._draw_pairs()
 
     def _summary(self) -> Html:
-        from workbench.render.html_report import fmt_int, fmt_pct
+        from workbench.render.formatting import fmt_int, fmt_pct
 
         dup = self.duplicates
         n_exact = sum(c.kind == "exact" for c in dup.clusters)

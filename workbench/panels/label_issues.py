@@ -157,7 +157,7 @@ class _LabelIssuesPanel:
         self._draw_rows()
 
     def _summary(self) -> Html:
-        from workbench.render.html_report import fmt_int, fmt_pct
+        from workbench.render.formatting import fmt_int, fmt_pct
 
         li = self.label_issues
         parts: list[Any] = [bold(fmt_int(len(li.issues))), " likely label errors of ", fmt_int(len(li.sample_ids)),
@@ -185,12 +185,12 @@ class _LabelIssuesPanel:
     # ------------------------------------------------------------------ chart
 
     def _chart(self) -> Any:
-        from workbench.render.html_report import label_error_figure
+        from workbench.render.figures import label_error_figure
 
         return figure_widget(label_error_figure(self.label_issues.per_class), height=320)
 
     def _highlight_class(self) -> None:
-        from workbench.render.html_report import plotly_text
+        from workbench.render.formatting import plotly_text
 
         if self.chart is None:
             return
@@ -217,7 +217,7 @@ class _LabelIssuesPanel:
     def _row(self, issue: LabelIssue, image: Html) -> Any:
         import ipywidgets as w
 
-        from workbench.render.html_report import neighbor_votes_text, relative_path
+        from workbench.render.formatting import neighbor_votes_text, relative_path
 
         review = w.HTML(_review_badge(self.reviews.get(issue.sample_id)))
         review.add_class("wb-review-state")
@@ -276,7 +276,7 @@ class _LabelIssuesPanel:
 
 def _tiers(li: LabelIssuesResult) -> Html:
     """Each tier of label findings with its size and expected precision, and how that was estimated."""
-    from workbench.render.html_report import TIER_NAMES, fmt_float, fmt_int, fmt_pct_range
+    from workbench.render.formatting import TIER_NAMES, fmt_float, fmt_int, fmt_pct_range
 
     rows = [(TIER_NAMES.get(t.tier, t.tier), fmt_int(t.n), fmt_float(t.expected_errors, 2),
              fmt_pct_range(t.precision_range))

@@ -45,7 +45,8 @@ def _header(result: AuditResult) -> Html:
 
 
 def _cards(result: AuditResult) -> Html:
-    from workbench.render.html_report import fmt_int, summary_cards
+    from workbench.render.formatting import fmt_int
+    from workbench.render.html_report import summary_cards
 
     cards = [card(c["title"], c["value"], c["detail"], c["tone"]) for c in summary_cards(result)]
     states = Counter(result.reviews.values())
@@ -55,7 +56,7 @@ def _cards(result: AuditResult) -> Html:
 
 
 def _model(result: AuditResult) -> Html:
-    from workbench.render.html_report import fmt_int, fmt_seconds
+    from workbench.render.formatting import fmt_int, fmt_seconds
 
     emb = result.embedding
     if emb is None:
@@ -76,7 +77,7 @@ def _model(result: AuditResult) -> Html:
 
 
 def _checks(result: AuditResult) -> Html:
-    from workbench.render.html_report import fmt_seconds
+    from workbench.render.formatting import fmt_seconds
 
     rows = [(c.name, badge(c.state, _STATE_TONES.get(c.state, "neutral")), fmt_seconds(c.seconds), c.reason)
             for c in result.checks]
@@ -87,7 +88,7 @@ def _checks(result: AuditResult) -> Html:
 
 
 def _timings(result: AuditResult) -> Html:
-    from workbench.render.html_report import fmt_seconds
+    from workbench.render.formatting import fmt_seconds
 
     if not result.timings:
         return Html("")

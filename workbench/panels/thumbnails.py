@@ -1,6 +1,6 @@
 """Thumbnails for the panels: small data-URI images, built lazily, cached, and capped per redraw.
 
-Encoding is the HTML report's (:func:`workbench.render.html_report.encode_thumbnail`):
+Encoding is the HTML report's (:func:`workbench.render.thumbnails.encode_thumbnail`):
 a JPEG (PNG with transparency) whose longest side is at most ``px``. A missing or
 unreadable file becomes a placeholder box, never an exception.
 """
@@ -71,7 +71,7 @@ class ThumbnailCache:
         return out
 
     def _encode(self, filepath: str) -> Html:
-        from workbench.render.html_report import encode_thumbnail
+        from workbench.render.thumbnails import encode_thumbnail
 
         thumb = encode_thumbnail(filepath, self.px)
         self.n_encoded += 1

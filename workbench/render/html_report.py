@@ -18,27 +18,41 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
-import io
 import json
 import logging
-import math
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.io.boundary import blocked_paths
+from workbench.render.figures import (
+    _Figures,
+    attribute_figure,
+    attribute_figure_height,
+    balance_figure,
+    label_error_figure,
+)
+from workbench.render.formatting import (
+    TIER_NAMES,
+    _basename,
+    _fmt_label,
+    _fmt_plural,
+    _fmt_signed,
+    fmt_float,
+    fmt_int,
+    fmt_p,
+    fmt_pct,
+    fmt_pct_range,
+    fmt_seconds,
+    neighbor_votes_text,
+    relative_path,
+)
 from workbench.render.summary import near_duplicates_text
+from workbench.render.thumbnails import _Thumbnails
 
 if TYPE_CHECKING:
-    from workbench.results import (
-        AttributeAssociation,
-        AuditResult,
-        BalanceResult,
-        CheckStatus,
-        ClassErrorRate,
-    )
+    from workbench.results import AuditResult, CheckStatus
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +62,6 @@ MAX_ROWS = 200
 MAX_CLUSTER_MEMBERS = 12
 #: Attribute charts drawn in the bias section.
 MAX_ATTRIBUTE_CHARTS = 20
-#: Labels (rows) drawn per attribute heatmap.
-MAX_HEATMAP_LABELS = 60
 
 _TEMPLATE_DIR = Path(__file__).parent / "templates"
 _TEMPLATE_NAME = "report.html.j2"
@@ -80,461 +92,6 @@ _BOOT_JS = """(function () {
     Plotly.newPlot(div, fig.data, fig.layout, fig.config);
   }
 })();"""
-
-_PLOTLY_CONFIG: dict[str, Any] = {
-    "displaylogo": False,
-    "responsive": True,
-    "showLink": False,
-    "showSendToCloud": False,
-    "showEditInChartStudio": False,
-    "typesetMath": False,
-    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
-}
-
-_FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
-
-_SCRIPT_JSON_ESCAPES = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def script_safe_json(obj: Any) -> str:
-    """JSON text that can sit inside a ``<script>`` element without ending it.
-
-    ``<``, ``>``, ``&``, U+2028 and U+2029 are written as ``\\u`` escapes, which
-    ``JSON.parse`` reads back as the same characters.
-
-    Args:
-        obj: Anything :func:`json.dumps` (with plotly's encoder for numpy values) accepts.
-
-    Returns:
-        The escaped JSON text.
-
-    Example:
-        >>> script_safe_json({"a": "</script>"})
-        '{"a":"\\\\u003c/script\\\\u003e"}'
-    """
-    from plotly.utils import PlotlyJSONEncoder
-
-    text = json.dumps(obj, cls=PlotlyJSONEncoder, separators=(",", ":"), ensure_ascii=False)
-    return "".join(_SCRIPT_JSON_ESCAPES.get(ch, ch) for ch in text)
-
-
-def _csp_hash(script: str) -> str:
-    digest = hashlib.sha256(script.encode("utf-8")).digest()
-    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
-
-
-def plotly_text(value: Any) -> str:
-    """Text plotly will show: escaped so its pseudo-HTML renders it literally.
-
-    Example:
-        >>> plotly_text("<b>cat</b>")
-        '&lt;b&gt;cat&lt;/b&gt;'
-    """
-    return html.escape("(none)" if value is None else str(value), quote=False)
-
-
-def _basename(filepath: str | None) -> str:
-    if not filepath:
-        return ""
-    return PurePath(str(filepath)).name or str(filepath)
-
-
-def relative_path(filepath: str | None, source: str) -> str:
-    """``filepath`` relative to the dataset ``source`` folder when it lies inside it.
-
-    Example:
-        >>> relative_path("/data/pets/train/cat/1.png", "/data/pets")
-        'train/cat/1.png'
-    """
-    if not filepath:
-        return ""
-    if source:
-        root = str(source).rstrip("/\\")
-        for sep in ("/", "\\"):
-            if root and filepath.startswith(root + sep):
-                return filepath[len(root) + 1:]
-    return filepath
-
-
-def _as_float(value: Any) -> float | None:
-    """``value`` as a float, or None when it is missing or NaN (formatters then show a dash)."""
-    if value is None:
-        return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(value) else value
-
-
-def fmt_float(value: Any, digits: int = 3) -> str:
-    v = _as_float(value)
-    return "—" if v is None else f"{v:.{digits}f}"
-
-
-def fmt_pct(value: Any, digits: int = 1) -> str:
-    v = _as_float(value)
-    return "—" if v is None else f"{v * 100:.{digits}f}%"
-
-
-#: How the report names each label-error tier.
-TIER_NAMES = {"likely_errors": "Likely errors (cleanlab's flagged set)", "review_queue": "Review queue",
-              "rest": "The rest (in neither)"}
-
-
-def fmt_pct_range(value: tuple[float, float] | None, digits: int = 1) -> str:
-    """``"35.0% – 62.0%"``; one figure when both ends read the same; an em dash for ``None``."""
-    if value is None:
-        return fmt_pct(None, digits)
-    low, high = (fmt_pct(v, digits) for v in value)
-    return low if low == high else f"{low} – {high}"
-
-
-def neighbor_votes_text(issue: Any) -> str:
-    """``"1 of 10 nearest images labelled cat (given), 8 dog (suggested)"``; ``"—"`` without votes."""
-    if getattr(issue, "neighbors", None) is None:
-        return "—"
-    if not issue.neighbors:
-        return "no labelled nearest images"
-    return (f"{issue.neighbors_given} of {issue.neighbors} nearest images labelled {issue.given_label} (given), "
-            f"{issue.neighbors_suggested} {issue.suggested_label} (suggested)")
-
-
-def fmt_int(value: Any) -> str:
-    if value is None:
-        return "—"
-    try:
-        return f"{int(value):,}"
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def fmt_p(value: Any) -> str:
-    """A p-value: four decimals, or scientific notation below 0.0001 (never a bare 0.0000)."""
-    v = _as_float(value)
-    return "—" if v is None else f"{v:.1e}" if v < 1e-4 else f"{v:.4f}"
-
-def fmt_seconds(value: Any) -> str:
-    if value is None:
-        return "—"
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    if value < 120:
-        return f"{value:.1f} s"
-    return f"{value / 60:.1f} min"
-
-
-def _fmt_signed(value: Any) -> str:
-    text = fmt_float(value)
-    return text if text.startswith("-") or text == "—" or not text[:1].isdigit() else "+" + text
-
-
-def _fmt_plural(n: int, singular: str, plural: str) -> str:
-    return f"{fmt_int(n)} {singular if n == 1 else plural}"
-
-
-def _fmt_label(value: Any) -> str:
-    return "—" if value is None else str(value)
-
-
-# --------------------------------------------------------------------------- thumbnails
-
-
-@dataclass(frozen=True)
-class Thumbnail:
-    """One image as the report shows it: a data URI, or a placeholder note."""
-
-    filepath: str
-    name: str
-    uri: str | None
-    note: str = ""
-
-
-class _Thumbnails:
-    """Thumbnails of flagged samples: at most ``max_thumbnails`` images placed in the page in all.
-
-    Every place an image appears counts (a file shown in a leak pair and in a duplicate
-    cluster counts twice), so the limit bounds both the number of ``<img>`` elements and
-    the size of the report. Each file is decoded once.
-    """
-
-    def __init__(self, max_thumbnails: int, px: int, blocked: frozenset[str] = frozenset()) -> None:
-        self.max_thumbnails = max(0, int(max_thumbnails))
-        self.blocked = blocked  # outside the dataset root: never opened
-        self.px = max(8, int(px))
-        self.n_embedded = 0
-        self.n_failed = 0
-        self._cache: dict[str, Thumbnail] = {}
-
-    def allocate(self, groups: list[list[str | None]]) -> list[list[Thumbnail]]:
-        """One thumbnail per file path in each group (a section), sharing the limit round-robin.
-
-        Round-robin keeps one long section from using the whole budget. A file that can't
-        be read gets a placeholder and doesn't count against the limit; once the limit is
-        reached the remaining places get a placeholder too.
-
-        Args:
-            groups: File paths in display order, one list per section.
-
-        Returns:
-            Thumbnails aligned with ``groups``.
-        """
-        out: list[list[Thumbnail | None]] = [[None] * len(group) for group in groups]
-        positions = [0] * len(groups)
-        while any(pos < len(group) for pos, group in zip(positions, groups, strict=True)):
-            for i, group in enumerate(groups):
-                if positions[i] >= len(group):
-                    continue
-                filepath = group[positions[i]]
-                if not filepath:
-                    thumb = Thumbnail("", "", None, "no file")
-                elif filepath in self.blocked:
-                    thumb = Thumbnail(filepath, _basename(filepath), None, "outside the dataset folder")
-                elif self.n_embedded < self.max_thumbnails:
-                    thumb = self._thumbnail(filepath)
-                    self.n_embedded += thumb.uri is not None
-                else:
-                    thumb = Thumbnail(filepath, _basename(filepath), None, "not embedded (thumbnail limit)")
-                out[i][positions[i]] = thumb
-                positions[i] += 1
-        return out  # type: ignore[return-value]
-
-    def _thumbnail(self, filepath: str) -> Thumbnail:
-        cached = self._cache.get(filepath)
-        if cached is None:
-            cached = self._cache[filepath] = encode_thumbnail(filepath, self.px)
-            self.n_failed += cached.uri is None
-        return cached
-
-def encode_thumbnail(filepath: str, px: int = 96) -> Thumbnail:
-    """A small JPEG (PNG when the image has transparency) of ``filepath`` as a data URI.
-
-    The pixels are the ones the model and the perceptual hash see
-    (:func:`workbench.io.pixels.to_rgb`: upright, 8-bit, transparency composited on white);
-    a transparent image (usually a drawing) is saved as PNG so its lines stay crisp.
-
-    A missing or undecodable file gives a placeholder (``uri`` None, ``note`` says why);
-    this never raises for a bad image.
-
-    Args:
-        filepath: The image file.
-        px: Longest side of the thumbnail, in pixels.
-
-    Returns:
-        The :class:`Thumbnail`.
-
-    Example:
-        >>> encode_thumbnail("/no/such/file.png").note
-        'file missing'
-    """
-    from PIL import Image
-
-    from workbench.io.pixels import to_rgb
-
-    name = _basename(filepath)
-    try:
-        with Image.open(filepath) as img:
-            img.draft("RGB", (px, px))  # fast JPEG downscale; no-op otherwise
-            has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
-            img = to_rgb(img)
-            img.thumbnail((px, px))
-            buffer = io.BytesIO()
-            if has_alpha:
-                img.save(buffer, format="PNG", optimize=True)
-                mime = "image/png"
-            else:
-                img.save(buffer, format="JPEG", quality=82, optimize=True)
-                mime = "image/jpeg"
-    except FileNotFoundError:
-        logger.debug("thumbnail: file not found: %s", filepath)
-        return Thumbnail(filepath, name, None, "file missing")
-    except (OSError, ValueError, SyntaxError, EOFError, TypeError, Image.DecompressionBombError) as exc:
-        # Pillow signals undecodable files with any of these; the report shows a placeholder.
-        logger.debug("thumbnail: cannot read %s: %s", filepath, exc)
-        return Thumbnail(filepath, name, None, "unreadable image")
-    uri = f"data:{mime};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    return Thumbnail(filepath, name, uri)
-
-
-# --------------------------------------------------------------------------- figures
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A plotly figure as the template places it: a div id and its script-safe JSON."""
-
-    dom_id: str
-    json: str
-    height: int
-
-
-def style_figure(fig: Any, *, height: int) -> Any:
-    """Give a plotly figure the report's look (template, font, margins) and ``height``; returns it.
-
-    Example:
-        >>> fig = style_figure(label_error_figure(result.label_issues.per_class), height=380)  # doctest: +SKIP
-    """
-    fig.update_layout(
-        height=height,
-        template="plotly_white",
-        font={"family": _FONT, "size": 12, "color": "#1d2330"},
-        margin={"l": 60, "r": 20, "t": 40, "b": 60},
-        hoverlabel={"font": {"family": _FONT}},
-    )
-    return fig
-
-
-def attribute_figure_height(n_labels: int) -> int:
-    """Height in pixels of an attribute heatmap with ``n_labels`` rows."""
-    return min(900, 160 + 26 * n_labels)
-
-
-class _Figures:
-    def __init__(self) -> None:
-        self.items: list[Figure] = []
-
-    def add(self, fig: Any | None, *, height: int) -> Figure | None:
-        if fig is None:
-            return None
-        style_figure(fig, height=height)
-        plain = fig.to_plotly_json()
-        spec = {"data": plain["data"], "layout": plain["layout"], "config": _PLOTLY_CONFIG}
-        figure = Figure(f"wb-fig-{len(self.items) + 1}", script_safe_json(spec), height)
-        self.items.append(figure)
-        return figure
-
-
-def label_error_figure(per_class: tuple[ClassErrorRate, ...]) -> Any | None:
-    """Bar chart of the share of samples flagged per given label, worst first (None when empty).
-
-    Labels are escaped with :func:`plotly_text`.
-
-    Example:
-        >>> fig = label_error_figure(result.label_issues.per_class)  # doctest: +SKIP
-    """
-    import plotly.graph_objects as go
-
-    if not per_class:
-        return None
-    rows = sorted(per_class, key=lambda c: (-c.rate, str(c.label)))
-    fig = go.Figure(go.Bar(
-        x=[plotly_text(c.label) for c in rows],
-        y=[c.rate for c in rows],
-        customdata=[[c.n_issues, c.n_assessed] for c in rows],
-        marker={"color": "#c5221f"},
-        hovertemplate="%{x}<br>%{customdata[0]} of %{customdata[1]} flagged (%{y:.1%})<extra></extra>",
-    ))
-    fig.update_layout(title={"text": "Share of samples flagged, per given label", "font": {"size": 14}},
-                      xaxis={"type": "category", "title": {"text": "given label"}, "automargin": True},
-                      yaxis={"tickformat": ".0%", "title": {"text": "flagged"}, "rangemode": "tozero"})
-    return fig
-
-
-def balance_figure(balance: BalanceResult) -> Any | None:
-    """Grouped bars of the class counts, one trace per split; classes below the ratio rule get a ⚠.
-
-    Classes are sorted by total count; every label is escaped with :func:`plotly_text`.
-    Returns None when there are no counts.
-
-    Example:
-        >>> fig = balance_figure(result.balance)  # doctest: +SKIP
-    """
-    import plotly.graph_objects as go
-
-    by_split = balance.counts  # {split: {class: n}}
-    if not by_split:
-        return None
-    labels = list(balance.totals) or sorted({lab for per in by_split.values() for lab in per})
-    labels.sort(key=lambda lab: -balance.totals.get(lab, 0))
-    below = set(balance.below_ratio)
-    palette = ["#2f5bd3", "#e8710a", "#1e8e3e", "#9334e6", "#d01884", "#12b5cb", "#7f8c8d"]
-    fig = go.Figure()
-    for i, (split, per_label) in enumerate(by_split.items()):
-        fig.add_bar(
-            name=plotly_text(split),
-            x=[plotly_text(lab) for lab in labels],
-            y=[per_label.get(lab, 0) for lab in labels],
-            marker={"color": palette[i % len(palette)]},
-            hovertemplate="%{x}<br>" + plotly_text(split) + ": %{y:,}<extra></extra>",
-        )
-    tick_text = [("⚠ " if lab in below else "") + plotly_text(lab) for lab in labels]
-    fig.update_layout(
-        barmode="group",
-        title={"text": f"{balance.unit.capitalize()} per class and split", "font": {"size": 14}},
-        xaxis={"type": "category", "automargin": True, "tickmode": "array",
-               "tickvals": [plotly_text(lab) for lab in labels], "ticktext": tick_text},
-        yaxis={"title": {"text": balance.unit}, "rangemode": "tozero"},
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
-    )
-    return fig
-
-
-def _label_by_level(assoc: AttributeAssociation) -> dict[str, dict[str, int]]:
-    """``{label: {level: n}}`` from ``AttributeAssociation.table`` (``{level: {label: n}}``)."""
-    by_label: dict[str, dict[str, int]] = {}
-    for level, per_label in assoc.table.items():
-        for label, n in per_label.items():
-            by_label.setdefault(label, {})[level] = n
-    return by_label
-
-
-def attribute_figure(assoc: AttributeAssociation, *, max_labels: int = MAX_HEATMAP_LABELS) -> tuple[Any | None, int]:
-    """Heatmap of each attribute level's label mix (share of the level, counts as text).
-
-    Rows are labels (most frequent first, at most ``max_labels``), columns the levels;
-    every label, level and the attribute name are escaped with :func:`plotly_text`.
-
-    Returns:
-        The figure (None when the table is empty) and how many labels were left out.
-
-    Example:
-        >>> fig, hidden = attribute_figure(result.bias.attributes[0])  # doctest: +SKIP
-    """
-    import plotly.graph_objects as go
-
-    by_label = _label_by_level(assoc)
-    if not by_label:
-        return None, 0
-    levels = list(dict.fromkeys(lv for per in by_label.values() for lv in per))
-    labels = sorted(by_label, key=lambda lab: -sum(by_label[lab].values()))
-    hidden = max(0, len(labels) - max_labels)
-    labels = labels[:max_labels]
-    level_totals = {lv: sum(per.get(lv, 0) for per in by_label.values()) for lv in levels}
-    counts = [[by_label[lab].get(lv, 0) for lv in levels] for lab in labels]
-    shares = [[(n / level_totals[lv] if level_totals[lv] else 0.0) for n, lv in zip(row, levels, strict=True)]
-              for row in counts]
-    show_text = len(labels) * len(levels) <= 400
-    fig = go.Figure(go.Heatmap(
-        x=[plotly_text(lv) for lv in levels],
-        y=[plotly_text(lab) for lab in labels],
-        z=shares,
-        text=counts,
-        texttemplate="%{text}" if show_text else None,
-        colorscale="Blues",
-        zmin=0,
-        colorbar={"title": {"text": "share of level"}, "tickformat": ".0%"},
-        hovertemplate=("label %{y}<br>" + plotly_text(assoc.attribute)
-                       + " = %{x}<br>%{text} samples (%{z:.0%} of this level)<extra></extra>"),
-    ))
-    fig.update_layout(
-        title={"text": "Label mix per " + plotly_text(assoc.attribute), "font": {"size": 14}},
-        xaxis={"type": "category", "title": {"text": plotly_text(assoc.attribute)}, "automargin": True},
-        yaxis={"type": "category", "autorange": "reversed", "automargin": True},
-    )
-    return fig, hidden
 
 
 # --------------------------------------------------------------------------- view model
@@ -784,6 +341,11 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
 
 
 # --------------------------------------------------------------------------- public API
+
+
+def _csp_hash(script: str) -> str:
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
 def _environment(source: str = "") -> Any:
