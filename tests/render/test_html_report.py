@@ -478,7 +478,7 @@ def test_thumbnail_budget_is_shared_between_sections(tmp_path: Path) -> None:
 
 def test_import_is_lazy() -> None:
     code = ("import sys, workbench.render.html_report, workbench.render.formatting, workbench.render.figures, "
-            "workbench.render.thumbnails\n"
+            "workbench.render.thumbnails, workbench.render.sections\n"
             "heavy = [m for m in ('plotly', 'PIL', 'jinja2', 'pandas', 'torch') if m in sys.modules]\n"
             "assert not heavy, heavy\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)

@@ -13,13 +13,13 @@ if TYPE_CHECKING:
 def check_notice(result: AuditResult, check: str) -> Html | None:
     """A banner when ``check`` was skipped, failed or left no result (with the reason); None when it ran.
 
-    The states are the HTML report's (:func:`workbench.render.html_report.section_states`).
+    The states are the HTML report's (:func:`workbench.render.sections.section_states`).
 
     Example:
         >>> check_notice(result, "label_issues")  # doctest: +SKIP
         '<div ...><b ...>Label issues: skipped.</b> no class labels ...</div>'
     """
-    from workbench.render.html_report import section_states
+    from workbench.render.sections import section_states
 
     state = section_states(result).get(check)
     if state is None or state.show:

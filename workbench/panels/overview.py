@@ -17,7 +17,7 @@ _STATE_TONES = {"ran": "ok", "skipped": "warn", "failed": "bad"}
 def overview_panel(result: AuditResult) -> Any:
     """Samples, classes, splits, findings per type, the embedding model, timings, check states, reviews.
 
-    The summary cards are the HTML report's (:func:`workbench.render.html_report.summary_cards`)
+    The summary cards are the HTML report's (:func:`workbench.render.sections.summary_cards`)
     plus one for the samples already reviewed (``result.reviews``). A fallback or untrained
     embedding model gets a warning banner; skipped and failed checks show their reasons.
 
@@ -46,7 +46,7 @@ def _header(result: AuditResult) -> Html:
 
 def _cards(result: AuditResult) -> Html:
     from workbench.render.formatting import fmt_int
-    from workbench.render.html_report import summary_cards
+    from workbench.render.sections import summary_cards
 
     cards = [card(c["title"], c["value"], c["detail"], c["tone"]) for c in summary_cards(result)]
     states = Counter(result.reviews.values())
