@@ -6,7 +6,7 @@ def _result(**kw):
     base = dict(dataset_name="ds", source="/s", task="classification", n_samples=3, classes=("a",), splits=(),
                 created_at="now", config={}, versions={}, checks=(CheckStatus("leakage", "skipped", "no splits"),))
     base.update(kw)
-    return AuditResult(**base)
+    return AuditResult.build(**base)
 
 
 def test_summary_fits_a_screen_and_shows_fallback_and_skips():

@@ -16,7 +16,6 @@ import logging
 import sys
 from pathlib import Path
 
-from workbench.gates import GATES
 from workbench.io.sources import FORMATS
 
 EXIT_OK = 0
@@ -41,6 +40,8 @@ def _embedder_config(args: argparse.Namespace) -> EmbedderConfig:
 
 def _parser() -> argparse.ArgumentParser:
     from workbench import __version__
+    from workbench.checks.registry import check_names
+    from workbench.gates import registered_gates
 
     p = argparse.ArgumentParser(prog="workbench", description="Audit computer-vision datasets before training.",
                                 epilog="exit codes: 0 done, 1 a --fail-on gate failed, 2 usage or input error, "
@@ -94,8 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--min-class-ratio", type=_bounded_float(0.0, 1.0, low_open=True), default=0.10)
     a.add_argument("--fail-on", default="", metavar="GATES",
                    help=f"exit {EXIT_GATE} when a gate fails: a comma list of NAME, NAME>N or NAME>N%% with NAME "
-                        f"one of {', '.join(GATES)} (e.g. leaks>0,duplicates>2%%,label-issues>100); a bare "
-                        "NAME means NAME>0")
+                        f"one of {', '.join(registered_gates())} (e.g. leaks>0,duplicates>2%%,label-issues>100); a "
+                        "bare NAME means NAME>0")
+    a.add_argument("--check-option", action="append", default=[], metavar="CHECK.OPTION=VALUE",
+                   help="set a check's option, e.g. image_quality.blur=40 (repeatable; see the README)")
+    a.add_argument("--skip-check", action="append", default=[], choices=check_names(), metavar="CHECK",
+                   help=f"don't run this check (repeatable): one of {', '.join(check_names())}")
     a.add_argument("--allow-skipped", action="store_true",
                    help="a gate whose check was skipped or failed passes (default: it fails, with the reason)")
     a.add_argument("--no-write-back", action="store_true", help="don't write findings to the FiftyOne dataset")
@@ -164,6 +169,7 @@ def _bounded_float(low: float, high: float, *, low_open: bool = False):
 
 
 def _audit(args: argparse.Namespace) -> int:
+    from workbench.checks.registry import parse_check_options
     from workbench.config import AuditConfig
     from workbench.gates import evaluate_gates, parse_gates
     from workbench.io.locks import audit_lock
@@ -182,7 +188,8 @@ def _audit(args: argparse.Namespace) -> int:
         knn_method=args.knn_method, incremental=not args.no_incremental,
         min_class_ratio=args.min_class_ratio, allow_outside_root=args.allow_outside_root,
         review_budget=args.review_budget, calibrate=not args.no_calibration,
-        calibration_samples=args.calibration_samples)
+        calibration_samples=args.calibration_samples, check_options=parse_check_options(args.check_option),
+        skip_checks=tuple(args.skip_check))
     key = args.name or (str(source.resolve()) if source.exists() else str(args.source))
     with audit_lock(key, args.cache_dir), contextlib.redirect_stdout(_ToStderr()):  # library prints -> stderr
         dataset, result = _load_and_audit(args, cfg)

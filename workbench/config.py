@@ -111,6 +111,11 @@ class AuditConfig:
     bias_attributes: tuple[str, ...] | None = None
     max_attribute_levels: int = 30
     seed: int = 0
+    #: Options of registered checks: ``{check: {option: value}}`` (each check declares its options and
+    #: defaults; CLI ``--check-option check.option=value``). Unknown checks or options are refused.
+    check_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Registered checks not to run (recorded as skipped, so a gate on them fails).
+    skip_checks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.embedder, str):
@@ -118,6 +123,8 @@ class AuditConfig:
         elif not isinstance(self.embedder, EmbedderConfig):
             raise TypeError(f"embedder must be an EmbedderConfig or one of {', '.join(EMBEDDER_NAMES)}, "
                             f"not {type(self.embedder).__name__}")
+        if self.check_options or self.skip_checks:
+            _validate_checks(self.check_options, self.skip_checks)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (tuples become lists), so a result round-trips through JSON unchanged."""
@@ -125,3 +132,22 @@ class AuditConfig:
 
     def replace(self, **changes: Any) -> AuditConfig:
         return dataclasses.replace(self, **changes)
+
+
+def _validate_checks(options: dict[str, dict[str, Any]], skipped: tuple[str, ...]) -> None:
+    """Refuse unknown checks and options, and option values of the wrong type, with what is accepted."""
+    from workbench.checks.registry import get_check
+    from workbench.errors import UnknownCheck
+
+    for name in skipped:
+        get_check(name)
+    for name, values in options.items():
+        spec = get_check(name)
+        if spec.options is None:
+            raise UnknownCheck(f"check {name!r} takes no options")
+        known = {f.name for f in dataclasses.fields(spec.options)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UnknownCheck(f"check {name!r} has no option {', '.join(map(repr, unknown))}; it takes "
+                             f"{', '.join(sorted(known))}")
+        spec.options(**values)  # the options class checks its values

@@ -27,3 +27,7 @@ class AppNotConnected(WorkbenchError, RuntimeError):
 
 class DatabaseUnavailable(WorkbenchError, RuntimeError):
     """FiftyOne's database can't be reached (still starting, stopped, or misconfigured)."""
+
+
+class UnknownCheck(WorkbenchError, ValueError):
+    """A check name, or a check's option, that no registered check has."""

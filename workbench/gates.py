@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Any, Literal
 
 from workbench.errors import WorkbenchError
 from workbench.results import AuditResult
@@ -20,38 +20,12 @@ class GateError(WorkbenchError, ValueError):
     """A ``--fail-on`` expression can't be parsed."""
 
 
-@dataclass(frozen=True)
-class GateMetric:
-    """What a gate counts, over which samples, and which checks must have run for it."""
+def registered_gates() -> dict[str, tuple[Any, Any]]:
+    """``{gate name: (check spec, gate spec)}`` of every registered check that declares a gate."""
+    from workbench.checks.registry import registered_checks
 
-    check: str
-    unit: str
-    count: Callable[[AuditResult], int]
-    total: Callable[[AuditResult], int]
-    #: Other checks whose failure (not a deliberate skip) makes the count untrustworthy.
-    depends_on: tuple[str, ...] = ()
+    return {spec.gate.name: (spec, spec.gate) for spec in registered_checks() if spec.gate is not None}
 
-
-def _n(result: AuditResult) -> int:
-    return result.n_samples
-
-
-GATES: dict[str, GateMetric] = {
-    "leaks": GateMetric("leakage", "leaked samples",
-                        lambda r: len(r.leakage.leaked_ids) if r.leakage else 0, _n, ("embeddings", "neighbors")),
-    "duplicates": GateMetric("duplicates", "redundant samples",
-                             lambda r: r.duplicates.n_redundant if r.duplicates else 0, _n,
-                             ("embeddings", "neighbors")),
-    "label-issues": GateMetric("label_issues", "label issues",
-                               lambda r: len(r.label_issues.issues) if r.label_issues else 0,
-                               lambda r: len(r.label_issues.sample_ids) if r.label_issues else r.n_samples,
-                               ("predictions",)),
-    "file-problems": GateMetric("integrity", "file problems",
-                                lambda r: len(r.integrity.problems) if r.integrity else 0, _n),
-    "imbalance": GateMetric("balance", "classes below the ratio",
-                            lambda r: len(r.balance.below_ratio) if r.balance else 0,
-                            lambda r: len(r.classes)),
-}
 
 _EXPR = re.compile(r"^\s*(?P<name>[a-z-]+)\s*(?:(?P<op>>=|>)\s*(?P<limit>\d+(?:\.\d+)?)\s*(?P<pct>%?))?\s*$")
 
@@ -89,20 +63,21 @@ def parse_gates(text: str) -> tuple[Gate, ...]:
         >>> [str(g) for g in parse_gates("leaks, duplicates>2%, label-issues>=100")]
         ['leaks>0', 'duplicates>2%', 'label-issues>=100']
     """
-    gates = []
+    known = registered_gates()
+    out = []
     for part in (p for p in text.split(",") if p.strip()):
         m = _EXPR.match(part)
         if not m:
             raise GateError(f"--fail-on: can't read {part.strip()!r}; write NAME, NAME>N or NAME>N% "
-                            f"(e.g. leaks>0,duplicates>2%), with NAME one of {', '.join(GATES)}")
+                            f"(e.g. leaks>0,duplicates>2%), with NAME one of {', '.join(known)}")
         name = m["name"]
-        if name not in GATES:
-            raise GateError(f"--fail-on: unknown {name!r}; choose from {', '.join(GATES)}")
+        if name not in known:
+            raise GateError(f"--fail-on: unknown {name!r}; choose from {', '.join(known)}")
         limit = float(m["limit"]) if m["limit"] else 0.0
         if m["pct"] and limit > 100:
             raise GateError(f"--fail-on: {part.strip()!r}: a percentage can't exceed 100")
-        gates.append(Gate(name, m["op"] or ">", limit, bool(m["pct"])))
-    return tuple(gates)
+        out.append(Gate(name, m["op"] or ">", limit, bool(m["pct"])))
+    return tuple(out)
 
 
 def evaluate_gates(result: AuditResult, gates: tuple[Gate, ...], *, allow_skipped: bool = False
@@ -114,20 +89,24 @@ def evaluate_gates(result: AuditResult, gates: tuple[Gate, ...], *, allow_skippe
         ['leaks>0: 3 leaked samples (0.2% of 1390) - failed']
     """
     states = {c.name: c for c in result.checks}
+    known = registered_gates()
     out = []
     for gate in gates:
-        metric = GATES[gate.name]
-        check = states.get(metric.check)
+        spec, metric = known[gate.name]
+        check = states.get(spec.name)
         broken = [states[d] for d in metric.depends_on if d in states and states[d].state == "failed"]
-        if check is None or check.state != "ran" or broken:
-            why = (f"check {metric.check} did not run" if check is None else
-                   f"check {metric.check} {check.state}: {check.reason}" if check.state != "ran" else
+        if check is None or check.state != "ran" or broken or spec.name not in result.findings:
+            why = (f"check {spec.name} did not run" if check is None else
+                   f"check {spec.name} {check.state}: {check.reason}" if check.state != "ran" else
+                   f"check {spec.name} ran but its result is not in this file" if spec.name not in result.findings else
                    "; ".join(f"{b.name} failed: {b.reason}" for b in broken))
             failed = not allow_skipped
             verdict = "failed (pass --allow-skipped to accept)" if failed else "not evaluated (--allow-skipped)"
             out.append(GateOutcome(gate, failed, f"{gate}: {why} - {verdict}"))
             continue
-        count, total = metric.count(result), metric.total(result)
+        finding = result.findings[spec.name]
+        count = metric.count(finding)
+        total = metric.total(finding, result) if metric.total is not None else result.n_samples
         value = 100.0 * count / total if gate.percent and total else float(count)
         failed = value > gate.limit if gate.op == ">" else value >= gate.limit
         share = f" ({100.0 * count / total:.1f}% of {total})" if total else ""

@@ -50,7 +50,7 @@ def test_needs_two_classes():
 
 
 def test_wide_features_are_projected_on_large_inputs(monkeypatch):
-    import workbench.checks.label_issues as li
+    import workbench.checks.probe as li
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 600)

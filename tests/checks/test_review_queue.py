@@ -168,30 +168,30 @@ def test_planted_flips_fill_the_top_of_the_queue():
 def _inputs(with_graph: bool):
     import types
 
-    import pandas as pd
-
     from workbench.checks.neighbors import knn_graph
-    from workbench.orchestrator import AuditInputs
+    from workbench.checks.registry import CheckInputs, SampleColumns
 
     x, _, given, names = _noisy()
     n = len(given)
     labels = [names[g] for g in given]
     labels[3] = None  # unlabelled: not assessed, not a voter
-    frame = pd.DataFrame({"id": [f"s{i}" for i in range(n)], "filepath": [f"/d/{i}.png" for i in range(n)],
-                          "split": ["train"] * n, "label": labels})
+    ids = tuple(f"s{i}" for i in range(n))
+    cols = SampleColumns(ids, tuple(f"/d/{i}.png" for i in range(n)), ("train",) * n, tuple(labels),
+                         tuple((lab,) if lab else () for lab in labels), (None,) * n)
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
-    return AuditInputs(frame=frame, task="classification", hashes=[None] * n, facts=[], load_problems=[],
-                       embeddings=types.SimpleNamespace(vectors=unit, ids=tuple(frame["id"])),
-                       embedded_rows=np.arange(n), graph=knn_graph(unit, k=8, method="exact") if with_graph else None)
+    return CheckInputs(task="classification", columns=cols, facts=(), metadata={},
+                       embeddings=types.SimpleNamespace(vectors=unit, ids=ids), embedded_rows=np.arange(n),
+                       graph=knn_graph(unit, k=8, method="exact") if with_graph else None)
 
 
 def test_the_audit_passes_the_budget_and_the_graphs_votes():
+    from workbench.checks.registry import get_check
     from workbench.config import AuditConfig
-    from workbench.orchestrator import _run_label_issues
 
-    r = _run_label_issues(_inputs(with_graph=True), AuditConfig(review_budget=12))
+    run = get_check("label_issues").run
+    r = run(_inputs(with_graph=True), AuditConfig(review_budget=12), None)
     assert r.review_ranking == "neighbor_ensemble" and r.review_budget == 12 and len(r.review_queue) == 12
     assert all(i.neighbors is not None for i in r.review_queue + r.issues)  # votes annotated on both lists
     assert "s3" not in {i.sample_id for i in r.review_queue} and "s3" in r.not_assessed
-    default = _run_label_issues(_inputs(with_graph=False), AuditConfig())
+    default = run(_inputs(with_graph=False), AuditConfig(), None)
     assert default.review_ranking == "self_confidence" and default.review_budget == default.estimated_n_issues

@@ -13,7 +13,7 @@ def test_unchanged_files_are_not_read_again(tmp_path, monkeypatch):
     import workbench.io.files as files
 
     real = files.inspect_file
-    monkeypatch.setattr(files, "inspect_file", lambda p: read.append(p) or real(p))
+    monkeypatch.setattr(files, "inspect_file", lambda p, measures=None: read.append(p) or real(p, measures))
     # One file changes content (new size/mtime); one is new.
     write_image(tmp_path / "1.png", 99, size=48)
     paths.append(str(write_image(tmp_path / "new.png", 7)))

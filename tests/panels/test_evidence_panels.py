@@ -44,7 +44,7 @@ def linked(tmp_path: Path) -> AuditResult:
     clusters = (*d.clusters[:-1], dataclasses.replace(last, links=(*last.links, extra)))
     pairs = tuple(dataclasses.replace(p, evidence=e) for p, e in zip(result.leakage.pairs,
                                                                      ("exact", "phash+embedding")))
-    return dataclasses.replace(result, duplicates=dataclasses.replace(d, clusters=clusters),
+    return result.replace(duplicates=dataclasses.replace(d, clusters=clusters),
                                leakage=dataclasses.replace(result.leakage, pairs=pairs))
 
 
@@ -73,7 +73,7 @@ def test_summary_states_the_expected_near_precision(linked: AuditResult) -> None
     assert expected is not None
     text = html_text(duplicates_panel(linked))
     assert f"images in near clusters {expected:.0%}" in text and "exact copies 100%" in text
-    uncalibrated = dataclasses.replace(linked, duplicates=dataclasses.replace(linked.duplicates, calibration=None))
+    uncalibrated = linked.replace(duplicates=dataclasses.replace(linked.duplicates, calibration=None))
     assert "Expected precision" not in html_text(duplicates_panel(uncalibrated))
 
 

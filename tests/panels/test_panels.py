@@ -146,7 +146,7 @@ def with_graph(result: AuditResult) -> AuditResult:
     threshold = 0.05
     edges = duplicate_edges(hashes, graph, art.embedded_rows, threshold)
     dups = find_duplicates(*cols, hashes, edges, threshold=threshold)
-    return dataclasses.replace(result, duplicates=dups, leakage=find_leaks(*cols, hashes, edges, dups), artifacts=art)
+    return result.replace(duplicates=dups, leakage=find_leaks(*cols, hashes, edges, dups), artifacts=art)
 
 
 def many_issues(result: AuditResult, n: int) -> AuditResult:
@@ -158,14 +158,14 @@ def many_issues(result: AuditResult, n: int) -> AuditResult:
                            sample_ids=tuple(i.sample_id for i in issues), scores=tuple(i.score for i in issues),
                            suggested=tuple(i.suggested_label for i in issues),
                            per_class=tuple(ClassErrorRate(c, n, n // 4) for c in classes))
-    return dataclasses.replace(result, label_issues=li)
+    return result.replace(label_issues=li)
 
 
 def many_clusters(result: AuditResult, n: int) -> AuditResult:
     clusters = tuple(DuplicateCluster(i, "near" if i % 2 else "exact", (f"a{i}", f"b{i}"),
                                       (f"/nowhere/a{i}.png", f"/nowhere/b{i}.png"), ("train", "test"),
                                       ("cat", "dog" if i % 5 == 0 else "cat"), 0.01 * (i % 2)) for i in range(n))
-    return dataclasses.replace(result, duplicates=DuplicatesResult(0.05, clusters, n_exact_pairs=n // 2,
+    return result.replace(duplicates=DuplicatesResult(0.05, clusters, n_exact_pairs=n // 2,
                                                                    n_near_pairs=n - n // 2))
 
 
@@ -227,7 +227,7 @@ def test_skipped_and_failed_checks_show_their_reasons(tmp_path: Path) -> None:
 
     result = make_result(tmp_path, states={"label_issues": ("skipped", "no class labels on this dataset"),
                                            "duplicates": ("failed", "MemoryError: k-NN graph too large")})
-    result = dataclasses.replace(result, label_issues=None, duplicates=None)
+    result = result.replace(label_issues=None, duplicates=None)
     overview = html_text(overview_panel(result))
     assert "2 of 6 checks did not run" in overview
     assert "no class labels on this dataset" in overview and "MemoryError: k-NN graph too large" in overview
@@ -406,7 +406,7 @@ def test_label_issue_rows_show_neighbour_votes(clean: AuditResult) -> None:
 
     issues = list(clean.label_issues.issues)
     issues[0] = dataclasses.replace(issues[0], neighbors=10, neighbors_given=1, neighbors_suggested=8)
-    result = dataclasses.replace(clean, label_issues=dataclasses.replace(clean.label_issues, issues=tuple(issues)))
+    result = clean.replace(label_issues=dataclasses.replace(clean.label_issues, issues=tuple(issues)))
     rows = [html_text(r) for r in find(label_issues_panel(result), css="wb-issue-row")]
     assert sum("nearest images" in r for r in rows) == sum(i.neighbors is not None for i in issues)
     i = issues[0]
@@ -521,7 +521,7 @@ def test_bias_panel_without_results_shows_the_reasons(tmp_path: Path) -> None:
     from workbench.panels import bias_panel
 
     result = make_result(tmp_path, states={"bias": ("skipped", "only one split and no attributes")})
-    result = dataclasses.replace(result, bias=None, balance=None)
+    result = result.replace(bias=None, balance=None)
     text = html_text(bias_panel(result))
     assert "Bias: skipped." in text and "only one split and no attributes" in text
     assert "Balance: no result." in text

@@ -103,7 +103,7 @@ def test_write_back_writes_only_changes_and_ends_like_a_fresh_write(imagefolder,
         # One label issue fewer: one sample's flag, suggestion and tag change, nothing else.
         li = result.label_issues
         dropped = li.issues[0]
-        smaller = dataclasses.replace(result, label_issues=dataclasses.replace(li, issues=li.issues[1:]))
+        smaller = result.replace(label_issues=dataclasses.replace(li, issues=li.issues[1:]))
         workbench.write_back(ds, smaller)
     finally:
         type(ds).set_values = real

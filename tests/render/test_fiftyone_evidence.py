@@ -64,7 +64,7 @@ def _result(ds, *, duplicates: bool = True, leaks: bool = True, queue: tuple[int
                            review_queue=review_queue, review_ranking="neighbor_ensemble",
                            review_budget=len(queue), review_budget_source="--review-budget",
                            tiers=(TierPrecision("likely_errors", 2, 1.0, 0.5),))
-    return AuditResult(
+    return AuditResult.build(
         dataset_name=ds.name, source="/nowhere", task="classification", n_samples=len(ids), classes=("cat", "dog"),
         splits=("train", "test"), created_at="2025-01-01T12:00:00Z", config={}, versions={},
         checks=tuple(CheckStatus(n, "ran") for n in ("duplicates", "leakage", "label_issues")),
@@ -115,7 +115,7 @@ def test_reaudit_resets_the_new_fields_tags_and_view(dataset) -> None:
     assert "wb:review_queue" not in dataset[ids[5]].tags and "wb:reviewed:confirmed" in dataset[ids[5]].tags
     # No duplicates, leaks or queue any more: their fields go, the tag goes, the view is empty.
     empty = _result(dataset, duplicates=False, leaks=False, queue=())
-    write_back(dataset, dataclasses.replace(empty, label_issues=dataclasses.replace(empty.label_issues, issues=())))
+    write_back(dataset, empty.replace(label_issues=dataclasses.replace(empty.label_issues, issues=())))
     schema = dataset.get_field_schema()
     for field in ("wb_duplicate_evidence", "wb_duplicate_distance", "wb_leak_evidence", "wb_review_rank",
                   "wb_review_score"):
@@ -129,8 +129,8 @@ def test_a_result_without_evidence_writes_none(dataset) -> None:
 
     result = _result(dataset)
     dups = result.duplicates
-    old = dataclasses.replace(
-        result, duplicates=dataclasses.replace(dups, clusters=tuple(dataclasses.replace(c, links=())
+    old = result.replace(
+        duplicates=dataclasses.replace(dups, clusters=tuple(dataclasses.replace(c, links=())
                                                                     for c in dups.clusters)),
         leakage=dataclasses.replace(result.leakage, pairs=tuple(dataclasses.replace(p, evidence="")
                                                                 for p in result.leakage.pairs)))

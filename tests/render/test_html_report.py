@@ -96,6 +96,14 @@ def _png(path: Path, seed: int, size: tuple[int, int] = (64, 48), mode: str = "R
     return str(path)
 
 
+def as_schema_v1(doc: dict) -> dict:
+    """A result's JSON in the schema 1.0 layout: each check's result a top-level key."""
+    old = {k: v for k, v in doc.items() if k != "findings"}
+    old.update(doc["findings"])
+    old["schema_version"] = "1.0"
+    return old
+
+
 def make_result(root: Path, *, hostile: bool = False, fallback_reason: str | None = None, trained: bool = True,
                 states: dict[str, tuple[str, str]] | None = None) -> AuditResult:
     """A small audit with every kind of finding; ``states`` overrides check states: ``{name: (state, reason)}``."""
@@ -183,7 +191,7 @@ def make_result(root: Path, *, hostile: bool = False, fallback_reason: str | Non
     names = ("integrity", "duplicates", "leakage", "label_issues", "balance", "bias")
     overrides = states or {}
     checks = tuple(CheckStatus(n, *overrides.get(n, ("ran", "")), seconds=0.1 * (i + 1)) for i, n in enumerate(names))
-    return AuditResult(
+    return AuditResult.build(
         dataset_name=DATASET_XSS if hostile else "pets-demo",
         source=str(root), task="classification", n_samples=1310, classes=classes, splits=splits,
         created_at="2025-01-01T12:00:00Z",
@@ -210,7 +218,7 @@ def make_large_result(root: Path, n_flagged: int = 300) -> AuditResult:
                                      sample_ids=tuple(i.sample_id for i in issues),
                                      scores=tuple(i.score for i in issues), suggested=tuple("dog" for _ in issues),
                                      per_class=base.label_issues.per_class)
-    return dataclasses.replace(base, label_issues=label_issues, leakage=LeakageResult(pairs=pairs, n_clusters=150),
+    return base.replace(label_issues=label_issues, leakage=LeakageResult(pairs=pairs, n_clusters=150),
                                duplicates=DuplicatesResult(near_threshold=0.05, clusters=clusters, n_near_pairs=500))
 
 
@@ -408,7 +416,7 @@ def test_skipped_and_failed_checks_show_reason(tmp_path: Path) -> None:
 
 def test_missing_result_without_status_says_not_run(tmp_path: Path) -> None:
     base = make_result(tmp_path)
-    result = dataclasses.replace(base, bias=None, checks=tuple(c for c in base.checks if c.name != "bias"))
+    result = base.replace(bias=None, checks=tuple(c for c in base.checks if c.name != "bias"))
     bias_section = render_html(result).split('id="bias"')[1].split("</section>")[0]
     assert "not run" in bias_section
 
@@ -443,7 +451,7 @@ def test_thumbnail_formats(tmp_path: Path) -> None:
     base = make_result(tmp_path / "base")
     issues = tuple(LabelIssue(f"x{i}", fp, "train", "cat", "dog", 0.1, 0.5)
                    for i, fp in enumerate([rgba, str(gray16), big, str(tmp_path)]))  # last one: a folder
-    result = dataclasses.replace(base, label_issues=LabelIssuesResult(method="m", classes=base.classes, issues=issues))
+    result = base.replace(label_issues=LabelIssuesResult(method="m", classes=base.classes, issues=issues))
     ctx = build_context(result, thumbnail_px=64)
     rows = ctx["label_issues"]["rows"]
     assert rows[0]["thumb"].uri.startswith("data:image/png;base64,")  # alpha kept

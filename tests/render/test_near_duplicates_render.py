@@ -11,7 +11,7 @@ from workbench.render.json_export import to_export_dict
 from workbench.render.summary import text_summary
 from workbench.results import AuditResult, DuplicateLink, NearCalibration
 
-from tests.render.test_html_report import make_result
+from tests.render.test_html_report import as_schema_v1, make_result
 
 XSS_NOTE = "<script>alert(9)</script>"
 
@@ -28,7 +28,7 @@ def _calibrated(root: Path) -> AuditResult:
                           false_pair_rate=0.002, note=XSS_NOTE)
     d = dataclasses.replace(d, clusters=clusters, calibration=cal, n_near_pairs=20, n_rejected_candidates=7,
                             n_split_links=3)
-    return dataclasses.replace(base, duplicates=d)
+    return base.replace(duplicates=d)
 
 
 def test_expected_precision_follows_the_false_pair_rate(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_round_trip_and_older_json(tmp_path: Path) -> None:
     again = AuditResult.from_dict(json.loads(result.to_json()))
     assert again.duplicates == result.duplicates
     assert again.duplicates.calibration.rule().loose == 0.17
-    doc = json.loads(make_result(tmp_path).to_json())
+    doc = as_schema_v1(json.loads(make_result(tmp_path).to_json()))  # written by schema 1.0
     for key in ("calibration", "n_rejected_candidates", "n_split_links"):
         doc["duplicates"].pop(key)
     for c in doc["duplicates"]["clusters"]:
@@ -69,9 +69,9 @@ def test_export_summary_and_report_state_the_rule(tmp_path: Path) -> None:
     assert "images in near clusters expected right" in summary and "thumbnails (>= 0.775)" in summary
     assert near["calibration"]["pixels_threshold"] == 0.953 and "registered pixels (>= 0.953)" in summary
     fixed = dataclasses.replace(result.duplicates, calibration=None)
-    assert "not calibrated" in text_summary(dataclasses.replace(result, duplicates=fixed))
+    assert "not calibrated" in text_summary(result.replace(duplicates=fixed))
     user = dataclasses.replace(result.duplicates.calibration, method="user", thumb=1.01)
-    one = text_summary(dataclasses.replace(result, duplicates=dataclasses.replace(result.duplicates, calibration=user)))
+    one = text_summary(result.replace(duplicates=dataclasses.replace(result.duplicates, calibration=user)))
     assert "--near-threshold" in one and "1.01" not in one
     html = render_html(result)
     assert "Near-duplicate rule" in html and "Expected recall: rotate" in html and "embedding+thumbnail" in html

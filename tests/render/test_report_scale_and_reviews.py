@@ -29,7 +29,7 @@ def _ten_thousand(root: Path):
                            0.0, i) for i in range(300))
     attrs = tuple(AttributeAssociation(f"attr{a}", 20, 0.1, 5.0, 0.5,
                                        {f"level{lv}": {c: 50 for c in classes} for lv in range(20)}) for a in range(8))
-    return dataclasses.replace(base, n_samples=N, classes=classes, label_issues=label_issues,
+    return base.replace(n_samples=N, classes=classes, label_issues=label_issues,
                                duplicates=DuplicatesResult(0.06, clusters, n_near_pairs=800),
                                leakage=LeakageResult(pairs, 300), bias=BiasResult(attributes=attrs),
                                reviews={"s0": "confirmed", "s1": "not_error"})

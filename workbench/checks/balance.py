@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+from workbench.checks.registry import ANY_LABELS, CheckInputs, GateSpec, PanelSpec, register_check
 from workbench.config import READINESS_TABLE
 from workbench.results import BalanceResult, ClassReadiness
+
+if TYPE_CHECKING:
+    from workbench.config import AuditConfig
 
 LEVELS = ("below minimum", "minimum", "good", "excellent")
 
@@ -77,3 +81,15 @@ def class_balance(labels: Sequence[Sequence[str]], splits: Sequence[str | None],
         most_common=most, below_ratio=below, readiness=ready,
         thresholds={"minimum": thresholds[0], "good": thresholds[1], "excellent": thresholds[2]},
         n_unlabeled=0 if task == "detection" else n_unlabeled, negative_share=negative_share, basis=basis_name)
+
+
+@register_check(
+    name="balance", title="balance", result=BalanceResult, needs=(ANY_LABELS,), count_key="imbalanced_classes",
+    gate=GateSpec("imbalance", "classes below the ratio", lambda r: len(r.below_ratio),
+                  total=lambda r, audit: len(audit.classes)),
+    section="sections/balance.html.j2", panel=PanelSpec("Bias & imbalance", "workbench.panels.bias:bias_panel"),
+    absent_export={"class_counts": {}, "balance": None})
+def run(inputs: CheckInputs, config: AuditConfig, options: None) -> BalanceResult:
+    cols = inputs.columns
+    return class_balance([list(labs) for labs in cols.label_lists], list(cols.splits), task=inputs.task,
+                         min_ratio=config.min_class_ratio, readiness=config.readiness)

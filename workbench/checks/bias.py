@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from workbench.checks.registry import ANY_LABELS, CheckInputs, PanelSpec, register_check
 from workbench.results import AttributeAssociation, BiasResult, SplitShift
+
+if TYPE_CHECKING:
+    from workbench.config import AuditConfig
 
 
 def _chi2_cramers_v(table: np.ndarray) -> tuple[float, float, float]:
@@ -105,3 +109,22 @@ def find_bias(labels: Sequence[str | None], splits: Sequence[str | None], attrib
             assocs.append(attribute_association(name, [v for v, _ in pairs], [lab for _, lab in pairs]))
     assocs.sort(key=lambda a: -a.cramers_v)
     return BiasResult(split_shifts=shifts, attributes=tuple(assocs), skipped_attributes=tuple(skipped))
+
+
+@register_check(name="bias", title="bias", result=BiasResult, needs=(ANY_LABELS,), section="sections/bias.html.j2",
+                panel=PanelSpec("Bias & imbalance"), absent_export={"bias": None})
+def run(inputs: CheckInputs, config: AuditConfig, options: None) -> BiasResult:
+    """Labels against image size, aspect ratio, file format and the table's metadata fields; detection
+    repeats an image's attributes for each of its objects."""
+    attrs: dict[str, Sequence[Any]] = {
+        "image_size": [size_bucket(x.width, x.height) for x in inputs.facts],
+        "aspect_ratio": [aspect_bucket(x.width, x.height) for x in inputs.facts],
+        "file_format": [x.image_format for x in inputs.facts],
+        **inputs.metadata}
+    if config.bias_attributes is not None:
+        attrs = {k: v for k, v in attrs.items() if k in config.bias_attributes}
+    lists, splits = inputs.columns.label_lists, inputs.columns.splits
+    idx = [i for i, labs in enumerate(lists) for _ in labs]
+    labels = [lab for labs in lists for lab in labs]
+    return find_bias(labels, [splits[i] for i in idx], {k: [v[i] for i in idx] for k, v in attrs.items()},
+                     max_levels=config.max_attribute_levels)

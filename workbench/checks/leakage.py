@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
+from workbench.checks.registry import (SPLITS, CheckInputs, GateSpec, PanelSpec, ResultOf, SampleField, SampleTag,
+                                       SavedView, Writes, register_check)
 from workbench.results import DuplicatesResult, LeakageResult, LeakPair
+
+if TYPE_CHECKING:
+    from workbench.config import AuditConfig
+
+TAG = "wb:leak"
 
 
 def find_leaks(ids: Sequence[str], filepaths: Sequence[str], splits: Sequence[str | None],
@@ -23,7 +30,7 @@ def find_leaks(ids: Sequence[str], filepaths: Sequence[str], splits: Sequence[st
         >>> find_leaks(*args, [(0, 1, 0.0)], dups).pairs[0].label_conflict
         True
     """
-    from workbench.checks.duplicates import EdgeSet, _edge
+    from workbench.checks.duplicate_edges import EdgeSet, _edge
 
     edges = [_edge(e, hashes) for e in (edges.edges if isinstance(edges, EdgeSet) else edges)]
     cluster_of = {sid: c.cluster_id for c in duplicates.clusters for sid in c.sample_ids}
@@ -55,3 +62,32 @@ def find_leaks(ids: Sequence[str], filepaths: Sequence[str], splits: Sequence[st
                               cluster_id=cluster_of.get(ids[a], -1), evidence=evidence))
     pairs.sort(key=lambda p: (p.cluster_id, p.filepath_a, p.filepath_b))
     return LeakageResult(pairs=tuple(pairs), n_clusters=len({p.cluster_id for p in pairs}))
+
+
+def partners(r: LeakageResult) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Per leaked sample: the paths of its copies in other splits, and (parallel) what links each pair."""
+    paths: dict[str, list[str]] = {}
+    evidence: dict[str, list[str]] = {}
+    for p in r.pairs:
+        for sid, other in ((p.sample_id_a, p.filepath_b), (p.sample_id_b, p.filepath_a)):
+            paths.setdefault(sid, []).append(other)
+            evidence.setdefault(sid, []).append(p.evidence)
+    return paths, {sid: e for sid, e in evidence.items() if any(e)}  # a result from before evidence: none
+
+
+@register_check(
+    name="leakage", title="leaks", result=LeakageResult, needs=(SPLITS, ResultOf(DuplicatesResult)),
+    count_key="leaks",
+    writes=Writes(fields=(SampleField("leak", "wb_is_leak", lambda r: {sid: True for sid in partners(r)[0]}),
+                          SampleField("leak_with", "wb_leak_with", lambda r: partners(r)[0]),
+                          SampleField("leak_evidence", "wb_leak_evidence", lambda r: partners(r)[1])),
+                  tags=(SampleTag("leak", TAG, lambda r: set(r.leaked_ids)),),
+                  views=(SavedView("leaks", "wb-leaks", TAG),)),
+    gate=GateSpec("leaks", "leaked samples", lambda r: len(r.leaked_ids), depends_on=("embeddings", "neighbors")),
+    section="sections/leakage.html.j2", report_title="Leakage", panel=PanelSpec("Duplicates & leakage"),
+    absent_export={"leaks": []})
+def run(inputs: CheckInputs, config: AuditConfig, options: None) -> LeakageResult:
+    """The duplicates check's links (it carries them) that cross splits."""
+    dups = inputs.result_of(DuplicatesResult)
+    cols = inputs.columns
+    return find_leaks(cols.ids, cols.filepaths, cols.splits, cols.labels, cols.hashes, dups.edges or [], dups)

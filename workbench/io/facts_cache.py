@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 #: Version of the stored facts; 2: perceptual hashes of upright, 8-bit, alpha-on-white pixels;
 #: 3: width and height of the upright image (an EXIF-rotated photo reports its shown size);
 #: 4: the mirrored perceptual hash and a 16x16 thumbnail, evidence for near duplicates; 5: in colour;
-#: 6: thumbnails by exact area averages (mirror-symmetric; PIL's box filter is not at fractional scales).
-FACTS_VERSION = 6
+#: 6: thumbnails by exact area averages (mirror-symmetric; PIL's box filter is not at fractional scales);
+#: 7: the checks' per-file measures (``FileFacts.measures``).
+FACTS_VERSION = 7
 
 _COLUMNS = [f.name for f in fields(FileFacts)]
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS facts (filepath TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
@@ -76,8 +77,9 @@ class FactsCache:
             con.execute(_SCHEMA)
         return con
 
-    def lookup(self, filepaths: Sequence[str]) -> dict[int, FileFacts]:
-        """Facts still valid for the given paths, by position in ``filepaths``."""
+    def lookup(self, filepaths: Sequence[str], measures: Sequence[str] = ()) -> dict[int, FileFacts]:
+        """Facts still valid for the given paths, by position in ``filepaths``, that hold every one of
+        the ``measures`` keys (files measured by an older version of a check are read again)."""
         wanted = {p: i for i, p in enumerate(filepaths)}
         found: dict[int, FileFacts] = {}
         columns = ", ".join(c for c in _COLUMNS if c != "filepath")
@@ -94,7 +96,9 @@ class FactsCache:
             return found
         for path, size, mtime, *rest in rows:
             if file_signature(path) == (size, mtime):
-                found[wanted[path]] = FileFacts(path, *rest)
+                facts = FileFacts(path, *rest)
+                if facts.has_measures(measures):
+                    found[wanted[path]] = facts
         return found
 
     def store(self, facts: Sequence[FileFacts]) -> None:

@@ -10,7 +10,8 @@ import io
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Sequence
+from functools import partial
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from workbench.io.facts import FileFacts
 from workbench.io.facts_cache import FactsCache
@@ -21,8 +22,14 @@ __all__ = ["THUMB_SIDE", "FileFacts", "area_thumbnail", "image_signatures", "ins
 log = logging.getLogger(__name__)
 
 
-def inspect_file(filepath: str) -> FileFacts:
-    """Hash ``filepath`` and check that it is a decodable image.
+#: Per-file measures: ``{key: function of the decoded upright RGB image -> {name: number}}``.
+Measures = Mapping[str, Callable[[Any], dict[str, float]]]
+
+
+def inspect_file(filepath: str, measures: Measures | None = None) -> FileFacts:
+    """Hash ``filepath``, check that it is a decodable image and take the ``measures`` of its pixels.
+
+    A measure that raises is logged and left out; the file's other facts stand.
 
     Example:
         >>> facts = inspect_file("data/demo/fashion-mnist/train/Bag/corrupt-truncated.png")  # doctest: +SKIP
@@ -53,6 +60,7 @@ def inspect_file(filepath: str) -> FileFacts:
             upright = to_rgb(img)
             width, height = upright.size  # as shown: an EXIF-rotated photo reports its upright size
             phash, phash_mirror, thumb = image_signatures(upright)
+            measured = _measure(upright, img, measures, filepath) if measures else None
     except UnidentifiedImageError:
         return FileFacts(filepath, digest, len(data), None, None, None,
                          "not an image in any format Pillow reads; re-export or remove it", "unreadable")
@@ -61,7 +69,22 @@ def inspect_file(filepath: str) -> FileFacts:
                          f"not a decodable image ({type(exc).__name__}: {exc}); re-export or remove it",
                          "unreadable")
     return FileFacts(filepath, digest, len(data), width, height, fmt, phash=phash, phash_mirror=phash_mirror,
-                     thumb=thumb)
+                     thumb=thumb, measures=measured)
+
+
+def _measure(upright, original, measures: Measures, filepath: str) -> str:
+    """The measures as JSON text; each measure gets the upright RGB image (its ``info["mode"]`` holds
+    the file's own mode, e.g. ``L`` for a grey file)."""
+    import json
+
+    upright.info["mode"] = original.mode
+    out = {}
+    for key, fn in measures.items():
+        try:
+            out[key] = {k: float(v) for k, v in fn(upright).items()}
+        except Exception as exc:  # one measure's bug must not make the file unreadable
+            log.warning("measure %s failed on %s: %s: %s", key, filepath, type(exc).__name__, exc)
+    return json.dumps(out, sort_keys=True, allow_nan=False)
 
 
 #: Side of the greyscale thumbnail kept per image (see :func:`image_signatures`).
@@ -133,7 +156,7 @@ def perceptual_hash(img) -> str:
 
 
 def inspect_files(filepaths: Sequence[str], *, workers: int | None = None, progress: bool = True,
-                  cache_path: str | os.PathLike | None = None) -> list[FileFacts]:
+                  cache_path: str | os.PathLike | None = None, measures: Measures | None = None) -> list[FileFacts]:
     """:func:`inspect_file` over many files with a thread pool (I/O and hashing release the GIL).
 
     With ``cache_path`` (a SQLite file, see :mod:`workbench.io.facts_cache`), files whose size
@@ -145,11 +168,11 @@ def inspect_files(filepaths: Sequence[str], *, workers: int | None = None, progr
     known: dict[int, FileFacts] = {}
     if cache_path is not None:
         cache = FactsCache(cache_path)
-        known = cache.lookup(filepaths)
+        known = cache.lookup(filepaths, tuple(measures or ()))
     todo = [p for i, p in enumerate(filepaths) if i not in known]
     workers = workers or min(8, (os.cpu_count() or 2) * 2)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        it: Iterable[FileFacts] = pool.map(inspect_file, todo, chunksize=64)
+        it: Iterable[FileFacts] = pool.map(partial(inspect_file, measures=measures), todo, chunksize=64)
         fresh = list(tqdm(it, total=len(todo), desc="reading files", unit="img",
                           disable=not progress or len(todo) < 500))
     if cache is not None:

@@ -23,14 +23,41 @@ from workbench.panels.overview import overview_panel
 if TYPE_CHECKING:
     from workbench.results import AuditResult
 
-#: Tab titles of :func:`show`, in order.
-TAB_TITLES: tuple[str, ...] = ("Overview", "Duplicates & leakage", "Label issues", "Bias & imbalance")
+__all__ = ["bias_panel", "duplicates_panel", "label_issues_panel", "overview_panel", "show", "tabs"]
 
-__all__ = ["TAB_TITLES", "bias_panel", "duplicates_panel", "label_issues_panel", "overview_panel", "show"]
+
+def tabs() -> tuple[tuple[str, str, str | None], ...]:
+    """``(title, "module:function", check)`` of each tab of :func:`show`: the overview, then one per
+    registered panel title, in registry order (checks sharing a title share the first one's tab)."""
+    from workbench.checks.registry import registered_checks
+
+    out: dict[str, tuple[str, str, str | None]] = {"Overview": ("Overview", "workbench.panels.overview:overview_panel",
+                                                                None)}
+    for spec in registered_checks():
+        if spec.panel is not None and spec.panel.title not in out:
+            out[spec.panel.title] = (spec.panel.title, spec.panel.target, spec.name)
+    return tuple(out.values())
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TAB_TITLES":  # the tab titles of :func:`show`, in order
+        return tuple(title for title, _, _ in tabs())
+    raise AttributeError(name)
+
+
+def _panel(target: str, result: AuditResult, **options: Any) -> Any:
+    """Build one tab: import ``module:function`` and pass it the options its signature takes."""
+    import importlib
+    import inspect
+
+    module, _, name = target.partition(":")
+    fn = getattr(importlib.import_module(module), name)
+    accepted = inspect.signature(fn).parameters
+    return fn(result, **{k: v for k, v in options.items() if k in accepted})
 
 
 def show(result: AuditResult, *, dataset: Any = None, session: Any = None) -> Any:
-    """All panels of an audit in tabs: Overview, Duplicates & leakage, Label issues, Bias & imbalance.
+    """All panels of an audit in tabs: Overview, then one per registered check's panel (see :func:`tabs`).
 
     Args:
         result: The audit to show (from ``workbench.audit`` or ``AuditResult.from_json``;
@@ -49,12 +76,9 @@ def show(result: AuditResult, *, dataset: Any = None, session: Any = None) -> An
     """
     import ipywidgets as w
 
-    tab = w.Tab(children=[
-        overview_panel(result),
-        duplicates_panel(result, dataset=dataset, session=session),
-        label_issues_panel(result, dataset=dataset),
-        bias_panel(result),
-    ])
-    tab.titles = TAB_TITLES
+    found = tabs()
+    tab = w.Tab(children=[_panel(target, result, dataset=dataset, session=session, check=check)
+                          for _, target, check in found])
+    tab.titles = tuple(title for title, _, _ in found)
     tab.add_class("wb-panels")
     return tab

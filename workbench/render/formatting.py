@@ -160,3 +160,22 @@ def _fmt_plural(n: int, singular: str, plural: str) -> str:
 
 def _fmt_label(value: Any) -> str:
     return "—" if value is None else str(value)
+
+
+def fmt_cell(value: Any) -> str:
+    """One value of a findings frame as table text: floats to 3 significant digits, booleans as yes/no,
+    lists joined, missing as an em dash.
+
+    Example:
+        >>> [fmt_cell(v) for v in (0.123456, True, None, ["blurry", "dark"], 7)]
+        ['0.123', 'yes', '—', 'blurry, dark', '7']
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "yes" if value else "no"
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        return f"{float(value):.3g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)

@@ -38,6 +38,7 @@ from workbench.render.formatting import (
     _fmt_label,
     _fmt_plural,
     _fmt_signed,
+    fmt_cell,
     fmt_float,
     fmt_int,
     fmt_p,
@@ -47,8 +48,7 @@ from workbench.render.formatting import (
     neighbor_votes_text,
     relative_path,
 )
-from workbench.render.sections import _SECTIONS, _summary_cards, section_states
-from workbench.render.summary import near_duplicates_text
+from workbench.render.sections import _sections, _summary_cards, section_states
 from workbench.render.thumbnails import _Thumbnails
 
 if TYPE_CHECKING:
@@ -93,6 +93,34 @@ def _capped(items: tuple[Any, ...] | list[Any], limit: int = MAX_ROWS) -> tuple[
     return items[:limit], max(0, len(items) - limit)
 
 
+#: Checks whose section has a view of its own below; every other check gets :func:`_generic_view`.
+_OWN_VIEWS = ("integrity", "duplicates", "leakage", "label_issues", "balance", "bias")
+#: Frame columns the generic table leaves out (shown another way, or internal).
+_HIDDEN_COLUMNS = ("sample_id", "filepath")
+
+
+def _nav_counts(result: AuditResult) -> dict[str, int]:
+    """Per check that counts findings (``count_key``), its count, for the navigation bar."""
+    from workbench.checks.registry import registered_checks
+
+    return {spec.name: result.findings[spec.name].n_findings for spec in registered_checks()
+            if spec.count_key and spec.name in result.findings}
+
+
+def _records(finding: Any) -> list[dict[str, Any]]:
+    frame = finding.to_frame()
+    return frame.to_dict(orient="records") if len(frame) else []
+
+
+def _generic_view(finding: Any, rows: list[dict[str, Any]], more: int, thumbs: Any) -> dict[str, Any]:
+    """A check's section from its protocol alone: the summary lines and its findings frame as a table."""
+    columns = [c for c in (rows[0] if rows else {}) if c not in _HIDDEN_COLUMNS]
+    return {"result": finding, "summary": finding.summary().splitlines(), "columns": columns, "more": more,
+            "n": finding.n_findings,
+            "rows": [{"thumb": next(thumbs), "filepath": r.get("filepath"), "record": r,
+                      "cells": [r.get(c) for c in columns]} for r in rows]}
+
+
 def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_px: int = 96) -> dict[str, Any]:
     """Everything the template needs, read from ``result`` (no findings are computed here).
 
@@ -120,12 +148,18 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
     pairs, pairs_more = _capped(leak.pairs if leak else ())
     issues, issues_more = _capped(lab.issues if lab else ())
 
-    # Thumbnails only for what is shown, shared fairly between the three image sections.
-    pair_thumbs, cluster_thumbs, issue_thumbs = (iter(group) for group in thumbs.allocate([
+    # Each other check's section: its findings frame, capped, with a thumbnail per row that names a file.
+    frames = {name: _capped(_records(result.findings[name]))
+              for name, st in states.items() if st.show and name not in _OWN_VIEWS}
+    # Thumbnails only for what is shown, shared fairly between the image sections.
+    pair_thumbs, cluster_thumbs, issue_thumbs, *frame_thumbs = (iter(group) for group in thumbs.allocate([
         [fp for p in pairs for fp in (p.filepath_a, p.filepath_b)],
         [fp for c in clusters for fp in c.filepaths[:MAX_CLUSTER_MEMBERS]],
         [i.filepath for i in issues],
+        *([r.get("filepath") for r in rows] for rows, _ in frames.values()),
     ]))
+    views = {name: _generic_view(result.findings[name], rows, more, group)
+             for (name, (rows, more)), group in zip(frames.items(), frame_thumbs)}
 
     integrity_view = None
     if states["integrity"].show and result.integrity is not None:
@@ -148,7 +182,7 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
             "n_near": sum(c.kind == "near" for c in dup.clusters),
             "n_conflicts": sum(c.label_conflict for c in dup.clusters),
             "n_spanning": sum(c.spans_splits for c in dup.clusters),
-            "how": near_duplicates_text(dup),
+            "how": dup.rule_text(),
         }
 
     leakage_view = None
@@ -203,7 +237,7 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
             "charts_more": max(0, len(bias.attributes) - MAX_ATTRIBUTE_CHARTS),
         }
 
-    check_names = [c for c, _, _ in _SECTIONS]
+    check_names = [c for c, _, _, _ in _sections()]
     checks = sorted(result.checks, key=lambda c: (check_names.index(c.name) if c.name in check_names
                                                    else len(check_names), c.name))
     from workbench.render.json_export import EXPORT_SCHEMA_VERSION
@@ -213,7 +247,10 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
         "export_schema": EXPORT_SCHEMA_VERSION,
         "embedding": result.embedding,
         "states": states,
-        "sections": [states[c] for c, _, _ in _SECTIONS],
+        "sections": [states[c] for c in check_names],
+        "views": views,
+        "hot_checks": ("integrity", "leakage"),
+        "nav_counts": _nav_counts(result),
         "counts": result.counts(),
         "cards": _summary_cards(result, states),
         "integrity": integrity_view,
@@ -264,6 +301,7 @@ def _environment(source: str = "") -> Any:
         "basename": _basename,
         "relpath": lambda fp: relative_path(fp, source),
         "votes": neighbor_votes_text,
+        "cell": fmt_cell,
     })
     return env
 

@@ -14,18 +14,22 @@ from workbench.render.formatting import _fmt_plural, fmt_int, fmt_pct
 if TYPE_CHECKING:
     from workbench.results import AuditResult, CheckStatus
 
-#: Checks in report order, with their section anchor and title.
-_SECTIONS: tuple[tuple[str, str, str], ...] = (
-    ("integrity", "file-problems", "File problems"),
-    ("duplicates", "duplicates", "Duplicates"),
-    ("leakage", "leakage", "Leakage"),
-    ("label_issues", "label-issues", "Label issues"),
-    ("balance", "balance", "Balance"),
-    ("bias", "bias", "Bias"),
-)
+def _sections() -> tuple[tuple[str, str, str, str], ...]:
+    """``(check, anchor, title, template)`` of each registered check, in report order."""
+    from workbench.checks.registry import registered_checks
 
-#: Section ids present in every report (the navigation bar links to each).
-SECTION_IDS: tuple[str, ...] = ("summary", *(anchor for _, anchor, _ in _SECTIONS), "methods")
+    return tuple((spec.name, spec.anchor, spec.heading, spec.section) for spec in registered_checks())
+
+
+def section_ids() -> tuple[str, ...]:
+    """Section ids present in every report (the navigation bar links to each)."""
+    return ("summary", *(anchor for _, anchor, _, _ in _sections()), "methods")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SECTION_IDS":
+        return section_ids()
+    raise AttributeError(name)
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,17 @@ class SectionState:
     reason: str
     show: bool
     seconds: float | None
+    #: The check's report template include (``templates/sections/...``).
+    template: str = ""
 
 
-def _section_state(result: AuditResult, check: str, anchor: str, title: str, payload: Any) -> SectionState:
+def _section_state(result: AuditResult, check: str, anchor: str, title: str, template: str) -> SectionState:
+    import dataclasses
+
+    return dataclasses.replace(_state(result, check, anchor, title, result.findings.get(check)), template=template)
+
+
+def _state(result: AuditResult, check: str, anchor: str, title: str, payload: Any) -> SectionState:
     status: CheckStatus | None = result.check(check)
     seconds = status.seconds if status else None
     if status is not None and status.state in ("skipped", "failed"):
@@ -66,8 +78,8 @@ def section_states(result: AuditResult) -> dict[str, SectionState]:
         >>> section_states(result)["label_issues"].reason  # doctest: +SKIP
         'no class labels: ...'
     """
-    return {check: _section_state(result, check, anchor, title, getattr(result, check))
-            for check, anchor, title in _SECTIONS}
+    return {check: _section_state(result, check, anchor, title, template)
+            for check, anchor, title, template in _sections()}
 
 
 def summary_cards(result: AuditResult) -> list[dict[str, str]]:
@@ -78,6 +90,10 @@ def summary_cards(result: AuditResult) -> list[dict[str, str]]:
         ['Samples', 'Classes', 'Splits']
     """
     return _summary_cards(result, section_states(result))
+
+
+#: Checks whose summary card says more than the generic one (a count and the summary's headline).
+_OWN_CARDS = ("integrity", "duplicates", "leakage", "label_issues", "balance")
 
 
 def _card(title: str, value: str, detail: str, tone: str, href: str) -> dict[str, str]:
@@ -108,6 +124,14 @@ def _summary_cards(result: AuditResult, states: dict[str, SectionState]) -> list
                          f"{fmt_int(leak.n_label_conflicts)} with conflicting labels" if leak else "", "bad"))
     cards.append(finding("label_issues", "Label issues", counts["label_issues"],
                          f"{fmt_pct(lab.issue_rate)} of assessed samples" if lab else "", "warn"))
+    from workbench.checks.registry import registered_checks
+
+    for spec in registered_checks():
+        if spec.name in _OWN_CARDS or not spec.count_key:
+            continue
+        found = result.findings.get(spec.name)
+        head = found.summary().splitlines()[0] if found is not None else ""
+        cards.append(finding(spec.name, spec.heading, found.n_findings if found is not None else 0, head, "warn"))
     st = states["balance"]
     bal = result.balance
     if not st.show or bal is None:

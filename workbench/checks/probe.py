@@ -1,0 +1,136 @@
+"""The linear probe behind label review: multinomial logistic regression on embeddings (float32
+L-BFGS), fitted fold by fold so each sample is scored by a model that never saw it."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def fit_softmax_regression(features: np.ndarray, labels: np.ndarray, n_classes: int, *, l2: float = 1.0,
+                           max_iter: int = 200, tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression (L2 penalty ``l2/2 |W|^2``, bias unpenalised) by L-BFGS.
+
+    The objective and the stopping rule are scikit-learn's ``LogisticRegression(C=1/l2, tol=tol)``;
+    loss and gradient are computed in float32 BLAS, which makes it several times faster on wide
+    embeddings.
+
+    Returns:
+        ``(weights [D, K], bias [K])``.
+
+    Example:
+        >>> x = np.r_[np.zeros((5, 2)), np.ones((5, 2))].astype(np.float32)
+        >>> w, b = fit_softmax_regression(x, np.r_[np.zeros(5, int), np.ones(5, int)], 2)
+        >>> int(np.argmax(np.ones((1, 2), np.float32) @ w + b))
+        1
+    """
+    from scipy.optimize import minimize
+
+    # Samples in columns: the per-sample reductions (max, log-sum-exp) then run across K
+    # contiguous rows instead of along N rows of length K, ~1.3x faster per evaluation.
+    xt = np.ascontiguousarray(np.asarray(features, dtype=np.float32).T)  # [D, N]
+    d, n = xt.shape
+    onehot_t = np.zeros((n_classes, n), dtype=np.float32)
+    onehot_t[labels, np.arange(n)] = 1.0
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w = theta[:d * n_classes].reshape(d, n_classes).astype(np.float32)
+        z = w.T @ xt + theta[d * n_classes:].astype(np.float32)[:, None]  # [K, N]
+        z -= z.max(axis=0)
+        e = np.exp(z)
+        total = e.sum(axis=0)
+        lse = np.log(total)
+        loss = float(lse.sum(dtype=np.float64) - (z * onehot_t).sum(dtype=np.float64)) + 0.5 * l2 * float((w * w).sum())
+        e /= total
+        e -= onehot_t  # d loss / d z
+        grad = np.concatenate([(xt @ e.T + l2 * w).ravel(), e.sum(axis=1)])
+        return loss, grad.astype(np.float64)
+
+    theta0 = np.zeros(d * n_classes + n_classes)
+    # scikit-learn's stopping rule (tol=1e-4 on the gradient of the *mean* loss; this objective is
+    # the summed loss, hence the factor n). It stops at the same accuracy as a 10x tighter
+    # tolerance, in half the evaluations (Fashion-MNIST features: OOF accuracy 0.8885 vs 0.8886).
+    res = minimize(objective, theta0, jac=True, method="L-BFGS-B",
+                   options={"maxiter": max_iter, "gtol": tol * n, "ftol": 64 * np.finfo(float).eps})
+    return res.x[:d * n_classes].reshape(d, n_classes), res.x[d * n_classes:]
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+#: Features are projected to ``max_dim`` principal components above this many values (rows x dims).
+PROJECT_ABOVE = 20_000_000
+
+
+def principal_components(features: np.ndarray, n_components: int, *, sample: int = 10_000,
+                         seed: int = 0) -> np.ndarray:
+    """Project ``features`` onto their top ``n_components`` principal axes (fitted on a row sample).
+
+    Unsupervised (labels are never used), so projecting before cross-validation leaks nothing.
+
+    Example:
+        >>> principal_components(np.random.default_rng(0).normal(size=(50, 8)), 3).shape
+        (50, 3)
+    """
+    x = np.asarray(features, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    fit = x[rng.choice(len(x), size=min(len(x), sample), replace=False)].astype(np.float64)
+    mean = fit.mean(axis=0)
+    centred = fit - mean
+    # Eigenvectors of the D x D covariance (float64) = the SVD's right singular vectors, ~5x faster.
+    values, vectors = np.linalg.eigh(centred.T @ centred)
+    axes = vectors[:, np.argsort(values)[::-1][:n_components]].astype(np.float32)
+    return (x - mean.astype(np.float32)) @ axes
+
+
+def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, *, n_folds: int = 5, seed: int = 0,
+                              max_iter: int = 200, max_dim: int | None = 256) -> tuple[np.ndarray, int, float]:
+    """Cross-validated class probabilities for every row, from a model that did not train on it.
+
+    On large inputs (more than :data:`PROJECT_ABOVE` values) features wider than ``max_dim`` are
+    first projected onto their top ``max_dim`` principal components: on Fashion-MNIST's
+    69,300 x 1280 EfficientNet features that is 8x faster at the same out-of-fold accuracy
+    (0.889 vs 0.884). Small datasets keep every dimension (on the 1,388-image demo the
+    projection cost a third of the planted flips). Each fold standardises the features on its
+    training rows and fits
+    :func:`fit_softmax_regression` (multinomial logistic regression).
+
+    Args:
+        features: ``[N, D]`` features (L2-normalised embeddings).
+        labels: ``[N]`` integer labels ``0..K-1``; every class needs at least 2 rows.
+        n_folds: requested folds, lowered to the size of the smallest class.
+
+    Returns:
+        ``(pred_probs [N, K], folds used, out-of-fold accuracy)``.
+
+    Example:
+        >>> x = np.r_[np.random.default_rng(0).normal(0, 1, (20, 4)), np.random.default_rng(1).normal(3, 1, (20, 4))]
+        >>> p, folds, acc = out_of_fold_probabilities(x, np.r_[np.zeros(20, int), np.ones(20, int)])
+        >>> p.shape, folds, acc > 0.9
+        ((40, 2), 5, True)
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    x = np.asarray(features, dtype=np.float32)
+    if max_dim is not None and x.shape[1] > max_dim and x.size > PROJECT_ABOVE:
+        x = principal_components(x, max_dim, seed=seed)
+    counts = np.bincount(labels)
+    folds = int(max(2, min(n_folds, counts[counts > 0].min())))
+    n_classes = int(labels.max()) + 1
+    probs = np.zeros((len(labels), n_classes), dtype=np.float64)
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train_idx, test_idx in skf.split(x, labels):
+        mean = x[train_idx].mean(axis=0)
+        scale = x[train_idx].std(axis=0)
+        scale[scale == 0] = 1.0
+        w, b = fit_softmax_regression((x[train_idx] - mean) / scale, labels[train_idx], n_classes,
+                                      max_iter=max_iter)
+        probs[test_idx] = _softmax(((x[test_idx] - mean) / scale) @ w + b)
+    accuracy = float((probs.argmax(1) == labels).mean())
+    return probs, folds, accuracy
