@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 from workbench.gates import GATES
-from workbench.io.sources import FORMATS
 
 EXIT_OK = 0
 EXIT_GATE = 1
@@ -43,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     from workbench import __version__
     from workbench.config import PRECISIONS
     from workbench.embeddings.registry import embedder_names
+    from workbench.io.formats.registry import format_choices
 
     p = argparse.ArgumentParser(prog="workbench", description="Audit computer-vision datasets before training.",
                                 epilog="exit codes: 0 done, 1 a --fail-on gate failed, 2 usage or input error, "
@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("audit", help="audit a dataset folder, COCO JSON, YOLO data.yaml or FiftyOne dataset")
     a.add_argument("source", help="path, or the name of an existing FiftyOne dataset")
-    a.add_argument("--format", default="auto", choices=list(FORMATS))
+    a.add_argument("--format", default="auto", choices=format_choices())
     a.add_argument("--name", help="FiftyOne dataset name (default derived from the path)")
     a.add_argument("--overwrite", action="store_true",
                    help="replace an existing FiftyOne dataset of that name that was loaded from another source")
