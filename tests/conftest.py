@@ -61,6 +61,16 @@ def tree_digest(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def cli_choices(command: str, option: str) -> tuple[str, ...]:
+    """The choices ``workbench COMMAND`` offers for ``option``, read from the parser the CLI builds."""
+    import argparse
+
+    from workbench.cli import _parser
+
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return tuple(next(a for a in sub.choices[command]._actions if option in a.option_strings).choices)
+
+
 def write_image(path: Path, seed: int, size: int = 32, fmt: str | None = None) -> Path:
     """A small real image with a seeded random pattern (distinct seeds give distinct images)."""
     import numpy as np

@@ -35,3 +35,13 @@ def test_distributed_job_module_imports_dask_only_when_a_job_runs():
             "print([m for m in ('dask', 'distributed', 'torch') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_listing_embedders_and_formats_imports_no_model_and_no_detector():
+    """The registries hold "module:function" paths: the CLI's choices are read without importing the code."""
+    code = ("import sys; from workbench.cli import _parser; _parser(); from workbench.config import EMBEDDER_NAMES; "
+            "from workbench.io.sources import FORMATS; print(len(EMBEDDER_NAMES), len(FORMATS), [m for m in ("
+            "'torch', 'open_clip', 'timm', 'fiftyone', 'workbench.embeddings.backends', 'workbench.io.formats.coco', "
+            "'workbench.io.importers', 'workbench.io.loading') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().split(maxsplit=2) == ["4", "12", "[]"]

@@ -100,7 +100,7 @@ def embed(dataset: Any, embedder: str = "auto", *, field: str = "wb_embedding", 
     from workbench.embeddings.pipeline import embed_files
     from workbench.io.files import inspect_files
 
-    cfg = EmbedderConfig(name=embedder, clip_model=clip_model, clip_pretrained=clip_pretrained,  # type: ignore[arg-type]
+    cfg = EmbedderConfig(name=embedder, clip_model=clip_model, clip_pretrained=clip_pretrained,
                          clip_checkpoint=clip_checkpoint, batch_size=batch_size, cache_dir=cache_dir)
     model = load_embedder(cfg)
     ids, paths = dataset.values(["id", "filepath"])

@@ -16,7 +16,6 @@ import logging
 import sys
 from pathlib import Path
 
-from workbench.io.sources import FORMATS
 
 EXIT_OK = 0
 EXIT_GATE = 1
@@ -41,7 +40,10 @@ def _embedder_config(args: argparse.Namespace) -> EmbedderConfig:
 def _parser() -> argparse.ArgumentParser:
     from workbench import __version__
     from workbench.checks.registry import check_names
+    from workbench.config import PRECISIONS
+    from workbench.embeddings.registry import embedder_names
     from workbench.gates import registered_gates
+    from workbench.io.formats.registry import format_choices
 
     p = argparse.ArgumentParser(prog="workbench", description="Audit computer-vision datasets before training.",
                                 epilog="exit codes: 0 done, 1 a --fail-on gate failed, 2 usage or input error, "
@@ -52,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("audit", help="audit a dataset folder, COCO JSON, YOLO data.yaml or FiftyOne dataset")
     a.add_argument("source", help="path, or the name of an existing FiftyOne dataset")
-    a.add_argument("--format", default="auto", choices=list(FORMATS))
+    a.add_argument("--format", default="auto", choices=format_choices())
     a.add_argument("--name", help="FiftyOne dataset name (default derived from the path)")
     a.add_argument("--overwrite", action="store_true",
                    help="replace an existing FiftyOne dataset of that name that was loaded from another source")
@@ -64,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--split-field", help="sample field holding the split (default: train/val/test tags)")
     a.add_argument("--report", metavar="HTML", help="write the HTML report here")
     a.add_argument("--json", metavar="PATH", help="write the JSON export here")
-    a.add_argument("--embedder", default="auto", choices=["auto", "clip", "efficientnet-lite0", "none"],
+    a.add_argument("--embedder", default="auto", choices=embedder_names(),
                    help="none: no model (duplicates from content and perceptual hashes only)")
     a.add_argument("--clip-model", default="ViT-B-32")
     a.add_argument("--clip-pretrained", default="laion2b_s34b_b79k",
@@ -73,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--cache-dir", help="embedding cache folder (default $WORKBENCH_CACHE or ~/.cache/workbench)")
     a.add_argument("--batch-size", type=_positive_int, default=64)
     a.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
-    a.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+    a.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="model weights: auto uses bf16 where the hardware supports it and its measured "
                         "drift from fp32 is tiny")
     a.add_argument("--near-threshold", type=_bounded_float(0.0, 2.0), metavar="D",
@@ -122,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler to run on, e.g. tcp://host:8786")
     where.add_argument("--local-workers", type=_positive_int, metavar="N",
                        help="start a local cluster of N worker processes (default 2)")
-    e.add_argument("--embedder", default="auto", choices=["auto", "clip", "efficientnet-lite0"])
+    e.add_argument("--embedder", default="auto", choices=embedder_names(include_none=False))
     e.add_argument("--clip-model", default="ViT-B-32")
     e.add_argument("--clip-pretrained", default="laion2b_s34b_b79k",
                    help="open_clip pretrained tag; 'none' for untrained weights (tests only)")
@@ -133,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="at most this many files per task; each task writes one cache shard")
     e.add_argument("--batch-size", type=_positive_int, default=64)
     e.add_argument("--device", help="torch device on the workers (default: cuda when present, else cpu)")
-    e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    e.add_argument("--precision", default="auto", choices=PRECISIONS)
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-EmbedderName = Literal["auto", "clip", "efficientnet-lite0", "none"]
-#: The names ``EmbedderConfig.name`` accepts.
-EMBEDDER_NAMES: tuple[str, ...] = ("auto", "clip", "efficientnet-lite0", "none")
+from workbench.embeddings.registry import embedder_names
+
+#: ``auto``, ``none`` or a backend registered in :mod:`workbench.embeddings.registry`; the names
+#: accepted now are :data:`EMBEDDER_NAMES`.
+EmbedderName = str
 Precision = Literal["auto", "fp32", "bf16"]
+#: The ``precision`` values (``--precision`` choices).
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 #: Images (classification, semantic segmentation) or instances (detection, instance
 #: segmentation) per class: (minimum, good, excellent), with transfer learning.
@@ -50,8 +54,9 @@ class EmbedderConfig:
     precision: Precision = "auto"
 
     def __post_init__(self) -> None:
-        if self.name not in EMBEDDER_NAMES:
-            raise ValueError(f"unknown embedder {self.name!r}; choose one of {', '.join(EMBEDDER_NAMES)}")
+        names = embedder_names()
+        if self.name not in names:
+            raise ValueError(f"unknown embedder {self.name!r}; choose one of {', '.join(names)}")
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ class AuditConfig:
 
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
     #: Cosine distance at or below which two images are near duplicates. ``None`` uses the
-    #: embedder's calibrated default (see ``workbench.embeddings.backends``).
+    #: embedder's calibrated default (``near_threshold`` in ``workbench.embeddings.registry``).
     near_duplicate_threshold: float | None = None
     #: Perceptual-hash tier: two images whose 64-bit DCT hashes (or one and the other's mirror)
     #: differ in at most this many bits are near copies (confirmed by the embedding when both have one).
@@ -121,7 +126,7 @@ class AuditConfig:
         if isinstance(self.embedder, str):
             object.__setattr__(self, "embedder", EmbedderConfig(name=self.embedder))
         elif not isinstance(self.embedder, EmbedderConfig):
-            raise TypeError(f"embedder must be an EmbedderConfig or one of {', '.join(EMBEDDER_NAMES)}, "
+            raise TypeError(f"embedder must be an EmbedderConfig or one of {', '.join(embedder_names())}, "
                             f"not {type(self.embedder).__name__}")
         if self.check_options or self.skip_checks:
             _validate_checks(self.check_options, self.skip_checks)
@@ -151,3 +156,11 @@ def _validate_checks(options: dict[str, dict[str, Any]], skipped: tuple[str, ...
             raise UnknownCheck(f"check {name!r} has no option {', '.join(map(repr, unknown))}; it takes "
                              f"{', '.join(sorted(known))}")
         spec.options(**values)  # the options class checks its values
+
+
+def __getattr__(name: str) -> Any:
+    """``EMBEDDER_NAMES``: the names ``EmbedderConfig.name`` accepts, read from the backend registry
+    when asked for, so a backend registered after this module was imported is among them."""
+    if name == "EMBEDDER_NAMES":
+        return embedder_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

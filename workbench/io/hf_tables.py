@@ -279,7 +279,7 @@ def _label(value: Any, names: list[str] | None) -> str | None:
 
 
 def import_huggingface(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
-                       tags: list[str] | None) -> list[dict]:
+                       tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
     """Add one split of a Hugging Face dataset (a ``save_to_disk`` folder or a Parquet file) to ``dataset``."""
     from fiftyone.utils.data.importers import parse_dataset_info
 

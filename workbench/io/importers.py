@@ -1,4 +1,4 @@
-"""Importers for the layouts beyond image folders, COCO, YOLO and FiftyOne datasets.
+"""Importers for the layouts beyond image folders, COCO and YOLO (those are in :mod:`workbench.io.loading`).
 
 Each takes one part of a :class:`~workbench.io.sources.SourceSpec` and adds its samples to a
 FiftyOne dataset with FiftyOne's own importer (``VOCDetectionDataset``, ``CVATImageDataset``,
@@ -15,18 +15,24 @@ import logging
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Protocol
 
 from workbench._fo import fiftyone
 from workbench.errors import SourceError
 from workbench.io.formats._probe import iter_images
 from workbench.io.formats.voc import split_lists
-from workbench.io.hf_tables import import_huggingface
 from workbench.io.sources import SourceSpec, read_json, split_of_name
 
 log = logging.getLogger(__name__)
 
-Importer = Callable[[Any, SourceSpec, "str | None", Path, str, "list[str] | None"], list]
+class Importer(Protocol):
+    """What a format registers as its ``importer`` (:mod:`workbench.io.formats.registry`): adds one part of a
+    source (``path``, tagged ``tags``) to ``dataset`` and returns the annotation problems met. An importer
+    that follows paths named in annotation files opens ones outside the dataset folder only when
+    ``allow_outside_root``."""
+
+    def __call__(self, dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
+                 tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]: ...
 
 
 def _problem(source: Path, message: str) -> dict:
@@ -113,7 +119,7 @@ def _voc_object_problem(obj: ET.Element) -> str | None:
 
 
 def import_voc(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
-               tags: list[str] | None) -> list[dict]:
+               tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
     """One split of a VOC dataset: the ids in ``ImageSets/Main/<split>.txt``, or the annotations no list names."""
     fo = fiftyone()
     root = path.parents[2] if path.is_file() else path
@@ -163,7 +169,7 @@ def _cvat_images(xml: Path) -> list[tuple[str, str | None]]:
 
 
 def import_cvat(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
-                tags: list[str] | None) -> list[dict]:
+                tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
     """A CVAT image export; ``<image subset="Train">`` attributes become split tags."""
     fo = fiftyone()
     data_dir = path / spec.location("data", "data")
@@ -247,7 +253,7 @@ def _cvat_clean_copy(xml: Path, target: Path, data_dir: Path) -> tuple[Path, lis
 # --- FiftyOne's other layouts -----------------------------------------------------------------
 
 def import_segmentation(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
-                        tags: list[str] | None) -> list[dict]:
+                        tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
     """Images and same-named masks; images without a mask are kept (no classes)."""
     fo = fiftyone()
     dataset.add_dir(dataset_type=fo.types.ImageSegmentationDirectory,
@@ -258,7 +264,7 @@ def import_segmentation(dataset: Any, spec: SourceSpec, split: str | None, path:
 
 
 def import_fiftyone_labels(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
-                           tags: list[str] | None) -> list[dict]:
+                           tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
     """``data/`` + ``labels.json`` of FiftyOne's image classification or detection export."""
     fo = fiftyone()
     dataset_type = (fo.types.FiftyOneImageClassificationDataset if spec.format == "fiftyone-classification"
@@ -276,21 +282,17 @@ def import_fiftyone_labels(dataset: Any, spec: SourceSpec, split: str | None, pa
     return []
 
 
+def import_fiftyone_dataset(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
+                            tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
+    """A ``FiftyOneDataset`` export (its own fields and tags kept; ``tags``: a split folder of exports)."""
+    fo = fiftyone()
+    dataset.add_dir(dataset_dir=str(path), dataset_type=fo.types.FiftyOneDataset, **({"tags": tags} if tags else {}))
+    return []
+
+
 def import_imagedir(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
-                    tags: list[str] | None) -> list[dict]:
+                    tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
     """Unlabelled images, found recursively."""
     fo = fiftyone()
     dataset.add_dir(dataset_dir=str(path), dataset_type=fo.types.ImageDirectory, recursive=True, tags=tags)
     return []
-
-
-#: ``spec.format`` -> importer; :func:`workbench.io.loading._import_part` dispatches here.
-IMPORTERS: dict[str, Importer] = {
-    "voc": import_voc,
-    "cvat": import_cvat,
-    "segmentation": import_segmentation,
-    "fiftyone-classification": import_fiftyone_labels,
-    "fiftyone-detection": import_fiftyone_labels,
-    "imagedir": import_imagedir,
-    "huggingface": import_huggingface,
-}

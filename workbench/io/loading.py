@@ -21,7 +21,6 @@ from workbench.errors import SourceError
 from workbench.io.boundary import is_within
 from workbench.io.box_checks import check_boxes
 from workbench.io.coco_checks import validate_coco
-from workbench.io.importers import IMPORTERS
 from workbench.io.sources import SourceSpec, coco_images_dir, read_json, resolve_source
 from workbench.io.yolo_labels import read_yolo_dataset
 
@@ -29,8 +28,6 @@ log = logging.getLogger(__name__)
 
 LABEL_FIELD = "ground_truth"
 INFO_KEY = "workbench"
-#: Formats whose boxes FiftyOne parses itself; their bounds are checked once imported.
-CHECKED_AFTER_IMPORT = ("voc", "cvat", "fiftyone-detection")
 
 
 def default_dataset_name(root: Path) -> str:
@@ -47,7 +44,7 @@ def load(source: str | Path, format: str = "auto", *, name: str | None = None,
     Args:
         source: a folder or annotation file (see :func:`workbench.io.sources.resolve_source`),
             or the name of an existing FiftyOne dataset.
-        format: ``auto`` (recognised by content) or one of :data:`workbench.io.sources.FORMATS`.
+        format: ``auto`` (recognised by content) or a registered format (:mod:`workbench.io.formats.registry`).
         name: the FiftyOne dataset name; default derived from the source path.
         images: COCO only: the folder the JSON's ``file_name`` entries are relative to.
         label_field: the field the labels are loaded into.
@@ -216,17 +213,18 @@ def _class_tree(root: Path) -> tuple[list[tuple[str, str | None]], list[str], li
 
 def _import(spec: SourceSpec, label_field: str, *, persistent: bool, name: str | None = None,
             allow_outside_root: bool = False) -> tuple[Any, list[dict]]:
+    """Each part of ``spec`` added by its format's registered importer (:mod:`workbench.io.formats.registry`)."""
+    from workbench.io.formats.registry import get_format
+
+    layout = get_format(spec.format)
     fo = fiftyone()
     dataset = fo.Dataset(name=name, persistent=persistent)
     problems: list[dict] = []
     try:
         for split, path in spec.parts:
-            tags = [split] if split else None
-            if spec.format == "yolo":
-                problems += _import_yolo(dataset, path, label_field, allow_outside_root=allow_outside_root)
-            else:
-                problems += _import_part(dataset, spec, split, path, label_field, tags)
-        if spec.format in CHECKED_AFTER_IMPORT:  # boxes parsed by FiftyOne itself: bounds checked here
+            problems += layout.call("importer", dataset, spec, split, path, label_field, [split] if split else None,
+                                    allow_outside_root=allow_outside_root)
+        if layout.check_boxes:  # boxes parsed by FiftyOne itself: bounds checked here
             problems += check_boxes(dataset, label_field, source=str(spec.root))
     except SourceError:
         dataset.delete()
@@ -238,23 +236,8 @@ def _import(spec: SourceSpec, label_field: str, *, persistent: bool, name: str |
     return dataset, problems
 
 
-def _import_part(dataset: Any, spec: SourceSpec, split: str | None, path: Path, label_field: str,
-                 tags: list[str] | None) -> list[dict]:
-    fo = fiftyone()
-    if spec.format == "imagefolder":
-        return _import_class_tree(dataset, path, label_field, tags)
-    if spec.format == "fiftyone":
-        dataset.add_dir(dataset_dir=str(path), dataset_type=fo.types.FiftyOneDataset,
-                        **({"tags": tags} if tags else {}))  # tags: a split folder of exports
-        return []
-    if spec.format == "coco":
-        return _import_coco(dataset, spec, split, path, label_field, tags)
-    if spec.format in IMPORTERS:
-        return IMPORTERS[spec.format](dataset, spec, split, path, label_field, tags)
-    raise SourceError(f"unsupported format {spec.format!r}")
-
-
-def _import_class_tree(dataset: Any, root: Path, label_field: str, tags: list[str] | None) -> list[dict]:
+def import_class_tree(dataset: Any, spec: SourceSpec, split: str | None, root: Path, label_field: str,
+                      tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
     """Class folders listed by :func:`_class_tree` (stray files skipped), as FiftyOne's tree importer adds them."""
     from fiftyone.utils.data.importers import parse_dataset_info
 
@@ -270,8 +253,9 @@ def _import_class_tree(dataset: Any, root: Path, label_field: str, tags: list[st
     return problems
 
 
-def _import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path: Path, label_field: str,
-                 tags: list[str] | None) -> list[dict]:
+def import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path: Path, label_field: str,
+                tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
+    """A COCO detection JSON, validated first: bad entries are dropped and reported, the file is never changed."""
     fo = fiftyone()
     raw = read_json(labels_path)
     images_dir = spec.images_dir or coco_images_dir(labels_path, split)
@@ -347,7 +331,9 @@ def _drop_non_image_entries(coco: dict, labels_path: Path, images_dir: Path, roo
     return kept, problems
 
 
-def _import_yolo(dataset: Any, yaml_path: Path, label_field: str, *, allow_outside_root: bool = False) -> list[dict]:
+def import_yolo(dataset: Any, spec: SourceSpec, split: str | None, yaml_path: Path, label_field: str,
+                tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
+    """A YOLO dataset from its ``data.yaml``; each image is tagged with the split the YAML gives it."""
     # Parsed here rather than by FiftyOne's YOLOv5 importer, which aborts on the first bad line,
     # names unknown class ids after the id and skips images without a label file.
     from fiftyone.utils.data.importers import parse_dataset_info

@@ -14,15 +14,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Any, Iterable
 
 from workbench.errors import SourceError
 
-SourceFormat = Literal["imagefolder", "coco", "yolo", "voc", "cvat", "segmentation", "fiftyone",
-                       "fiftyone-classification", "fiftyone-detection", "huggingface", "imagedir"]
-#: The ``--format`` values: ``auto`` plus every layout workbench reads.
-FORMATS: tuple[str, ...] = ("auto", "imagefolder", "coco", "yolo", "voc", "cvat", "segmentation", "fiftyone",
-                            "fiftyone-classification", "fiftyone-detection", "huggingface", "imagedir")
+#: A format registered in :mod:`workbench.io.formats.registry` (``imagefolder``, ``coco``, ...). The
+#: ``--format`` values, ``auto`` plus every registered layout, are :data:`FORMATS`.
+SourceFormat = str
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 #: Folder names and tags understood as splits, mapped to the name workbench reports.
@@ -170,7 +168,7 @@ def resolve_source(source: str | Path, format: str = "auto", *, images: str | Pa
     """Work out the format of ``source`` and the pieces FiftyOne's importers need.
 
     Args:
-        source: a dataset folder (any layout of :data:`FORMATS`) or a file (COCO JSON,
+        source: a dataset folder (any registered layout) or a file (COCO JSON,
             YOLO ``data.yaml``, CVAT ``annotations.xml``).
         format: ``auto`` (recognise by content) or one of :data:`FORMATS` to force it.
         images: for COCO, the folder its ``file_name`` entries are relative to.
@@ -185,9 +183,10 @@ def resolve_source(source: str | Path, format: str = "auto", *, images: str | Pa
         ('imagefolder', ['test', 'train'])
     """
     from workbench.io.formats import detect_layout, force_layout
+    from workbench.io.formats.registry import format_choices
 
-    if format not in FORMATS:
-        raise SourceError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    if format not in format_choices():
+        raise SourceError(f"unknown format {format!r}; choose one of {', '.join(format_choices())}")
     root = Path(source).expanduser().resolve()
     if not root.exists():
         raise SourceError(f"{root} does not exist and is not the name of a FiftyOne dataset; pass a dataset folder, an "
@@ -198,3 +197,13 @@ def resolve_source(source: str | Path, format: str = "auto", *, images: str | Pa
     if images_dir is not None and spec.format == "coco":
         spec = SourceSpec(spec.root, spec.format, spec.parts, images_dir, spec.locations)
     return spec
+
+
+def __getattr__(name: str) -> Any:
+    """``FORMATS``: the ``--format`` values, ``auto`` plus every registered layout, read from the
+    format registry when asked for (a format registered after this module was imported is among them)."""
+    if name == "FORMATS":
+        from workbench.io.formats.registry import format_choices
+
+        return format_choices()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,67 +1,27 @@
 """Dataset layouts workbench reads, each recognised by what its files hold.
 
-Every layout is one :class:`Layout`: its ``--format`` name, a line saying what ``SRC`` is,
-and a detector that looks inside the files and returns a :class:`SourceSpec` or ``None``.
-:func:`detect_layout` asks the detectors in :data:`LAYOUTS` order (layouts with a manifest
-first, bare folders of images last), then looks into split folders (``train/``, ``val/``,
-``test/``); :func:`force_layout` applies one layout and says what is missing when it
-doesn't fit. Nothing here imports FiftyOne or pyarrow.
+Every layout is one :class:`~workbench.io.formats.registry.FormatSpec` in the format registry
+(:mod:`workbench.io.formats.registry`): its ``--format`` name, a line saying what ``SRC`` is, and a
+detector that looks inside the files and returns a :class:`SourceSpec` or ``None``.
+:func:`detect_layout` asks the detectors in :func:`~workbench.io.formats.registry.layouts` order
+(layouts with a manifest first, bare folders of images last), then looks into split folders
+(``train/``, ``val/``, ``test/``); :func:`force_layout` applies one layout and says what is missing
+when it doesn't fit. Nothing here imports FiftyOne or pyarrow.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 from workbench.errors import SourceError
-from workbench.io.formats import coco, cvat, fiftyone_exports, huggingface, images, segmentation, voc, yolo
-from workbench.io.sources import FORMATS, SPLIT_NAMES, SourceSpec
-
-
-@dataclass(frozen=True)
-class Layout:
-    """One dataset layout: its ``--format`` name, what ``SRC`` is, and its content detector."""
-
-    name: str
-    what: str
-    detect: Callable[[Path], SourceSpec | None]
-    #: Used when the format is forced: may accept what ``detect`` doubts, or raise saying what is missing.
-    force: Callable[[Path], SourceSpec | None] | None = None
-    #: Whether a folder of split folders (``train/``, ``val/``) each in this layout is read as one source.
-    per_split: bool = True
-
-
-#: Detection order: layouts with a manifest first, bare folders of images last.
-LAYOUTS: tuple[Layout, ...] = (
-    Layout("fiftyone", "a FiftyOneDataset export: samples.json + metadata.json", fiftyone_exports.detect_dataset),
-    Layout("huggingface", "a Hugging Face datasets folder: save_to_disk output (dataset_dict.json or state.json "
-           "+ .arrow files) or .parquet files with an image column", huggingface.detect, huggingface.force),
-    Layout("yolo", "a YOLOv5/YOLOv8 dataset: data.yaml or dataset.yaml naming classes and train/val/test images",
-           yolo.detect, yolo.force, per_split=False),
-    Layout("voc", "a Pascal VOC dataset: Annotations/*.xml + JPEGImages/ (or labels/*.xml + data/), splits from "
-           "ImageSets/Main/*.txt", voc.detect),
-    Layout("cvat", "a CVAT image export: annotations.xml (or labels.xml) + images/ (or data/)", cvat.detect),
-    Layout("fiftyone-classification", "a FiftyOneImageClassificationDataset export: data/ + labels.json",
-           fiftyone_exports.detect_classification),
-    Layout("fiftyone-detection", "a FiftyOneImageDetectionDataset export: data/ + labels.json",
-           fiftyone_exports.detect_detection),
-    Layout("coco", "a COCO detection JSON, or annotations/instances_<split>.json next to <split>2017/ or images/",
-           coco.detect, coco.force, per_split=False),
-    Layout("segmentation", "an image segmentation directory: data/ + labels/ (or images/ + masks/) of same-named "
-           "images and masks", segmentation.detect),
-    Layout("imagefolder", "class folders of images, optionally under train/ val/ test/", images.detect_class_tree,
-           images.force_class_tree),
-    Layout("imagedir", "a folder of unlabelled images (audited without labels)", images.detect_flat,
-           images.force_flat),
-)
-_BY_NAME = {layout.name: layout for layout in LAYOUTS}
-assert set(_BY_NAME) == set(FORMATS) - {"auto"}, "FORMATS and LAYOUTS disagree"
+from workbench.io.formats.registry import FormatSpec, get_format, layouts
+from workbench.io.sources import SPLIT_NAMES, SourceSpec
 
 
 def supported_layouts() -> str:
-    """One line per layout: the ``--format`` value that forces it and what ``SRC`` is."""
-    return "\n".join(f"  --format {layout.name:<24} {layout.what}" for layout in LAYOUTS)
+    """One line per registered layout: the ``--format`` value that forces it and what ``SRC`` is."""
+    return "\n".join(f"  --format {layout.name:<24} {layout.what}" for layout in layouts())
 
 
 def detect_layout(root: Path) -> SourceSpec:
@@ -75,35 +35,43 @@ def detect_layout(root: Path) -> SourceSpec:
         'imagefolder'
     """
     if root.is_file():
-        for detect in (coco.detect_file, yolo.detect_file, cvat.detect_file):
-            spec = detect(root)
+        file_layouts = [layout for layout in layouts() if layout.detect_file]
+        for layout in file_layouts:
+            spec = layout.call("detect_file", root)
             if spec is not None:
                 return spec
-        raise SourceError(f"{root} is not an annotation file workbench reads (a COCO detection JSON, a YOLO "
-                          "data.yaml or a CVAT annotations.xml); pass the dataset folder instead, or one of:\n"
-                          + supported_layouts())
+        kinds = [str(layout.file_what) for layout in file_layouts]
+        raise SourceError(f"{root} is not an annotation file workbench reads ({_either(kinds)}); pass the dataset "
+                          "folder instead, or one of:\n" + supported_layouts())
     spec = _detect_folder(root)
     if spec is not None:
         return spec
+    from workbench.io.formats import coco  # the last resort below is COCO's own
+
     spec = coco.force(root, quiet=True)  # a COCO JSON whose images weren't found: its images are reported missing
     if spec is not None:
         return spec
     if not any(root.iterdir()):
         raise SourceError(f"{root} is empty; pass the folder that holds the dataset")
-    notes = yolo.diagnose(root) + coco.diagnose(root) + _datasets_below(root)
+    notes = [note for layout in layouts() for note in layout.call("diagnose", root) or ()] + _datasets_below(root)
     seen = "".join(f"\n  - {note}" for note in notes)
     raise SourceError(f"can't tell what {root} holds: none of the layouts workbench reads fits."
                       + (f" What was seen:{seen}\n" if notes else " ")
                       + f"Supported layouts (force one with --format):\n{supported_layouts()}")
 
 
+def _either(kinds: list[str]) -> str:
+    """``a, b or c``."""
+    return " or ".join(filter(None, (", ".join(kinds[:-1]), kinds[-1]))) if kinds else "none registered"
+
+
 def _detect_folder(root: Path) -> SourceSpec | None:
     """The first layout whose detector recognises ``root``, then split folders; None if none does."""
     split_dirs = _split_dirs(root)
-    for layout in LAYOUTS:
-        if split_dirs and layout.name in ("imagefolder", "imagedir"):
+    for layout in layouts():
+        if split_dirs and layout.catch_all:
             break  # a folder of split folders: read each split below
-        spec = layout.detect(root)
+        spec = layout.call("detect", root)
         if spec is not None:
             return spec
     return _detect_per_split(root, split_dirs) if split_dirs else None
@@ -125,14 +93,13 @@ def force_layout(root: Path, name: str) -> SourceSpec:
     Raises:
         SourceError: ``root`` is not in that layout; the message says what the layout needs.
     """
-    layout = _BY_NAME[name]
+    layout = get_format(name)
     if root.is_file():
-        detect = {"coco": coco.force_file, "yolo": yolo.detect_file, "cvat": cvat.detect_file}.get(name)
-        spec = detect(root) if detect else None
+        spec = layout.call("force_file", root)
         if spec is None:
             raise SourceError(f"{root} is not {layout.what}; pass the dataset folder, or --format auto")
         return spec
-    spec = layout.detect(root) or (layout.force(root) if layout.force else None)
+    spec = layout.call("detect", root) or layout.call("force", root)
     if spec is None and layout.per_split:
         spec = _detect_per_split(root, _split_dirs(root), only=layout)
     if spec is None:
@@ -146,23 +113,25 @@ def _split_dirs(root: Path) -> list[tuple[str, Path]]:
                   if d.is_dir() and d.name.lower() in SPLIT_NAMES)
 
 
-def _detect_per_split(root: Path, split_dirs: list[tuple[str, Path]], *, only: Layout | None = None
+def _detect_per_split(root: Path, split_dirs: list[tuple[str, Path]], *, only: FormatSpec | None = None
                       ) -> SourceSpec | None:
     """Split folders that each hold the same layout, read as one source with a split per folder.
 
     A split folder without any image is ignored; one that holds images in another layout (or in
     none) makes the whole folder unrecognised rather than half read.
     """
+    from workbench.io.formats.images import has_any_image
+
     found: list[tuple[str, SourceSpec]] = []
     for split, folder in split_dirs:
         spec = None
-        for layout in (only,) if only else LAYOUTS:
+        for layout in (only,) if only else layouts():
             if layout.per_split:
-                spec = layout.detect(folder) or (layout.force(folder) if only and layout.force else None)
+                spec = layout.call("detect", folder) or (layout.call("force", folder) if only else None)
             if spec is not None:
                 found.append((split, spec))
                 break
-        if spec is None and images.has_any_image(folder):
+        if spec is None and has_any_image(folder):
             return None
     if not found or len({(s.format, s.locations) for _, s in found}) != 1:
         return None
