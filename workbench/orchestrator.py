@@ -142,7 +142,8 @@ def run_checks(specs: tuple[CheckSpec, ...], inputs: CheckInputs, cfg: AuditConf
         upstream = {n.result_type: found[n.result_type] for n in spec.needs if isinstance(n, ResultOf)}
         t = time.perf_counter()
         try:
-            result = spec.run(dataclasses.replace(inputs, upstream=upstream), cfg, spec.options_from(cfg))
+            own = dataclasses.replace(inputs, upstream=upstream, measures_key=spec.measures_key)
+            result = spec.run(own, cfg, spec.options_from(cfg))
             findings[spec.name] = found[spec.result_type] = result
             record.add(spec.name, "ran", since=t)
         except Exception as exc:  # a failing check is recorded and the others still run

@@ -78,8 +78,9 @@ class OddNames:
     def to_frame(self) -> Any:
         import pandas as pd
 
+        cols = ["sample_id", "filepath", "label", "is_odd_name_issue"]
         return pd.DataFrame([{"sample_id": s, "filepath": f, "label": lab, "is_odd_name_issue": True}
-                             for s, f, lab in self.rows], columns=["sample_id", "filepath", "label", "is_odd_name_issue"])
+                             for s, f, lab in self.rows], columns=cols)
 
     def to_export(self) -> dict[str, Any]:
         return {"odd_names": [f for _, f, _ in self.rows]}
@@ -96,13 +97,14 @@ def odd_names_check():
 
     @register_check(name="odd_names", title="odd names", result=OddNames, needs=(LABELS, SPLITS),
                     count_key="odd_names", options=_Options, absent_export={"odd_names": []},
-                    writes=Writes(fields=(SampleField("odd", "wb_odd_name", lambda r: {s: True for s, _, _ in r.rows}),),
+                    writes=Writes(fields=(SampleField("odd", "wb_odd_name",
+                                                      lambda r: {s: True for s, _, _ in r.rows}),),
                                   tags=(SampleTag("odd", "wb:odd_name", lambda r: {s for s, _, _ in r.rows}),),
                                   views=(SavedView("odd_names", "wb-odd-names", "wb:odd_name"),)),
                     gate=GateSpec("odd-names", "odd names", lambda r: r.n_findings),
                     file_measures=lambda img: {"width": img.size[0]})
     def run(inputs, config, options):
-        seen.append(inputs.measures("odd_names@1"))
+        seen.append(inputs.own_measures())
         cols = inputs.columns
         return OddNames(tuple((s, f, lab) for s, f, lab in zip(cols.ids, cols.filepaths, cols.labels)
                               if len(Path(f).name) % 2 == options.parity))

@@ -42,7 +42,7 @@ def _problems(r: IntegrityResult) -> dict[str, str]:
                   tags=(SampleTag("file_problem", TAG, lambda r: set(_problems(r))),),
                   views=(SavedView("file_problems", "wb-file-problems", TAG),)),
     gate=GateSpec("file-problems", "file problems", lambda r: len(r.problems)),
-    section="sections/integrity.html.j2", report_title="File problems", report_anchor="file-problems",
+    section="sections/integrity.html.j2", report_title="File problems", report_anchor="file-problems", panel=None,
     absent_export={"file_problems": []})
 def run(inputs: CheckInputs, config: AuditConfig, options: None) -> IntegrityResult:
     return find_file_problems(inputs)

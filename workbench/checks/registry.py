@@ -151,7 +151,8 @@ class GateSpec:
 class PanelSpec:
     """A notebook tab: its title and the panel function as ``module:function`` (imported when shown).
 
-    Checks sharing a title share one tab (the first check's function draws it).
+    Checks sharing a title share one tab (the first check's function draws it); an empty title is the
+    check's report heading.
     """
 
     title: str
@@ -171,7 +172,9 @@ class CheckSpec:
     writes: Writes = Writes()
     gate: GateSpec | None = None
     section: str = GENERIC_SECTION
-    panel: PanelSpec | None = None
+    #: Its notebook tab (default: a tab of its own, titled by ``heading``, drawn by the generic panel);
+    #: ``None``: no tab (the overview shows it).
+    panel: PanelSpec | None = PanelSpec("")
     #: The JSON export's keys when the check did not run (so a consumer finds them, empty).
     absent_export: Mapping[str, Any] = field(default_factory=dict)
     options: type | None = None
@@ -241,7 +244,9 @@ def registered_checks() -> tuple[CheckSpec, ...]:
         for module in CHECK_MODULES:
             importlib.import_module(module)
         _LOADED.append(True)
-    return run_order(list(_REGISTRY.values()))
+    place = {module: n for n, module in enumerate(CHECK_MODULES)}
+    ordered = sorted(_REGISTRY.values(), key=lambda spec: place.get(getattr(spec.run, "__module__", ""), len(place)))
+    return run_order(ordered)  # sorted() is stable: checks registered elsewhere keep their order, last
 
 
 def check_names() -> tuple[str, ...]:
@@ -379,6 +384,8 @@ class CheckInputs:
     calibration: Any = None
     pair_reader: Any = None
     upstream: Mapping[type, Any] = field(default_factory=dict)
+    #: The running check's ``measures_key`` (its ``file_measures`` numbers: :meth:`own_measures`).
+    measures_key: str = ""
 
     def result_of(self, kind: type) -> Any:
         """The result of the check that returns ``kind``; only for a type the check declared in ``needs``."""
@@ -389,3 +396,7 @@ class CheckInputs:
     def measures(self, key: str) -> list[dict[str, float] | None]:
         """Per row, the numbers a check's ``file_measures`` gave for the file (``None``: not readable)."""
         return [f.measure(key) if f is not None and f.ok else None for f in self.facts]
+
+    def own_measures(self) -> list[dict[str, float] | None]:
+        """Per row, the numbers the running check's own ``file_measures`` gave."""
+        return self.measures(self.measures_key)

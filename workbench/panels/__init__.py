@@ -34,8 +34,9 @@ def tabs() -> tuple[tuple[str, str, str | None], ...]:
     out: dict[str, tuple[str, str, str | None]] = {"Overview": ("Overview", "workbench.panels.overview:overview_panel",
                                                                 None)}
     for spec in registered_checks():
-        if spec.panel is not None and spec.panel.title not in out:
-            out[spec.panel.title] = (spec.panel.title, spec.panel.target, spec.name)
+        title = spec.panel.title or spec.heading if spec.panel is not None else None
+        if title is not None and title not in out:
+            out[title] = (title, spec.panel.target, spec.name)
     return tuple(out.values())
 
 

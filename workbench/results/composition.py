@@ -137,9 +137,10 @@ class BiasResult:
     def summary(self) -> str:
         lines = [f"{len(self.notable)} attributes go with the labels (moderate or strong); "
                  f"{len(self.split_shifts)} split pairs compared"]
-        lines += [f"split shift {printable(s.split_a)} vs {printable(s.split_b)}: JS divergence {s.js_divergence:.3f}, Cramér's V "
-                  f"{s.cramers_v:.2f}" for s in self.split_shifts[:2]]
-        lines += [f"labels vs {printable(a.attribute)}: Cramér's V {a.cramers_v:.2f} ({a.strength})" for a in self.notable[:2]]
+        lines += [f"split shift {printable(s.split_a)} vs {printable(s.split_b)}: JS divergence "
+                  f"{s.js_divergence:.3f}, Cramér's V {s.cramers_v:.2f}" for s in self.split_shifts[:2]]
+        lines += [f"labels vs {printable(a.attribute)}: Cramér's V {a.cramers_v:.2f} ({a.strength})"
+                  for a in self.notable[:2]]
         return "\n".join(lines)
 
     def to_frame(self):

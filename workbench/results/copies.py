@@ -173,7 +173,8 @@ class DuplicatesResult:
 
         rows = []
         for c in self.clusters:
-            score = 0.0 if c.kind == "exact" else round(min(1.0, c.max_distance / max(self.near_threshold, 1e-9)) * 0.5, 6)
+            far = c.max_distance / max(self.near_threshold, 1e-9)
+            score = 0.0 if c.kind == "exact" else round(min(1.0, far) * 0.5, 6)
             for sid, fp, sp, lab in zip(c.sample_ids, c.filepaths, c.splits, c.labels):
                 rows.append({"sample_id": sid, "filepath": fp, "split": sp, "label": lab,
                              "cluster_id": c.cluster_id, "kind": c.kind,
