@@ -44,6 +44,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "workbench.checks.label_issues",
     "workbench.checks.balance",
     "workbench.checks.bias",
+    "workbench.checks.image_quality",
 )
 
 #: The generic panel and report section for checks that declare none of their own.
