@@ -45,6 +45,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "workbench.checks.balance",
     "workbench.checks.bias",
     "workbench.checks.image_quality",
+    "workbench.checks.outliers",
 )
 
 #: The generic panel and report section for checks that declare none of their own.
