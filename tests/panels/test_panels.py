@@ -47,7 +47,7 @@ from workbench.results import (
     LabelIssuesResult,
 )
 
-TABS = ["Overview", "Duplicates & leakage", "Label issues", "Bias & imbalance"]
+TABS = ["Overview", "Duplicates & leakage", "Label issues", "Bias & imbalance", "Image quality", "Outliers"]
 #: Hostile strings of the synthetic result that the panels show (as text, escaped).
 SHOWN_HOSTILE = (CLASS_XSS, DATASET_XSS, SPLIT_XSS, ATTR_XSS, REASON_XSS)
 
@@ -179,15 +179,18 @@ def test_import_is_light() -> None:
     assert out.stdout.strip() == ""
 
 
-def test_show_has_the_four_tabs(clean: AuditResult) -> None:
+def test_show_has_one_tab_per_registered_panel(clean: AuditResult) -> None:
     import ipywidgets as w
 
     import workbench
 
     tab = workbench.show(clean)
     assert isinstance(tab, w.Tab)
-    assert list(tab.titles) == TABS and len(tab.children) == 4
-    assert [c._dom_classes[0] for c in tab.children] == ["wb-overview", "wb-duplicates", "wb-label-issues", "wb-bias"]
+    assert list(tab.titles) == TABS and len(tab.children) == len(TABS)
+    assert [c._dom_classes[0] for c in tab.children] == ["wb-overview", "wb-duplicates", "wb-label-issues", "wb-bias",
+                                                        "wb-findings", "wb-findings"]
+    # checks that did not run in this result: their tabs say so (the generic panel reads the check's state)
+    assert "did not run" in tab.children[4].children[0].value
 
 
 def test_overview_counts(clean: AuditResult) -> None:
@@ -197,7 +200,7 @@ def test_overview_counts(clean: AuditResult) -> None:
     cards = card_values(overview_panel(reviewed))
     assert cards == {"Samples": "1,310", "Classes": "4", "Splits": "3", "File problems": "2",
                      "Duplicate clusters": "3", "Leak pairs": "2", "Label issues": "6", "Imbalance ratio": "4.0%",
-                     "Reviewed": "3"}
+                     "Image quality": "—", "Outliers": "—", "Reviewed": "3"}
     text = html_text(overview_panel(reviewed))
     assert "2 confirmed errors, 1 not errors" in text
     assert "open_clip/ViT-B-32:laion2b_s34b_b79k" in text
