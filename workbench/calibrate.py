@@ -2,7 +2,7 @@
 
 It runs after the k-NN graph and before the checks: the duplicates check links pairs under the rule
 chosen here. The numbers it judges by are in :mod:`workbench.checks.calibration` (pure); this
-stage makes the copies (:mod:`workbench.embeddings.copies`) and finds the negatives on the graph.
+stage makes the copies (:mod:`workbench.known_copies`) and finds the negatives on the graph.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def calibrate(inp: Stages, cfg: AuditConfig, fixed: NearRule) -> tuple[NearRule,
     """
     from workbench.checks.calibration import choose_rule, judge
     from workbench.embeddings.cache import default_cache_root
-    from workbench.embeddings.copies import Original, measure_copies
+    from workbench.known_copies import Original, measure_copies
 
     vectors, rows = inp.embeddings.vectors, inp.embedded_rows
     by_sha: dict[str, int] = {}

@@ -169,7 +169,7 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
         >>> result = run_audit(ds)  # doctest: +SKIP
         >>> result.counts()  # doctest: +SKIP
     """
-    from workbench.io.pair_pixels import PairReader
+    from workbench.checks.pair_pixels import PairReader
     from workbench.io.table import to_table
     from workbench.stages import neighbor_graph, read_files, read_predictions, refuse_mostly_missing, versions
 

@@ -12,7 +12,7 @@ from workbench.checks.geometry import aligned_similarity, describe, register
 from workbench.checks.near_rule import NearRule, thumb_similarity, thumbnail
 from workbench.checks.neighbors import knn_graph
 from workbench.io.files import area_thumbnail, image_signatures
-from workbench.io.pair_pixels import PairPixels, PairReader
+from workbench.checks.pair_pixels import PairPixels, PairReader
 from workbench.results import AuditArtifacts
 
 

@@ -1,7 +1,7 @@
 """Near-duplicate thresholds chosen per dataset and model, from known copies and distinct neighbours.
 
 Positives: copies made from a seeded sample of the dataset's own images (resize, JPEG, brightness,
-contrast, crop, mirror, rotation; :mod:`workbench.embeddings.copies`), measured against their
+contrast, crop, mirror, rotation; :mod:`workbench.known_copies`), measured against their
 originals. Negatives: each image and its nearest neighbour that is not evidently a copy of it
 (byte-identical, hashes within the bit limit, thumbnails matching to
 :data:`EVIDENT_COPY_SIMILARITY`, or :data:`EVIDENT_INLIERS` local features agreeing). A look-alike
