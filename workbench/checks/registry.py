@@ -32,6 +32,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
+from workbench.checks.inputs import CheckInputs, Predictions, SampleColumns  # noqa: F401  (checks import them here)
+
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
     from workbench.results import AuditResult
@@ -332,73 +334,3 @@ def run_order(specs: list[CheckSpec]) -> tuple[CheckSpec, ...]:
     for spec in specs:
         visit(spec)
     return tuple(out)
-
-
-@dataclass(frozen=True)
-class SampleColumns:
-    """The audit table's per-sample columns, row-aligned: what nearly every check reads.
-
-    ``labels`` is the image-level label (``None`` without one); ``label_lists`` every label of the
-    sample (detection: one per object); ``hashes`` the files' content hashes (``None``: unreadable).
-    """
-
-    ids: tuple[str, ...]
-    filepaths: tuple[str, ...]
-    splits: tuple[str | None, ...]
-    labels: tuple[str | None, ...]
-    label_lists: tuple[tuple[str, ...], ...]
-    hashes: tuple[str | None, ...]
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def take(self, rows: Any) -> SampleColumns:
-        """The columns of the given rows, in that order."""
-        rows = [int(r) for r in rows]
-        return SampleColumns(*(tuple(col[r] for r in rows) for col in dataclasses.astuple(self, tuple_factory=list)))
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """User-supplied class probabilities for some rows of the table."""
-
-    probs: Any  # numpy [n, n_classes]
-    rows: Any  # numpy int64 [n]: table rows
-    classes: tuple[str, ...]
-    source: str
-
-
-@dataclass(frozen=True)
-class CheckInputs:
-    """What one check may read. Frozen; other checks' results only as declared (:meth:`result_of`)."""
-
-    task: str
-    columns: SampleColumns
-    facts: tuple[Any, ...]
-    #: Metadata columns of the table beyond the core ones: ``{field: values per row}``.
-    metadata: Mapping[str, tuple]
-    load_problems: tuple[dict, ...] = ()
-    embeddings: Any = None
-    embedded_rows: Any = None
-    graph: Any = None
-    predictions: Predictions | None = None
-    near_rule: Any = None
-    calibration: Any = None
-    pair_reader: Any = None
-    upstream: Mapping[type, Any] = field(default_factory=dict)
-    #: The running check's ``measures_key`` (its ``file_measures`` numbers: :meth:`own_measures`).
-    measures_key: str = ""
-
-    def result_of(self, kind: type) -> Any:
-        """The result of the check that returns ``kind``; only for a type the check declared in ``needs``."""
-        if kind not in self.upstream:
-            raise KeyError(f"{kind.__name__} was not declared as a need of this check (ResultOf({kind.__name__}))")
-        return self.upstream[kind]
-
-    def measures(self, key: str) -> list[dict[str, float] | None]:
-        """Per row, the numbers a check's ``file_measures`` gave for the file (``None``: not readable)."""
-        return [f.measure(key) if f is not None and f.ok else None for f in self.facts]
-
-    def own_measures(self) -> list[dict[str, float] | None]:
-        """Per row, the numbers the running check's own ``file_measures`` gave."""
-        return self.measures(self.measures_key)
