@@ -3,7 +3,7 @@
 Each benchmark prints its Markdown table and writes its JSON under ``build/bench/``;
 ``benchmarks/RESULTS.md`` records the figures with the machine they ran on.
 
-    python -m benchmarks [--only neighbors,embedding,label_issues,review_queue,audit,import] [--quick]
+    python -m benchmarks [--only neighbors,embedding,label_issues,review_queue,audit,import,quality] [--quick]
 
 ``--quick`` runs small sizes only (a smoke run of every benchmark, minutes not an hour).
 """
@@ -22,6 +22,7 @@ FULL = {
     "review_queue": [],
     "audit": ["--phases", "cold,cached,incremental"],
     "import": [],
+    "quality": [],
 }
 QUICK = {
     "neighbors": ["--sizes", "10k"],
@@ -30,11 +31,12 @@ QUICK = {
     "review_queue": None,  # its first run embeds 4,797 images (about 15 minutes on 2 cores)
     "audit": None,  # the Fashion-MNIST audit has no small form
     "import": ["--repeat", "3"],
+    "quality": ["--n", "10"],
 }
 MODULES = {"neighbors": "benchmarks.bench_neighbors", "embedding": "benchmarks.bench_embedding",
            "label_issues": "benchmarks.bench_label_issues", "review_queue": "benchmarks.bench_review_queue",
            "audit": "benchmarks.bench_audit",
-           "import": "benchmarks.bench_import"}
+           "import": "benchmarks.bench_import", "quality": "benchmarks.bench_quality_outliers"}
 
 
 def main(argv: list[str] | None = None) -> int:
