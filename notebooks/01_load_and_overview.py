@@ -31,36 +31,34 @@
 # Run the notebooks from this folder (`.venv/bin/jupyter lab notebooks/`). The first audit
 # embeds every image (about a minute on two CPU cores); the embeddings are cached on disk,
 # keyed by file content, so every later audit, in any notebook, reuses them.
+#
+# Each notebook loads the demo into a FiftyOne dataset of its own, named in its parameters
+# cell (`workbench-notebook-01` here): running a notebook never changes a dataset you use
+# elsewhere, such as the `workbench-demo` of `make demo`. To choose the name, set
+# `WORKBENCH_NOTEBOOK_DATASET` before starting Jupyter (or pass `DATASET_NAME` with papermill).
+
+# %% tags=["parameters"]
+# The FiftyOne dataset this notebook loads the demo into and audits: one of its own, so that running
+# it never changes a dataset used elsewhere. WORKBENCH_NOTEBOOK_DATASET (set before Jupyter starts)
+# names another.
+import os
+
+DATASET_NAME = os.environ.get("WORKBENCH_NOTEBOOK_DATASET") or "workbench-notebook-01"
 
 # %%
-import json
-from pathlib import Path
-
 import pandas as pd
 
 import workbench
+from _helpers import DEMO, demo_path, load_planted, rel  # demo plumbing shared by the notebooks
 
-DEMO = Path("../data/demo/fashion-mnist").resolve()
-PLANTED = json.loads((DEMO.parent / "PLANTED.json").read_text())  # the issues planted in the demo, file by file
-
-
-def demo_path(relative: str) -> str:
-    """Absolute path of a demo file named as in PLANTED.json (FiftyOne stores absolute paths)."""
-    return str(DEMO / relative)
-
-
-def rel(filepath: str) -> str:
-    """A demo file's path relative to the demo folder, for readable tables."""
-    return str(Path(filepath).relative_to(DEMO))
-
-
+PLANTED = load_planted()  # the issues planted in the demo, file by file
 pd.set_option("display.max_colwidth", 80)
-dataset = workbench.load(DEMO, name="workbench-demo")
+dataset = workbench.load(DEMO, name=DATASET_NAME)
 dataset
 
 # %% [markdown]
 # `workbench.load` detected the `class/image` folder layout and imported it with FiftyOne's
-# own importer into a **persistent** dataset named `workbench-demo`: loading again reuses
+# own importer into a **persistent** dataset named `DATASET_NAME`: loading again reuses
 # it (new files are added, vanished ones removed, your tags and fields kept). The class
 # is in the `ground_truth` field and the split (`train`, `test`) is a sample tag,
 # FiftyOne's convention. workbench never writes, moves or deletes the image files.

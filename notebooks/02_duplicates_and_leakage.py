@@ -22,30 +22,25 @@
 #
 # Duplicates are grouped into **clusters** (connected components of duplicate links).
 
+# %% tags=["parameters"]
+# The FiftyOne dataset this notebook loads the demo into and audits: one of its own, so that running
+# it never changes a dataset used elsewhere. WORKBENCH_NOTEBOOK_DATASET (set before Jupyter starts)
+# names another.
+import os
+
+DATASET_NAME = os.environ.get("WORKBENCH_NOTEBOOK_DATASET") or "workbench-notebook-02"
+
 # %%
-import json
 from pathlib import Path
 
 import pandas as pd
 
 import workbench
+from _helpers import DEMO, demo_path, load_planted, rel, show_images  # demo plumbing shared by the notebooks
 
-DEMO = Path("../data/demo/fashion-mnist").resolve()
-PLANTED = json.loads((DEMO.parent / "PLANTED.json").read_text())  # the issues planted in the demo, file by file
-
-
-def demo_path(relative: str) -> str:
-    """Absolute path of a demo file named as in PLANTED.json (FiftyOne stores absolute paths)."""
-    return str(DEMO / relative)
-
-
-def rel(filepath: str) -> str:
-    """A demo file's path relative to the demo folder, for readable tables."""
-    return str(Path(filepath).relative_to(DEMO))
-
-
+PLANTED = load_planted()  # the issues planted in the demo, file by file
 pd.set_option("display.max_colwidth", 80)
-dataset = workbench.load(DEMO, name="workbench-demo")
+dataset = workbench.load(DEMO, name=DATASET_NAME)
 result = workbench.audit(dataset, progress=False)
 print(workbench.text_summary(result))
 
@@ -138,24 +133,6 @@ leaks.assign(train_file=leaks.filepath_a.map(rel), other_file=leaks.filepath_b.m
 # side: one of the two labels is wrong, so fix it (notebook 03) as well as the split.
 # The rows that are not planted are different Fashion-MNIST garments so alike that the
 # embedding can't tell them apart at this threshold; look at them before acting.
-
-# %%
-import matplotlib.pyplot as plt
-from PIL import Image
-
-
-def show_images(filepaths, titles, *, ncols=6, size=1.8):
-    """A grid of images with a title under each (enough to eyeball 28x28 thumbnails)."""
-    nrows = max(1, -(-len(filepaths) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.5)), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, path, title in zip(axes.flat, filepaths, titles):
-        ax.imshow(Image.open(path).convert("L"), cmap="gray")
-        ax.set_title(title, fontsize=8)
-    plt.tight_layout()
-    plt.show()
-
 
 # %%
 unplanted = leaks[~leaks.planted]

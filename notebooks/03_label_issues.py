@@ -21,30 +21,23 @@
 # A flag is a *candidate* for review, not a verdict: its precision depends on how good
 # the probe is.
 
-# %%
-import json
-from pathlib import Path
+# %% tags=["parameters"]
+# The FiftyOne dataset this notebook loads the demo into and audits: one of its own, so that running
+# it never changes a dataset used elsewhere. WORKBENCH_NOTEBOOK_DATASET (set before Jupyter starts)
+# names another.
+import os
 
+DATASET_NAME = os.environ.get("WORKBENCH_NOTEBOOK_DATASET") or "workbench-notebook-03"
+
+# %%
 import pandas as pd
 
 import workbench
+from _helpers import DEMO, demo_path, load_planted, rel, show_images  # demo plumbing shared by the notebooks
 
-DEMO = Path("../data/demo/fashion-mnist").resolve()
-PLANTED = json.loads((DEMO.parent / "PLANTED.json").read_text())  # the issues planted in the demo, file by file
-
-
-def demo_path(relative: str) -> str:
-    """Absolute path of a demo file named as in PLANTED.json (FiftyOne stores absolute paths)."""
-    return str(DEMO / relative)
-
-
-def rel(filepath: str) -> str:
-    """A demo file's path relative to the demo folder, for readable tables."""
-    return str(Path(filepath).relative_to(DEMO))
-
-
+PLANTED = load_planted()  # the issues planted in the demo, file by file
 pd.set_option("display.max_colwidth", 80)
-dataset = workbench.load(DEMO, name="workbench-demo")
+dataset = workbench.load(DEMO, name=DATASET_NAME)
 result = workbench.audit(dataset, progress=False)
 print(workbench.text_summary(result))
 
@@ -87,24 +80,6 @@ issues.head(15)
 # test copy of a leak whose two copies carry different labels (notebook 02), and
 # genuine label noise in Fashion-MNIST itself. Below, the worst 18 with their given and
 # suggested labels:
-
-# %%
-import matplotlib.pyplot as plt
-from PIL import Image
-
-
-def show_images(filepaths, titles, *, ncols=6, size=1.8):
-    """A grid of images with a title under each (enough to eyeball 28x28 thumbnails)."""
-    nrows = max(1, -(-len(filepaths) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.5)), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, path, title in zip(axes.flat, filepaths, titles):
-        ax.imshow(Image.open(path).convert("L"), cmap="gray")
-        ax.set_title(title, fontsize=8)
-    plt.tight_layout()
-    plt.show()
-
 
 # %%
 worst = li.issues[:18]

@@ -20,30 +20,23 @@
 #   incidental attribute (image size, aspect ratio, file format, any low-cardinality
 #   sample field)? A model can learn such a shortcut instead of the object.
 
-# %%
-import json
-from pathlib import Path
+# %% tags=["parameters"]
+# The FiftyOne dataset this notebook loads the demo into and audits: one of its own, so that running
+# it never changes a dataset used elsewhere. WORKBENCH_NOTEBOOK_DATASET (set before Jupyter starts)
+# names another.
+import os
 
+DATASET_NAME = os.environ.get("WORKBENCH_NOTEBOOK_DATASET") or "workbench-notebook-04"
+
+# %%
 import pandas as pd
 
 import workbench
+from _helpers import DEMO, load_planted  # demo plumbing shared by the notebooks
 
-DEMO = Path("../data/demo/fashion-mnist").resolve()
-PLANTED = json.loads((DEMO.parent / "PLANTED.json").read_text())  # the issues planted in the demo, file by file
-
-
-def demo_path(relative: str) -> str:
-    """Absolute path of a demo file named as in PLANTED.json (FiftyOne stores absolute paths)."""
-    return str(DEMO / relative)
-
-
-def rel(filepath: str) -> str:
-    """A demo file's path relative to the demo folder, for readable tables."""
-    return str(Path(filepath).relative_to(DEMO))
-
-
+PLANTED = load_planted()  # the issues planted in the demo, file by file
 pd.set_option("display.max_colwidth", 80)
-dataset = workbench.load(DEMO, name="workbench-demo")
+dataset = workbench.load(DEMO, name=DATASET_NAME)
 result = workbench.audit(dataset, progress=False)
 print(workbench.text_summary(result))
 

@@ -19,30 +19,23 @@
 # 4. re-audit: the marks survive, and `result.reviews` tells every renderer (panels,
 #    report) what was already reviewed. Marking never relabels a sample.
 
-# %%
-import json
-from pathlib import Path
+# %% tags=["parameters"]
+# The FiftyOne dataset this notebook loads the demo into and audits: one of its own, so that running
+# it never changes a dataset used elsewhere. WORKBENCH_NOTEBOOK_DATASET (set before Jupyter starts)
+# names another.
+import os
 
+DATASET_NAME = os.environ.get("WORKBENCH_NOTEBOOK_DATASET") or "workbench-notebook-05"
+
+# %%
 import pandas as pd
 
 import workbench
+from _helpers import DEMO, demo_path, load_planted, rel  # demo plumbing shared by the notebooks
 
-DEMO = Path("../data/demo/fashion-mnist").resolve()
-PLANTED = json.loads((DEMO.parent / "PLANTED.json").read_text())  # the issues planted in the demo, file by file
-
-
-def demo_path(relative: str) -> str:
-    """Absolute path of a demo file named as in PLANTED.json (FiftyOne stores absolute paths)."""
-    return str(DEMO / relative)
-
-
-def rel(filepath: str) -> str:
-    """A demo file's path relative to the demo folder, for readable tables."""
-    return str(Path(filepath).relative_to(DEMO))
-
-
+PLANTED = load_planted()  # the issues planted in the demo, file by file
 pd.set_option("display.max_colwidth", 80)
-dataset = workbench.load(DEMO, name="workbench-demo")
+dataset = workbench.load(DEMO, name=DATASET_NAME)
 result = workbench.audit(dataset, progress=False)
 print(workbench.text_summary(result))
 
@@ -69,7 +62,7 @@ assert not workbench.read_marks(dataset)
 #   starts and nothing is displayed. Open `http://localhost:<port>` in a browser,
 #   forwarding the port first if the kernel is remote
 #   (`ssh -N -L <port>:127.0.0.1:<port> user@host`). `remote=True` is for scripts and
-#   the shell (`workbench app workbench-demo --view wb-leaks --remote`); FiftyOne
+#   the shell (`workbench app workbench-notebook-05 --view wb-leaks --remote`); FiftyOne
 #   refuses remote sessions inside a notebook.
 #
 # Here the App is started on a free port so that it never collides with another App,

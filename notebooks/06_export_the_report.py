@@ -15,9 +15,17 @@
 # | Export | For | Call |
 # | --- | --- | --- |
 # | HTML report | people who don't run Python: one offline file | `workbench.render_html(result, path)` |
-# | JSON export (schema 1.0) | CI gates and other tools | `workbench.write_json(result, path)` |
+# | JSON export (versioned schema) | CI gates and other tools | `workbench.write_json(result, path)` |
 # | full result JSON | later notebooks and sessions (lossless) | `result.to_json(path)` / `AuditResult.from_json(path)` |
 # | text summary | logs, terminals | `workbench.text_summary(result)` |
+
+# %% tags=["parameters"]
+# The FiftyOne dataset this notebook loads the demo into and audits: one of its own, so that running
+# it never changes a dataset used elsewhere. WORKBENCH_NOTEBOOK_DATASET (set before Jupyter starts)
+# names another.
+import os
+
+DATASET_NAME = os.environ.get("WORKBENCH_NOTEBOOK_DATASET") or "workbench-notebook-06"
 
 # %%
 import json
@@ -26,23 +34,11 @@ from pathlib import Path
 import pandas as pd
 
 import workbench
+from _helpers import DEMO, load_planted  # demo plumbing shared by the notebooks
 
-DEMO = Path("../data/demo/fashion-mnist").resolve()
-PLANTED = json.loads((DEMO.parent / "PLANTED.json").read_text())  # the issues planted in the demo, file by file
-
-
-def demo_path(relative: str) -> str:
-    """Absolute path of a demo file named as in PLANTED.json (FiftyOne stores absolute paths)."""
-    return str(DEMO / relative)
-
-
-def rel(filepath: str) -> str:
-    """A demo file's path relative to the demo folder, for readable tables."""
-    return str(Path(filepath).relative_to(DEMO))
-
-
+PLANTED = load_planted()  # the issues planted in the demo, file by file
 pd.set_option("display.max_colwidth", 80)
-dataset = workbench.load(DEMO, name="workbench-demo")
+dataset = workbench.load(DEMO, name=DATASET_NAME)
 result = workbench.audit(dataset, progress=False)
 print(workbench.text_summary(result))
 
@@ -70,19 +66,21 @@ print(f"{report} ({report.stat().st_size / 1e6:.1f} MB); open it in a browser")
 # %% [markdown]
 # ## JSON export for CI
 #
-# The documented, stable export (schema `1.0`, absolute paths): `summary` has the count
-# per finding, then one list per finding. A CI job can gate on it, for instance fail
-# when the data has leaks or duplicates. The command line does the same in one step
-# (exit code 1 when a `--fail-on` finding is present):
+# The documented, stable export (versioned by `schema_version`, absolute paths):
+# `summary` has the count per finding, then one list per finding. A CI job can gate on
+# it, for instance fail when the data has leaks or duplicates. The command line does
+# the same in one step (exit code 1 when a `--fail-on` finding is present):
 #
 # ```bash
 # workbench audit data/ --json audit.json --fail-on leaks,duplicates
 # ```
 
 # %%
+from workbench.render.json_export import EXPORT_SCHEMA_VERSION
+
 export = workbench.write_json(result, OUT / "audit.json")
 doc = json.loads(export.read_text())
-assert doc["schema_version"] == "1.5" and doc["summary"] == result.counts()
+assert doc["schema_version"] == EXPORT_SCHEMA_VERSION and doc["summary"] == result.counts()
 assert len(doc["leaks"]) >= len(PLANTED["leaks"]) and doc["embedding_model"]["id"] == result.embedding.model_id
 
 

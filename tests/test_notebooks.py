@@ -6,6 +6,7 @@ hold the same cells (``make notebooks`` syncs them); the ``.py`` is what runs he
 """
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
 SOURCES = sorted(NOTEBOOK_DIR.glob("[0-9]*.py"))
+#: The environment variable a notebook's parameters cell reads its FiftyOne dataset name from.
+DATASET_ENV = "WORKBENCH_NOTEBOOK_DATASET"
 
 
 def _cells(nb) -> list[tuple[str, str, list[str]]]:
@@ -43,13 +46,34 @@ def test_notebooks_are_committed_clean():
                                 f"({len(ours)} and {len(theirs)} cells); run `make notebooks` (jupytext --sync)")
 
 
+def test_each_notebook_audits_a_dataset_of_its_own():
+    """The first code cell (tagged ``parameters``) names the dataset: $WORKBENCH_NOTEBOOK_DATASET, else a
+    default unique to the notebook; the notebook loads that dataset and names no other."""
+    import jupytext
+
+    defaults = {}
+    for source in SOURCES:
+        code = [c for c in jupytext.read(source).cells if c.cell_type == "code"]
+        assert code[0].metadata.get("tags") == ["parameters"], f"{source.name}: the first code cell is the parameters"
+        found = re.search(rf'^DATASET_NAME = os\.environ\.get\("{DATASET_ENV}"\) or "([^"]+)"$', code[0].source, re.M)
+        assert found, f"{source.name}: the parameters cell must read DATASET_NAME from {DATASET_ENV}"
+        defaults[source.stem] = found.group(1)
+        text = "\n".join(c.source for c in code[1:])
+        loads = re.findall(r"workbench\.load\(.*", text)
+        assert loads and all("name=DATASET_NAME" in call for call in loads), f"{source.name}: {loads}"
+        assert not re.search(r"\b(load_dataset|Dataset)\(", text), f"{source.name} opens another dataset"
+    assert len(set(defaults.values())) == len(defaults), f"two notebooks share a default dataset: {defaults}"
+    assert "workbench-demo" not in defaults.values(), "make demo's dataset is no notebook's default"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
-def test_notebook_runs(source, kernel_database, monkeypatch):
+def test_notebook_runs(source, kernel_database, unique_name, monkeypatch):
     import jupytext
     from nbclient import NotebookClient
 
     monkeypatch.setenv("FIFTYONE_DATABASE_URI", kernel_database)  # the kernel inherits the environment
+    monkeypatch.setenv(DATASET_ENV, unique_name)  # a dataset of this test's own, deleted afterwards
     nb = jupytext.read(source)
     NotebookClient(nb, timeout=900, kernel_name="python3",
                    resources={"metadata": {"path": str(source.parent)}}).execute()
