@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.workbench-installed
 export FIFTYONE_DO_NOT_TRACK ?= true
 
-.PHONY: demo test test-fast bench bench-quick setup system-deps demo-data clean-venv
+.PHONY: demo test test-fast notebooks bench bench-quick setup system-deps demo-data clean-venv
 
 $(STAMP): pyproject.toml scripts/setup_env.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup_env.sh
@@ -28,6 +28,12 @@ test: $(STAMP) system-deps
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -ra -m "not slow and not browser"
+
+# After editing a notebook: sync each pair notebooks/NN_name.py <-> NN_name.ipynb (the newer file
+# wins; see notebooks/README.md) and strip the outputs, so the .ipynb is committed clean.
+notebooks: $(STAMP)
+	$(VENV)/bin/jupytext --sync notebooks/[0-9]*.py
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace --log-level=WARN notebooks/[0-9]*.ipynb
 
 # Benchmarks against the peers (an hour on 2 cores; see benchmarks/README.md and RESULTS.md).
 bench: $(STAMP) system-deps

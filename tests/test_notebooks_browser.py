@@ -3,7 +3,9 @@
 A JupyterLab server is started from the project's environment on a free port with a random
 token, rooted at ``notebooks/``; it inherits this process's environment, so its kernels use
 the test embedding cache of ``tests/conftest.py``, and a MongoDB of their own
-(``kernel_database`` in ``tests/conftest.py``). Chromium opens a notebook,
+(``kernel_database`` in ``tests/conftest.py``), and a FiftyOne dataset name of this module's own
+(``WORKBENCH_NOTEBOOK_DATASET``, read by each notebook's parameters cell; the notebooks opened
+run one after another, each loading and auditing the demo afresh). Chromium opens a notebook,
 runs all cells from the Run menu, waits for the kernel, and checks that the ipywidgets panels
 (and plotly charts, where the panel has them) rendered without errors. A full-page
 screenshot of each notebook goes to ``artifacts/screenshots/notebook-<name>.png``. A
@@ -93,17 +95,26 @@ def chromium():
             browser.close()
 
 
+def _delete_dataset(name: str) -> None:
+    import fiftyone as fo
+
+    if fo.dataset_exists(name):
+        fo.delete_dataset(name)
+
+
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory, kernel_database):
     """A JupyterLab server on ``notebooks/``: yields its base URL and token; stopped afterwards."""
     home = tmp_path_factory.mktemp("jupyterlab")
+    dataset_name = f"t-jupyterlab-{secrets.token_hex(6)}"  # the kernels' dataset, deleted afterwards
     for name, value in LAB_SETTINGS.items():
         path = home / "settings" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))
     env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), JUPYTER_CONFIG_DIR=str(home / "config"),
-               JUPYTER_RUNTIME_DIR=str(home / "runtime"), FIFTYONE_DATABASE_URI=kernel_database)
+               JUPYTER_RUNTIME_DIR=str(home / "runtime"), FIFTYONE_DATABASE_URI=kernel_database,
+               WORKBENCH_NOTEBOOK_DATASET=dataset_name)
     port, token = _free_port(), secrets.token_hex(16)
     checkpoints = NOTEBOOK_DIR / ".ipynb_checkpoints"  # JupyterLab writes one per opened notebook
     had_checkpoints = set(checkpoints.iterdir()) if checkpoints.exists() else None
@@ -142,6 +153,7 @@ def jupyterlab(tmp_path_factory, kernel_database):
             path.unlink()
         if had_checkpoints is None and checkpoints.exists() and not any(checkpoints.iterdir()):
             checkpoints.rmdir()
+        _delete_dataset(dataset_name)
         assert _digests() == before, "JupyterLab wrote to the committed notebooks"
 
 
@@ -262,7 +274,7 @@ def _check_threshold_slider(page) -> None:
     assert clusters(set_threshold("0.06")) > clusters(exact_only)
 
 
-def test_nbconvert_export_of_a_notebook(chromium, kernel_database, tmp_path):
+def test_nbconvert_export_of_a_notebook(chromium, kernel_database, unique_name, tmp_path):
     """``jupyter nbconvert --to html --execute`` runs a notebook; the export is screenshotted for reviewers."""
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     source = NOTEBOOK_DIR / f"{EXPORTED_NOTEBOOK}.ipynb"
@@ -273,7 +285,8 @@ def test_nbconvert_export_of_a_notebook(chromium, kernel_database, tmp_path):
         [str(BIN / "jupyter"), "nbconvert", "--to", "html", "--execute", "--ExecutePreprocessor.timeout=900",
          "--ExecutePreprocessor.kernel_name=python3", "--output-dir", str(SCREENSHOT_DIR), "--output", out_name,
          str(source)],
-        env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), FIFTYONE_DATABASE_URI=kernel_database),
+        env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), FIFTYONE_DATABASE_URI=kernel_database,
+                 WORKBENCH_NOTEBOOK_DATASET=unique_name),
         capture_output=True, text=True,
         timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
