@@ -105,12 +105,13 @@ redundant[["file", "split", "label", "cluster_id"]]
 # %% [markdown]
 # ## Leakage
 #
-# `result.leakage.to_frame()` has one row per pair of copies in different splits, the
+# `result.leakage.pairs_frame()` has one row per pair of copies in different splits, the
 # training side first (`_a`), the other split second (`_b`), with the distance and
-# whether the labels conflict.
+# whether the labels conflict. (`result.leakage.to_frame()` has one row per leaked sample
+# instead, in the same columns as every other check's frame: `filepath`, `label`, `other_*`.)
 
 # %%
-leaks = result.leakage.to_frame()
+leaks = result.leakage.pairs_frame()
 found = {frozenset(pair) for pair in zip(leaks.filepath_a, leaks.filepath_b)}
 planted_leaks = {frozenset((demo_path(leak["train"]), demo_path(leak["test"]))) for leak in PLANTED["leaks"]}
 assert planted_leaks <= found, planted_leaks - found

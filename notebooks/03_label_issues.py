@@ -60,14 +60,15 @@ per_class.sort_values("rate", ascending=False)
 # %% [markdown]
 # ## Read the flagged samples
 #
-# `result.label_issues.to_frame()` covers every assessed sample in cleanlab's contract:
-# `is_label_issue`, `label_score` (low = likely wrong) and `predicted_label`. The
+# `result.label_issues.to_frame(assessed=True)` covers every assessed sample in cleanlab's
+# contract: `is_label_issue`, `label_score` (low = likely wrong) and `predicted_label`
+# (`to_frame()` alone keeps the flagged rows, as every check's frame does). The
 # `issues` themselves carry the given and suggested labels and the probe's confidence
 # in its suggestion; they are ranked worst first.
 
 # %%
-frame = result.label_issues.to_frame()
-assert frame.is_label_issue.sum() == len(li.issues)
+frame = result.label_issues.to_frame(assessed=True)
+assert frame.is_label_issue.sum() == len(li.issues) == len(result.label_issues.to_frame())
 assert frame.label_score.between(0, 1).all()
 issues = pd.DataFrame([{"sample_id": i.sample_id, "file": rel(i.filepath), "split": i.split,
                         "given": i.given_label, "suggested": i.suggested_label,
