@@ -128,8 +128,10 @@ class AuditConfig:
         elif not isinstance(self.embedder, EmbedderConfig):
             raise TypeError(f"embedder must be an EmbedderConfig or one of {', '.join(embedder_names())}, "
                             f"not {type(self.embedder).__name__}")
+        if isinstance(self.skip_checks, str):  # one name, not its letters
+            object.__setattr__(self, "skip_checks", (self.skip_checks,))
         if self.check_options or self.skip_checks:
-            _validate_checks(self.check_options, self.skip_checks)
+            _validate_checks(self.check_options, tuple(self.skip_checks))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (tuples become lists), so a result round-trips through JSON unchanged."""
@@ -140,22 +142,14 @@ class AuditConfig:
 
 
 def _validate_checks(options: dict[str, dict[str, Any]], skipped: tuple[str, ...]) -> None:
-    """Refuse unknown checks and options, and option values of the wrong type, with what is accepted."""
-    from workbench.checks.registry import get_check
-    from workbench.errors import UnknownCheck
+    """Refuse unknown checks and options, and option values of the wrong type or range, saying what is
+    accepted (:class:`workbench.errors.CheckConfigError`, an input error)."""
+    from workbench.checks.registry import get_check, make_options
 
     for name in skipped:
         get_check(name)
     for name, values in options.items():
-        spec = get_check(name)
-        if spec.options is None:
-            raise UnknownCheck(f"check {name!r} takes no options")
-        known = {f.name for f in dataclasses.fields(spec.options)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UnknownCheck(f"check {name!r} has no option {', '.join(map(repr, unknown))}; it takes "
-                             f"{', '.join(sorted(known))}")
-        spec.options(**values)  # the options class checks its values
+        make_options(get_check(name), dict(values))
 
 
 def __getattr__(name: str) -> Any:

@@ -29,5 +29,9 @@ class DatabaseUnavailable(WorkbenchError, RuntimeError):
     """FiftyOne's database can't be reached (still starting, stopped, or misconfigured)."""
 
 
-class UnknownCheck(WorkbenchError, ValueError):
+class CheckConfigError(WorkbenchError, ValueError):
+    """A check name no registered check has, or a check option that is unknown or out of range."""
+
+
+class UnknownCheck(CheckConfigError):
     """A check name, or a check's option, that no registered check has."""

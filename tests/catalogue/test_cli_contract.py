@@ -93,6 +93,19 @@ USAGE_CASES = [
     (("--min-class-ratio", "1.5"), "at most 1"),
     (("--format", "pascal"), "invalid choice"),
     (("--embedder", "resnet"), "invalid choice"),
+    # check options: unknown names, wrong types, out of range, given twice (issue 11)
+    (("--check-option", "image_quality.nosuch=1"), "has no option 'nosuch'"),
+    (("--check-option", "image_quality.z=abc"), "'abc' is not a number"),
+    (("--check-option", "image_quality.z=-1"), "z must be at least"),
+    (("--check-option", "image_quality.sharpness=nan"), "is not a number (finite)"),
+    (("--check-option", "image_quality.colour_share=5"), "colour_share must be at least 0 and at most 1"),
+    (("--check-option", "outliers.k=0"), "k must be at least 1, not 0"),
+    (("--check-option", "outliers.k=2.5"), "'2.5' is not a whole number"),
+    (("--check-option", "outliers.reference=foo"), "reference must be 'class' or 'all'"),
+    (("--check-option", "nosuch.x=1"), "unknown check 'nosuch'"),
+    (("--check-option", "image_quality"), "CHECK.OPTION=VALUE"),
+    (("--check-option", "outliers.cut=2", "--check-option", "outliers.cut=3"), "outliers.cut is given twice"),
+    (("--skip-check", "nosuch"), "invalid choice"),
 ]
 
 
@@ -102,6 +115,14 @@ def test_nonsense_options_are_usage_errors(clean: Path, args, phrase) -> None:
         out = run_cli("audit", clean, *FAST, *args)
     assert out.code == 2 and phrase in out.stderr, out.text[-2000:]
     assert "Traceback" not in out.text
+
+
+def test_app_on_a_saved_view_the_dataset_lacks_is_an_input_error(clean: Path, unique_name: str) -> None:
+    with untouched(clean):
+        assert run_cli("audit", clean, "--name", unique_name, "--embedder", "none", "--quiet").code == 0
+        out = run_cli("app", unique_name, "--view", "wb-nosuch")
+    assert out.code == 2 and "has no saved view 'wb-nosuch'" in out.stderr
+    assert "wb-image-quality" in out.stderr and "Traceback" not in out.text
 
 
 def test_app_port_out_of_range_is_a_usage_error() -> None:

@@ -20,7 +20,7 @@ from tests.conftest import split_class_folders
 from workbench.checks import registry
 from workbench.checks.registry import (LABELS, SPLITS, CheckSpec, GateSpec, ResultOf, SampleField, SampleTag,
                                        SavedView, Writes, register_check, registered_checks, run_order)
-from workbench.errors import UnknownCheck
+from workbench.errors import CheckConfigError, UnknownCheck
 
 
 def _spec(name: str, result: type, needs: tuple = ()) -> CheckSpec:
@@ -60,6 +60,11 @@ def test_options_are_typed_and_unknown_ones_refused() -> None:
         parse_check_options(["leakage"])
     with pytest.raises(UnknownCheck, match="unknown check"):
         AuditConfig(skip_checks=("nosuch",))
+    assert AuditConfig(skip_checks="outliers").skip_checks == ("outliers",)  # one name, not its letters
+    for options, phrase in (({"sharpness": "abc"}, "is not a number"), ({"z": float("inf")}, "finite"),
+                            ({"z": 0}, "z must be at least"), ({"min_relative": 2.5}, "whole number")):
+        with pytest.raises(CheckConfigError, match=phrase):  # from Python too: refused before any work
+            AuditConfig(check_options={"image_quality": options})
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,7 @@ def test_a_registered_check_reaches_every_output(odd_names_check, tmp_path: Path
 
     skipped = workbench.run_audit(ds, dataclasses.replace(cfg, skip_checks=("odd_names",)), progress=False)
     assert "odd_names" not in skipped.findings and skipped.check("odd_names").state == "skipped"
+    assert skipped.counts()["odd_names"] is None and to_export_dict(skipped)["summary"]["odd_names"] is None
     (outcome,) = evaluate_gates(skipped, parse_gates("odd-names"))
     assert outcome.failed and "skipped" in outcome.message  # a gate never passes on a check that did not run
     assert to_export_dict(skipped)["odd_names"] == []

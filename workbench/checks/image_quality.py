@@ -347,9 +347,14 @@ class QualityOptions:
     colour_share: float | None = None
 
     def __post_init__(self) -> None:
-        if not self.z > 0 or self.min_relative < 1:
-            raise ValueError(f"image_quality: z must be above 0 and min_relative at least 1, not {self.z}, "
-                             f"{self.min_relative}")
+        bounds = {"z": (1e-9, None), "min_relative": (1, None), "sharpness": (0, None), "blur": (0, None),
+                  "highlights": (0, 1), "shadows": (0, 1), "entropy": (0, 8), "size_factor": (1, None),
+                  "min_side": (0, None), "aspect_factor": (1, None), "colour_share": (0, 1)}
+        for key, (low, high) in bounds.items():
+            value = getattr(self, key)
+            if value is not None and (value < low or (high is not None and value > high)):
+                where = f"at least {low:g}" + (f" and at most {high:g}" if high is not None else "")
+                raise ValueError(f"{key} must be {where}, not {value!r}")
 
 
 TAG = "wb:quality"

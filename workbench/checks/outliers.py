@@ -253,9 +253,14 @@ class OutlierOptions:
     reference: str = "class"
 
     def __post_init__(self) -> None:
-        if self.k < 1 or self.min_class_size < 2 or self.reference not in ("class", "all"):
-            raise ValueError(f"outliers: k must be at least 1, min_class_size at least 2 and reference 'class' or "
-                             f"'all', not {self.k}, {self.min_class_size}, {self.reference!r}")
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, not {self.k}")
+        if self.min_class_size < 2:
+            raise ValueError(f"min_class_size must be at least 2, not {self.min_class_size}")
+        if self.reference not in ("class", "all"):
+            raise ValueError(f"reference must be 'class' or 'all', not {self.reference!r}")
+        if not 0 <= self.duplicate_distance < 2:
+            raise ValueError(f"duplicate_distance must be at least 0 and under 2, not {self.duplicate_distance}")
 
 
 TAG = "wb:outlier"

@@ -199,9 +199,7 @@ class CheckSpec:
 
     def options_from(self, cfg: AuditConfig) -> Any:
         """This check's options from ``cfg.check_options[name]`` over the declared defaults."""
-        if self.options is None:
-            return None
-        return self.options(**dict(cfg.check_options.get(self.name, {})))
+        return make_options(self, cfg.check_options.get(self.name, {}))
 
     @property
     def measures_key(self) -> str:
@@ -277,6 +275,7 @@ def parse_check_options(items: list[str]) -> dict[str, dict[str, Any]]:
     from workbench.errors import UnknownCheck
 
     out: dict[str, dict[str, Any]] = {}
+    seen: dict[tuple[str, str], str] = {}
     for item in items:
         name, dot, rest = item.partition(".")
         key, eq, text = rest.partition("=")
@@ -288,12 +287,18 @@ def parse_check_options(items: list[str]) -> dict[str, dict[str, Any]]:
         if key not in kinds:
             raise UnknownCheck(f"--check-option: check {name!r} has no option {key!r}"
                                + (f"; it takes {', '.join(sorted(kinds))}" if kinds else "; it takes none"))
+        if (name, key) in seen:
+            raise UnknownCheck(f"--check-option: {name}.{key} is given twice ({seen[name, key]!r} and {item!r})")
+        seen[name, key] = item
         out.setdefault(name, {})[key] = _typed(text, str(kinds[key]), item)
     return out
 
 
+_KIND_NAMES = {"float": "a number", "int": "a whole number", "bool": "true or false", "str": "text"}
+
+
 def _typed(text: str, kind: str, item: str) -> Any:
-    from workbench.errors import UnknownCheck
+    from workbench.errors import CheckConfigError
 
     try:
         if kind.startswith("float"):
@@ -305,8 +310,42 @@ def _typed(text: str, kind: str, item: str) -> Any:
                 raise ValueError(text)
             return text.lower() in ("true", "1", "yes")
     except ValueError:
-        raise UnknownCheck(f"--check-option {item!r}: {text!r} is not a {kind.split()[0]}") from None
+        raise CheckConfigError(f"--check-option {item!r}: {text!r} is not "
+                               f"{_KIND_NAMES.get(kind.split()[0], kind)}") from None
     return text
+
+
+def make_options(spec: CheckSpec, values: Mapping[str, Any]) -> Any:
+    """``spec``'s options object from ``values``: every value of its declared type (numbers finite), then
+    the options class's own range checks.
+
+    Raises:
+        CheckConfigError: an unknown option, a value of the wrong type, or one out of range.
+    """
+    import math
+
+    from workbench.errors import CheckConfigError, UnknownCheck
+
+    kinds = {f.name: str(f.type) for f in dataclasses.fields(spec.options)} if spec.options else {}
+    unknown = sorted(set(values) - set(kinds))
+    if spec.options is None and values:
+        raise UnknownCheck(f"check {spec.name!r} takes no options")
+    if unknown:
+        raise UnknownCheck(f"check {spec.name!r} has no option {', '.join(map(repr, unknown))}; it takes "
+                           f"{', '.join(sorted(kinds))}")
+    for key, value in values.items():
+        kind = kinds[key].split()[0]
+        ok = {"float": isinstance(value, (int, float)) and not isinstance(value, bool)
+                       and math.isfinite(float(value)),
+              "int": isinstance(value, int) and not isinstance(value, bool),
+              "bool": isinstance(value, bool), "str": isinstance(value, str)}.get(kind, True)
+        if not ok and not (value is None and "None" in kinds[key]):
+            raise CheckConfigError(f"{spec.name}.{key}: {value!r} is not {_KIND_NAMES.get(kind, kind)}"
+                                   + (" (finite)" if kind == "float" else ""))
+    try:
+        return spec.options(**values) if spec.options else None
+    except (TypeError, ValueError) as exc:
+        raise CheckConfigError(f"{spec.name}: {exc}") from None
 
 
 def run_order(specs: list[CheckSpec]) -> tuple[CheckSpec, ...]:

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 #: Rows drawn per page.
 ROWS_PER_PAGE = 25
-_HIDDEN = ("sample_id", "filepath")
 
 
 def findings_panel(result: AuditResult, *, check: str, dataset: Any = None, session: Any = None,
@@ -40,7 +39,7 @@ def findings_panel(result: AuditResult, *, check: str, dataset: Any = None, sess
     import ipywidgets as w
 
     from workbench.checks.registry import get_check
-    from workbench.render.formatting import fmt_cell
+    from workbench.render.formatting import fmt_cell, relative_path, table_columns
 
     spec = get_check(check)
     title = heading(spec.heading)
@@ -52,7 +51,7 @@ def findings_panel(result: AuditResult, *, check: str, dataset: Any = None, sess
         return box
     frame = finding.to_frame()
     records = frame.to_dict(orient="records") if len(frame) else []
-    columns = [c for c in frame.columns if c not in _HIDDEN]
+    columns = table_columns(records)
     thumbs = ThumbnailCache(blocked=blocked_paths(result))
     status = StatusLine()
     linker = AppLinker(DatasetHandle(result.dataset_name, dataset=dataset, session=session), session, status)
@@ -62,7 +61,8 @@ def findings_panel(result: AuditResult, *, check: str, dataset: Any = None, sess
         rows = records[pager.start:pager.stop]
         images = thumbs.render([r.get("filepath") for r in rows], limit=len(rows))
         body.value = table(["image", "file", *(c.replace("_", " ") for c in columns)],
-                           [(Html(img), r.get("filepath") or "", *(fmt_cell(r.get(c)) for c in columns))
+                           [(Html(img), relative_path(r.get("filepath"), result.source),
+                             *(fmt_cell(r.get(c)) for c in columns))
                             for img, r in zip(images, rows)]) if rows else muted("Nothing flagged.")
 
     pager = Pager(page_size=page_size, on_change=draw, what="findings")

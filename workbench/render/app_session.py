@@ -96,6 +96,11 @@ def launch_app(dataset: Any, *, view: str | None = None, port: int | None = None
         >>> launch_app(dataset, view="wb-leaks", wait=False)  # doctest: +SKIP
     """
     fo = fiftyone()
+    if view and view not in dataset.list_saved_views():
+        from workbench.errors import SourceError
+
+        known = ", ".join(dataset.list_saved_views()) or "none: run `workbench audit` first"
+        raise SourceError(f"dataset {dataset.name!r} has no saved view {view!r}; its saved views: {known}")
     target = dataset.load_saved_view(view) if view else dataset
     kwargs: dict[str, Any] = {"remote": remote, "address": _address(address, remote)}
     if port:

@@ -163,19 +163,49 @@ def _fmt_label(value: Any) -> str:
 
 
 def fmt_cell(value: Any) -> str:
-    """One value of a findings frame as table text: floats to 3 significant digits, booleans as yes/no,
-    lists joined, missing as an em dash.
+    """One value of a findings frame as table text: whole numbers as such (``1,920``), other floats to 3
+    significant digits (never in scientific notation from 1,000 up), booleans as yes/no, lists joined,
+    missing as an em dash.
 
     Example:
-        >>> [fmt_cell(v) for v in (0.123456, True, None, ["blurry", "dark"], 7)]
-        ['0.123', 'yes', '—', 'blurry, dark', '7']
+        >>> [fmt_cell(v) for v in (0.123456, True, None, ["blurry", "dark"], 7, 1920.0, 2345.6)]
+        ['0.123', 'yes', '—', 'blurry, dark', '7', '1,920', '2,346']
     """
     if value is None or (isinstance(value, float) and value != value):
         return "—"
     if isinstance(value, bool) or type(value).__name__ == "bool_":
         return "yes" if value else "no"
     if isinstance(value, float) or type(value).__name__.startswith("float"):
-        return f"{float(value):.3g}"
+        number = float(value)
+        if number.is_integer() or abs(number) >= 1000:
+            return f"{number:,.0f}"
+        return f"{number:.3g}"
+    if isinstance(value, int) or type(value).__name__.startswith("int"):
+        return f"{int(value):,}"
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+#: Columns of a findings frame a generic table shows at most (the JSON export has them all).
+MAX_TABLE_COLUMNS = 8
+
+
+def table_columns(records: list[dict[str, Any]], *, limit: int = MAX_TABLE_COLUMNS) -> list[str]:
+    """The columns of a findings frame worth a generic table: not the id or path (shown another way), not
+    a flag no row raises (``is_dark_issue`` all false), at most ``limit``, in the frame's order.
+
+    Example:
+        >>> table_columns([{"sample_id": "s", "filepath": "/a", "label": "x", "is_dark_issue": False, "z": 3.0}])
+        ['label', 'z']
+    """
+    if not records:
+        return []
+    out = []
+    for column in records[0]:
+        values = [r.get(column) for r in records]
+        if column in ("sample_id", "filepath") or (all(isinstance(v, bool) or type(v).__name__ == "bool_"
+                                                       for v in values) and not any(values)):
+            continue
+        out.append(column)
+    return out[:limit]

@@ -47,6 +47,7 @@ from workbench.render.formatting import (
     fmt_seconds,
     neighbor_votes_text,
     relative_path,
+    table_columns,
 )
 from workbench.render.sections import _sections, _summary_cards, section_states
 from workbench.render.thumbnails import _Thumbnails
@@ -95,8 +96,6 @@ def _capped(items: tuple[Any, ...] | list[Any], limit: int = MAX_ROWS) -> tuple[
 
 #: Checks whose section has a view of its own below; every other check gets :func:`_generic_view`.
 _OWN_VIEWS = ("integrity", "duplicates", "leakage", "label_issues", "balance", "bias")
-#: Frame columns the generic table leaves out (shown another way, or internal).
-_HIDDEN_COLUMNS = ("sample_id", "filepath")
 
 
 def _nav_counts(result: AuditResult) -> dict[str, int]:
@@ -114,7 +113,7 @@ def _records(finding: Any) -> list[dict[str, Any]]:
 
 def _generic_view(finding: Any, rows: list[dict[str, Any]], more: int, thumbs: Any) -> dict[str, Any]:
     """A check's section from its protocol alone: the summary lines and its findings frame as a table."""
-    columns = [c for c in (rows[0] if rows else {}) if c not in _HIDDEN_COLUMNS]
+    columns = table_columns(rows)
     return {"result": finding, "summary": finding.summary().splitlines(), "columns": columns, "more": more,
             "n": finding.n_findings,
             "rows": [{"thumb": next(thumbs), "filepath": r.get("filepath"), "record": r,

@@ -134,7 +134,12 @@ class DuplicatesResult:
         """The counts, then how near duplicates were decided and how far to trust them."""
         n_exact = sum(c.kind == "exact" for c in self.clusters)
         return (f"{len(self.clusters)} clusters ({n_exact} exact, {len(self.clusters) - n_exact} near; "
-                f"{self.n_redundant} redundant samples; threshold {self.near_threshold:.4g})\n{self.rule_text()}")
+                f"{self.n_redundant} redundant samples; {self._threshold_text()})\n{self.rule_text()}")
+
+    def _threshold_text(self) -> str:
+        if self.near_threshold < 0:  # calibration found no distance safe on its own
+            return "no pair on embedding distance alone"
+        return f"threshold {self.near_threshold:.4g}"
 
     def rule_text(self) -> str:
         """How near duplicates were decided and how far to trust them, in one sentence or two."""
@@ -152,9 +157,10 @@ class DuplicatesResult:
             geometry = f", registered pixels (>= {cal.pixels:.3f})" if cal.pixels is not None else ""
             if cal.dense is not None:
                 geometry += f", aligned edges of smooth images (>= {cal.dense:.3f})"
-            text = (f"near duplicates ({how.get(cal.method, cal.method)}): embedding distance <= {cal.strict:.4g}, "
-                    f"or <= {cal.loose:.4g} confirmed by thumbnails (>= {cal.thumb:.3f}){geometry} or perceptual "
-                    "hashes")
+            alone = (f"embedding distance <= {cal.strict:.4g}, or " if cal.strict >= 0 else
+                     "no pair on embedding distance alone; ")
+            text = (f"near duplicates ({how.get(cal.method, cal.method)}): {alone}embedding distance <= "
+                    f"{cal.loose:.4g} confirmed by thumbnails (>= {cal.thumb:.3f}){geometry} or perceptual hashes")
         if cal.recall:
             recall = ", ".join(f"{t} {r:.0%}" for t, r in cal.recall)
             text += f"; expected recall on {cal.n_copies} known copies: {recall}"

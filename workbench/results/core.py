@@ -215,11 +215,12 @@ class AuditResult:
                 findings[name] = value
         return dataclasses.replace(self, findings=findings, **changes)
 
-    def counts(self) -> dict[str, int]:
-        """Findings per type, as the CLI's ``--fail-on`` and the summary cards see them (0 when not run)."""
+    def counts(self) -> dict[str, int | None]:
+        """Findings per check (its ``count_key``): ``n_findings``, or ``None`` when the check has no result
+        (skipped, failed or not run), so that a skipped check never reads as a clean one."""
         from workbench.checks.registry import registered_checks
 
-        return {spec.count_key: (self.findings[spec.name].n_findings if spec.name in self.findings else 0)
+        return {spec.count_key: (self.findings[spec.name].n_findings if spec.name in self.findings else None)
                 for spec in registered_checks() if spec.count_key}
 
     def to_dict(self) -> dict[str, Any]:

@@ -36,13 +36,15 @@ class IntegrityResult:
         return len(self.problems)
 
     def summary(self) -> str:
-        """``N files can't be used`` and the first few, one per line.
+        """How many files (or annotations) can't be used, then the first few, one per line.
 
         Example:
             >>> IntegrityResult((FileProblem("s1", "/d/a.png", "empty", "0 bytes"),)).summary().splitlines()
-            ['1 file problems', '- empty: /d/a.png: 0 bytes']
+            ["1 file or annotation can't be used", '- empty: /d/a.png: 0 bytes']
         """
-        lines = [f"{len(self.problems)} file problems"]
+        n = len(self.problems)
+        lines = [f"{n} file or annotation can't be used" if n == 1 else
+                 f"{n} files or annotations can't be used" if n else "none: every file was read"]
         lines += [f"- {p.kind}: {printable(p.filepath or '(annotations)')}: {printable(p.message)}"
                   for p in self.problems[:self.LISTED]]
         if len(self.problems) > self.LISTED:
