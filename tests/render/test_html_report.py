@@ -528,3 +528,16 @@ def test_browser_large_report(tmp_path: Path, request: pytest.FixtureRequest) ->
     render_html(make_large_result(tmp_path, n_flagged=300), report)
     found = _open_in_chromium(report, _screenshot_name(request))
     _assert_clean_load(found)
+
+
+def test_every_template_is_in_the_package_data() -> None:
+    """A section include missing from pyproject's package-data works in a checkout and breaks every
+    report of a wheel install."""
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["workbench"]
+    templates = sorted(p.relative_to(root / "workbench").as_posix()
+                       for p in (root / "workbench" / "render" / "templates").rglob("*.j2"))
+    assert templates and [t for t in templates if not any(fnmatch.fnmatchcase(t, g) for g in globs)] == []
