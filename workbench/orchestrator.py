@@ -28,7 +28,7 @@ from workbench.stages import Stages
 log = logging.getLogger(__name__)
 
 #: Table columns every table has; the others are metadata (bias reads them).
-CORE_COLUMNS = frozenset({"id", "filepath", "tags", "split", "label", "labels"})
+CORE_COLUMNS = frozenset({"id", "filepath", "tags", "split", "label", "labels", "boxes", "object_ids"})
 
 
 class _NoModel(Exception):
@@ -156,8 +156,10 @@ def _columns(frame: Any, task: str, hashes: list[str | None]) -> SampleColumns:
     labels = tuple(frame["label"])
     lists = (tuple((lab,) if lab is not None else () for lab in labels) if task == "classification"
              else tuple(tuple(labs) for labs in frame["labels"]))
+    boxes = tuple(tuple(b) for b in frame["boxes"]) if "boxes" in frame else ()
+    object_ids = tuple(tuple(o) for o in frame["object_ids"]) if "object_ids" in frame else ()
     return SampleColumns(tuple(frame["id"]), tuple(frame["filepath"]), tuple(frame["split"]), labels, lists,
-                         tuple(hashes))
+                         tuple(hashes), boxes, object_ids)
 
 
 def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: str | None = None,

@@ -14,6 +14,8 @@ class SampleColumns:
 
     ``labels`` is the image-level label (``None`` without one); ``label_lists`` every label of the
     sample (detection: one per object); ``hashes`` the files' content hashes (``None``: unreadable).
+    Detection only (else empty): ``boxes``, each object's relative ``(x, y, w, h)`` (``None`` when
+    malformed), and ``object_ids``, both aligned with ``label_lists``.
     """
 
     ids: tuple[str, ...]
@@ -22,6 +24,8 @@ class SampleColumns:
     labels: tuple[str | None, ...]
     label_lists: tuple[tuple[str, ...], ...]
     hashes: tuple[str | None, ...]
+    boxes: tuple[tuple[tuple[float, float, float, float] | None, ...], ...] = ()
+    object_ids: tuple[tuple[str, ...], ...] = ()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -29,7 +33,8 @@ class SampleColumns:
     def take(self, rows: Any) -> SampleColumns:
         """The columns of the given rows, in that order."""
         rows = [int(r) for r in rows]
-        return SampleColumns(*(tuple(col[r] for r in rows) for col in dataclasses.astuple(self, tuple_factory=list)))
+        return SampleColumns(*(tuple(col[r] for r in rows) if col else col
+                               for col in (getattr(self, f.name) for f in dataclasses.fields(self))))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Columns: ``id``, ``filepath``, ``split``, ``label`` (image-level class or None),
 ``labels`` (list of object classes for detection; for segmentation, the classes present in
-the image's mask), ``tags`` and every user field of scalar type (kept for bias breakdowns).
+the image's mask), for detection ``boxes`` (each object's relative ``(x, y, w, h)``, aligned with
+``labels``; polygons: the box around them) and ``object_ids``, ``tags`` and every user field of
+scalar type (kept for bias breakdowns).
 From here on the audit is plain data.
 """
 
@@ -131,6 +133,24 @@ def resolve_label_field(dataset: Any, label_field: str | None = None) -> tuple[s
     return (fields[0] if fields else (None, "classification"))
 
 
+def _box(values: Any) -> tuple[float, float, float, float] | None:
+    """FiftyOne's ``[x, y, w, h]`` (relative to the image) as floats; ``None`` when absent or malformed."""
+    try:
+        x, y, w, h = (float(v) for v in values)
+    except (TypeError, ValueError):
+        return None
+    return (x, y, w, h)
+
+
+def _box_around(shapes: Any) -> tuple[float, float, float, float] | None:
+    """The relative ``[x, y, w, h]`` around a polyline's points (all its shapes)."""
+    try:
+        xs, ys = zip(*((float(x), float(y)) for shape in shapes for x, y in shape))
+    except (TypeError, ValueError):
+        return None
+    return (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+
+
 def split_from_tags(tags: list[str]) -> str | None:
     for tag in tags or ():
         split = SPLIT_NAMES.get(str(tag).lower())
@@ -164,6 +184,12 @@ def to_table(dataset: Any, *, label_field: str | None = None, split_field: str |
     elif field and task == "detection":
         objects = _object_list(dataset, field)
         frame["labels"] = [list(v or []) for v in dataset.values(f"{field}.{objects}.label")]
+        frame["object_ids"] = [list(v or []) for v in dataset.values(f"{field}.{objects}.id")]
+        if objects == "detections":
+            frame["boxes"] = [[_box(b) for b in (v or [])] for v in dataset.values(f"{field}.detections.bounding_box")]
+        else:  # polygons: the box around each polyline's points
+            frame["boxes"] = [[_box_around(shapes) for shapes in (v or [])]
+                              for v in dataset.values(f"{field}.polylines.points")]
     elif field and task == "segmentation":
         frame["labels"] = _segmentation_labels(dataset, field)
 
