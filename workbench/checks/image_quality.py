@@ -45,6 +45,7 @@ import numpy as np
 
 from workbench.checks.registry import (CheckInputs, GateSpec, PanelSpec, SampleField, SampleTag, SavedView, Writes,
                                        register_check)
+from workbench.results.protocol import KindedIssues
 
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
@@ -158,7 +159,7 @@ class QualityIssue:
 
 
 @dataclass(frozen=True)
-class ImageQualityResult:
+class ImageQualityResult(KindedIssues):
     """Images flagged for quality, worst first, and the thresholds that flagged them.
 
     ``thresholds`` uses the keys of :data:`THRESHOLD_KEYS`; ``threshold_sources`` says how each was
@@ -167,6 +168,7 @@ class ImageQualityResult:
     relative), ``override`` or ``default``.
     """
 
+    KINDS = ISSUE_KINDS
     issues: tuple[QualityIssue, ...] = ()
     thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
     threshold_sources: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -176,14 +178,6 @@ class ImageQualityResult:
     #: Share of the measured images in colour (``None`` when none was measured).
     colour_share: float | None = None
     z: float = DEFAULT_Z
-
-    @property
-    def n_findings(self) -> int:
-        return len(self.issues)
-
-    def counts(self) -> dict[str, int]:
-        """Flagged images per kind (an image may count under several)."""
-        return {k: sum(k in i.kinds for i in self.issues) for k in ISSUE_KINDS}
 
     def summary(self) -> str:
         """One line for the terminal.

@@ -36,3 +36,19 @@ def printable(value: object) -> str:
         'cat\\\\n\\\\x1b[31mdog'
     """
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(value))
+
+
+class KindedIssues:
+    """Mixin for a result whose ``issues`` each carry ``kinds`` (one of the class's ``KINDS``):
+    ``n_findings`` counts the issues, ``counts()`` them per kind (one may count under several)."""
+
+    KINDS: tuple[str, ...] = ()
+    issues: tuple[Any, ...]
+
+    @property
+    def n_findings(self) -> int:
+        return len(self.issues)
+
+    def counts(self) -> dict[str, int]:
+        """``{kind: issues of that kind}``, in ``KINDS`` order."""
+        return {k: sum(k in i.kinds for i in self.issues) for k in self.KINDS}
