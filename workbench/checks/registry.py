@@ -48,6 +48,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "workbench.checks.bias",
     "workbench.checks.image_quality",
     "workbench.checks.outliers",
+    "workbench.checks.objects",
 )
 
 #: The generic panel and report section for checks that declare none of their own.
