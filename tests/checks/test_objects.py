@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.checks.objects import ObjectsResult, find_object_issues, iou
+from workbench.checks.box_match import iou
+from workbench.checks.objects import ObjectsResult, find_object_issues
 from workbench.results.serialize import from_jsonable, to_jsonable
 
 

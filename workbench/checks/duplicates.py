@@ -142,6 +142,38 @@ def run(inputs: CheckInputs, config: AuditConfig, options: None) -> DuplicatesRe
     edges = duplicate_edges(cols.hashes, inputs.graph, inputs.embedded_rows, rule,
                             phashes=[x.phash for x in facts], phashes_mirror=[x.phash_mirror for x in facts],
                             thumbs=[x.thumb for x in facts], vectors=vectors, geometry=inputs.pair_reader)
-    found = find_duplicates(cols.ids, cols.filepaths, cols.splits, cols.labels, cols.hashes, edges,
+    found = find_duplicates(cols.ids, cols.filepaths, cols.splits, copy_labels(inputs), cols.hashes, edges,
                             threshold=rule.strict, calibration=inputs.calibration)
+    if cols.boxes:  # detection: copies with the same classes may still disagree on the boxes
+        row = {sid: i for i, sid in enumerate(cols.ids)}
+        found = dataclasses.replace(found, clusters=tuple(
+            dataclasses.replace(c, box_conflict=any(boxes_conflict(inputs, row[c.sample_ids[0]], row[s])
+                                                    for s in c.sample_ids[1:])) for c in found.clusters))
     return dataclasses.replace(found, edges=edges)
+
+
+def copy_labels(inputs: CheckInputs) -> tuple[str | None, ...]:
+    """What copies of one picture are compared on: the image's class, or for detection its objects
+    (``"bus, car ×2"``), so that a copy annotated with other objects is a label conflict."""
+    from workbench.checks.box_match import objects_summary
+
+    cols = inputs.columns
+    if not cols.boxes:
+        return cols.labels
+    return tuple(objects_summary(labs) for labs in cols.label_lists)
+
+
+def boxes_conflict(inputs: CheckInputs, a: int, b: int) -> bool:
+    """Detection: rows ``a`` and ``b`` have the same classes but their boxes don't match. Only judged
+    when the two images have the same shape (within 2%): a crop moves every relative box."""
+    from workbench.checks.box_match import boxes_agree
+
+    cols, facts = inputs.columns, inputs.facts
+    if not cols.boxes or sorted(map(str, cols.label_lists[a])) != sorted(map(str, cols.label_lists[b])):
+        return False
+    fa, fb = facts[a], facts[b]
+    if not (fa.width and fa.height and fb.width and fb.height):
+        return False
+    if abs(fa.width / fa.height - fb.width / fb.height) > 0.02 * fa.width / fa.height:
+        return False
+    return not boxes_agree(cols.label_lists[a], cols.boxes[a], cols.label_lists[b], cols.boxes[b])

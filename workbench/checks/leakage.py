@@ -88,6 +88,16 @@ def partners(r: LeakageResult) -> tuple[dict[str, list[str]], dict[str, list[str
     absent_export={"leaks": []})
 def run(inputs: CheckInputs, config: AuditConfig, options: None) -> LeakageResult:
     """The duplicates check's links (it carries them) that cross splits."""
+    import dataclasses
+
+    from workbench.checks.duplicates import boxes_conflict, copy_labels
+
     dups = inputs.result_of(DuplicatesResult)
     cols = inputs.columns
-    return find_leaks(cols.ids, cols.filepaths, cols.splits, cols.labels, cols.hashes, dups.edges or [], dups)
+    leaks = find_leaks(cols.ids, cols.filepaths, cols.splits, copy_labels(inputs), cols.hashes, dups.edges or [], dups)
+    if not cols.boxes:
+        return leaks
+    row = {sid: i for i, sid in enumerate(cols.ids)}  # detection: the same objects, other boxes, is a conflict too
+    return dataclasses.replace(leaks, pairs=tuple(
+        dataclasses.replace(p, box_conflict=boxes_conflict(inputs, row[p.sample_id_a], row[p.sample_id_b]))
+        for p in leaks.pairs))

@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
+from workbench.checks.box_match import Box, iou
 from workbench.checks.registry import (CheckInputs, GateSpec, Requirement, SampleField, SampleTag, SavedView, Writes,
                                        register_check)
 from workbench.results.protocol import KindedIssues
@@ -40,7 +41,6 @@ ASPECT_BANDS = (0.5, 2.0)
 #: How far past the image's edge (share of its side) a box may reach before it is ``outside``.
 EDGE_SLACK = 0.01
 
-Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -134,20 +134,6 @@ class ObjectsResult(KindedIssues):
             "cooccurrence": [{"a": a, "b": b, "images": n} for a, b, n in self.cooccurrence],
             "issues": [{"path": i.filepath, "label": i.label, "box": None if i.box is None else list(i.box),
                         "kinds": list(i.kinds), "size_px": i.size_px, "iou": i.iou} for i in self.issues]}}
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two ``(x, y, w, h)`` boxes.
-
-    Example:
-        >>> iou((0, 0, 2, 2), (1, 0, 2, 2))
-        0.3333333333333333
-    """
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _size_band(size: float) -> int:

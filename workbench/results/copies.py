@@ -75,10 +75,13 @@ class DuplicateCluster:
     max_distance: float
     #: The pairs that link the members, each with its evidence (exact copies: ``exact``).
     links: tuple[DuplicateLink, ...] = ()
+    #: Detection: members with the same classes whose boxes don't match (same class, IoU < 0.5).
+    box_conflict: bool = False
 
     @property
     def label_conflict(self) -> bool:
-        return len({lab for lab in self.labels if lab is not None}) > 1
+        """Members labelled differently: other classes (detection: other objects) or other boxes."""
+        return len({lab for lab in self.labels if lab is not None}) > 1 or self.box_conflict
 
     @property
     def evidence(self) -> tuple[str, ...]:
@@ -193,7 +196,8 @@ class DuplicatesResult:
         """``duplicates`` (clusters by path, with their links), the threshold and how it was set."""
         return {"duplicates": [{"kind": c.kind, "paths": list(c.filepaths), "splits": list(c.splits),
                                 "labels": list(c.labels), "max_distance": c.max_distance,
-                                "label_conflict": c.label_conflict, "evidence": list(c.evidence),
+                                "label_conflict": c.label_conflict, "box_conflict": c.box_conflict,
+                                "evidence": list(c.evidence),
                                 "links": [_link(link, c) for link in c.links]} for c in self.clusters],
                 "near_duplicate_threshold": self.near_threshold, "near_duplicates": self._near_export()}
 
@@ -234,10 +238,14 @@ class LeakPair:
     cluster_id: int
     #: What links the two (``exact``, ``embedding``, ``embedding+thumbnail``, ``phash``...; see ``near_rule``).
     evidence: str = ""
+    #: Detection: the two carry the same classes but boxes that don't match (same class, IoU < 0.5).
+    box_conflict: bool = False
 
     @property
     def label_conflict(self) -> bool:
-        return self.label_a is not None and self.label_b is not None and self.label_a != self.label_b
+        """The two copies are labelled differently: another class (detection: other objects) or other boxes."""
+        differ = self.label_a is not None and self.label_b is not None and self.label_a != self.label_b
+        return differ or self.box_conflict
 
 
 @dataclass(frozen=True)
@@ -290,5 +298,6 @@ class LeakageResult:
     def to_export(self) -> dict[str, Any]:
         return {"leaks": [{"path_a": p.filepath_a, "split_a": p.split_a, "label_a": p.label_a,
                            "path_b": p.filepath_b, "split_b": p.split_b, "label_b": p.label_b, "kind": p.kind,
-                           "distance": p.distance, "label_conflict": p.label_conflict, "evidence": p.evidence}
+                           "distance": p.distance, "label_conflict": p.label_conflict,
+                           "box_conflict": p.box_conflict, "evidence": p.evidence}
                           for p in self.pairs]}
