@@ -28,7 +28,8 @@ from workbench.stages import Stages
 log = logging.getLogger(__name__)
 
 #: Table columns every table has; the others are metadata (bias reads them).
-CORE_COLUMNS = frozenset({"id", "filepath", "tags", "split", "label", "labels", "boxes", "object_ids"})
+CORE_COLUMNS = frozenset({"id", "filepath", "tags", "split", "label", "labels", "boxes", "object_ids",
+                          "mask_problem"})
 
 
 class _NoModel(Exception):
@@ -158,8 +159,9 @@ def _columns(frame: Any, task: str, hashes: list[str | None]) -> SampleColumns:
              else tuple(tuple(labs) for labs in frame["labels"]))
     boxes = tuple(tuple(b) for b in frame["boxes"]) if "boxes" in frame else ()
     object_ids = tuple(tuple(o) for o in frame["object_ids"]) if "object_ids" in frame else ()
+    masks = tuple(v if isinstance(v, str) else None for v in frame["mask_problem"]) if "mask_problem" in frame else ()
     return SampleColumns(tuple(frame["id"]), tuple(frame["filepath"]), tuple(frame["split"]), labels, lists,
-                         tuple(hashes), boxes, object_ids)
+                         tuple(hashes), boxes, object_ids, masks)
 
 
 def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: str | None = None,

@@ -26,6 +26,8 @@ class SampleColumns:
     hashes: tuple[str | None, ...]
     boxes: tuple[tuple[tuple[float, float, float, float] | None, ...], ...] = ()
     object_ids: tuple[tuple[str, ...], ...] = ()
+    #: Segmentation only (else empty): what is wrong with each mask (``None``: nothing).
+    mask_problems: tuple[str | None, ...] = ()
 
     def __len__(self) -> int:
         return len(self.ids)

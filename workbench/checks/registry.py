@@ -49,6 +49,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "workbench.checks.image_quality",
     "workbench.checks.outliers",
     "workbench.checks.objects",
+    "workbench.checks.masks",
 )
 
 #: The generic panel and report section for checks that declare none of their own.

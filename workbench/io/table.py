@@ -3,7 +3,8 @@
 Columns: ``id``, ``filepath``, ``split``, ``label`` (image-level class or None),
 ``labels`` (list of object classes for detection; for segmentation, the classes present in
 the image's mask), for detection ``boxes`` (each object's relative ``(x, y, w, h)``, aligned with
-``labels``; polygons: the box around them) and ``object_ids``, ``tags`` and every user field of
+``labels``; polygons: the box around them) and ``object_ids``, for segmentation ``mask_problem``
+(missing, unreadable, empty or unknown values; ``None``), ``tags`` and every user field of
 scalar type (kept for bias breakdowns).
 From here on the audit is plain data.
 """
@@ -90,27 +91,32 @@ def mask_classes(mask: Any, targets: dict | None) -> list[str]:
     return sorted(out)
 
 
-def _segmentation_labels(dataset: Any, field: str) -> list[list[str]]:
-    """Per sample, the classes present in its mask (unreadable or absent masks: none)."""
+def _segmentation_labels(dataset: Any, field: str) -> tuple[list[list[str]], list[str | None]]:
+    """Per sample, the classes present in its mask (unreadable or absent masks: none), and what is
+    wrong with the mask: ``missing``, ``unreadable``, ``empty`` (background only) or ``unknown values:
+    7, 9`` (values the dataset's mask targets don't name); ``None`` when nothing is."""
     from concurrent.futures import ThreadPoolExecutor
 
     targets = dataset.mask_targets.get(field) or dataset.default_mask_targets or None
 
-    def classes_of(seg: Any) -> list[str] | None:
+    def classes_of(seg: Any) -> tuple[list[str] | None, str | None]:
+        if seg is None or (getattr(seg, "mask", None) is None and not getattr(seg, "mask_path", None)):
+            return [], "missing"
         try:
-            return mask_classes(seg.get_mask() if seg is not None else None, targets)
+            classes = mask_classes(seg.get_mask(), targets)
         except (OSError, ValueError) as exc:
             log.debug("unreadable mask %s: %s", getattr(seg, "mask_path", None), exc)
-            return None
+            return None, "unreadable"
+        unknown = [c for c in classes if targets and c not in set(map(str, targets.values()))]
+        return classes, ("empty" if not classes else f"unknown values: {', '.join(unknown)}" if unknown else None)
 
     with ThreadPoolExecutor(max_workers=4) as pool:  # PNG decoding releases the GIL
         found = list(pool.map(classes_of, dataset.values(field)))
-    unreadable = sum(c is None for c in found)
-    out = [c or [] for c in found]
+    unreadable = sum(c is None for c, _ in found)
     if unreadable:
         log.warning("%d segmentation masks could not be read; those images count as having no classes",
                     unreadable)
-    return out
+    return [c or [] for c, _ in found], [problem for _, problem in found]
 
 
 def resolve_label_field(dataset: Any, label_field: str | None = None) -> tuple[str | None, str]:
@@ -191,7 +197,7 @@ def to_table(dataset: Any, *, label_field: str | None = None, split_field: str |
             frame["boxes"] = [[_box_around(shapes) for shapes in (v or [])]
                               for v in dataset.values(f"{field}.polylines.points")]
     elif field and task == "segmentation":
-        frame["labels"] = _segmentation_labels(dataset, field)
+        frame["labels"], frame["mask_problem"] = _segmentation_labels(dataset, field)
 
     schema = dataset.get_field_schema()
     fo = fiftyone()
