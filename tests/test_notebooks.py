@@ -6,6 +6,7 @@ hold the same cells (``make notebooks`` syncs them); the ``.py`` is what runs he
 """
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -68,12 +69,24 @@ def test_each_notebook_audits_a_dataset_of_its_own():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
-def test_notebook_runs(source, kernel_database, unique_name, monkeypatch):
+@pytest.fixture(scope="module")
+def notebook_dataset():
+    """One dataset name for the notebooks of this run, as a user running them in order would have: the
+    demo is loaded once (not once per notebook), and the dataset is deleted when they are done."""
+    name = f"t-notebooks-{os.getpid()}"
+    yield name
+    import fiftyone as fo
+
+    if fo.dataset_exists(name):
+        fo.delete_dataset(name)
+
+
+def test_notebook_runs(source, kernel_database, notebook_dataset, monkeypatch):
     import jupytext
     from nbclient import NotebookClient
 
     monkeypatch.setenv("FIFTYONE_DATABASE_URI", kernel_database)  # the kernel inherits the environment
-    monkeypatch.setenv(DATASET_ENV, unique_name)  # a dataset of this test's own, deleted afterwards
+    monkeypatch.setenv(DATASET_ENV, notebook_dataset)  # never a user's dataset; deleted after the last notebook
     nb = jupytext.read(source)
     NotebookClient(nb, timeout=900, kernel_name="python3",
                    resources={"metadata": {"path": str(source.parent)}}).execute()
