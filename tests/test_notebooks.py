@@ -67,8 +67,6 @@ def test_each_notebook_audits_a_dataset_of_its_own():
     assert "workbench-demo" not in defaults.values(), "make demo's dataset is no notebook's default"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
 @pytest.fixture(scope="module")
 def notebook_dataset():
     """One dataset name for the notebooks of this run, as a user running them in order would have: the
@@ -81,6 +79,8 @@ def notebook_dataset():
         fo.delete_dataset(name)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
 def test_notebook_runs(source, kernel_database, notebook_dataset, monkeypatch):
     import jupytext
     from nbclient import NotebookClient
