@@ -175,7 +175,8 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     """
     from workbench.checks.pair_pixels import PairReader
     from workbench.io.table import to_table
-    from workbench.stages import neighbor_graph, read_files, read_predictions, refuse_mostly_missing, versions
+    from workbench.stages import (neighbor_graph, read_detector_predictions, read_files, read_predictions,
+                                  refuse_mostly_missing, versions)
 
     cfg = config or AuditConfig()
     specs = registered_checks()
@@ -221,11 +222,15 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
         record.add("calibration", "skipped", "calibration is off (--no-calibration): the model's fixed "
                                              "near-duplicate threshold")
 
-    predictions = read_predictions(st.columns, cfg, dataset)  # bad predictions are the user's to fix
+    # bad predictions are the user's to fix
+    object_predictions = (read_detector_predictions(st.columns, facts, cfg, dataset, info)
+                          if table.task == "detection" else None)
+    predictions = read_predictions(st.columns, cfg, dataset) if table.task != "detection" else None
     inputs = CheckInputs(task=table.task, columns=st.columns, facts=tuple(facts),
                          metadata={c: tuple(frame[c]) for c in frame.columns if c not in CORE_COLUMNS},
                          load_problems=tuple(info.get("load_problems", [])), embeddings=st.embeddings,
-                         embedded_rows=st.embedded_rows, graph=st.graph, predictions=predictions, near_rule=rule,
+                         embedded_rows=st.embedded_rows, graph=st.graph, predictions=predictions,
+                         object_predictions=object_predictions, near_rule=rule,
                          calibration=calibration, pair_reader=st.pair_reader)
     findings = run_checks(specs, inputs, cfg, record)
     record.timings["total"] = time.perf_counter() - t0

@@ -9,10 +9,11 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from workbench.checks.inputs import ObjectPredictions
 from workbench.checks.registry import Predictions, SampleColumns
 from workbench.errors import PredictionsError, SourceError
 from workbench.results import NeighborInfo
@@ -131,6 +132,23 @@ def read_predictions(columns: SampleColumns, cfg: AuditConfig, dataset: Any) -> 
         raise PredictionsError(f"predictions {spec!r} match no sample of the dataset; check the file paths "
                                "(absolute, or relative to the CSV's folder)")
     return Predictions(np.stack(probs), np.array(rows), tuple(classes), str(spec))
+
+
+def read_detector_predictions(columns: SampleColumns, facts: Sequence[Any], cfg: AuditConfig, dataset: Any,
+                              info: dict) -> ObjectPredictions | None:
+    """A detection dataset's predicted boxes (``cfg.predictions``: a COCO results JSON or a Detections field).
+
+    Raises:
+        PredictionsError: the user's to fix (see :mod:`workbench.io.object_predictions`).
+    """
+    from workbench.io.boundary import dataset_roots
+    from workbench.io.object_predictions import read_object_predictions
+
+    if not cfg.predictions:
+        return None
+    sizes = [(f.width, f.height) if f is not None else (None, None) for f in facts]
+    return read_object_predictions(cfg.predictions, filepaths=columns.filepaths, sizes=sizes, dataset=dataset,
+                                   info=info, roots=dataset_roots(info), allow_outside_root=cfg.allow_outside_root)
 
 
 def versions() -> dict[str, str]:

@@ -50,6 +50,22 @@ class Predictions:
 
 
 @dataclass(frozen=True)
+class ObjectPredictions:
+    """A detector's boxes for some rows of the table (:mod:`workbench.io.object_predictions`).
+
+    Per predicted image (``rows``, table rows): each box's class, FiftyOne's relative ``(x, y, w, h)``
+    and confidence, aligned. ``n_unmatched`` counts the entries that named no image of the dataset.
+    """
+
+    rows: tuple[int, ...]
+    labels: tuple[tuple[str, ...], ...]
+    boxes: tuple[tuple[tuple[float, float, float, float], ...], ...]
+    scores: tuple[tuple[float, ...], ...]
+    source: str
+    n_unmatched: int = 0
+
+
+@dataclass(frozen=True)
 class CheckInputs:
     """What one check may read. Frozen; other checks' results only as declared (:meth:`result_of`)."""
 
@@ -63,6 +79,8 @@ class CheckInputs:
     embedded_rows: Any = None
     graph: Any = None
     predictions: Predictions | None = None
+    #: A detection dataset's predicted boxes (``--predictions`` on a detection dataset).
+    object_predictions: ObjectPredictions | None = None
     near_rule: Any = None
     calibration: Any = None
     pair_reader: Any = None

@@ -49,6 +49,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "workbench.checks.image_quality",
     "workbench.checks.outliers",
     "workbench.checks.objects",
+    "workbench.checks.object_labels",
     "workbench.checks.masks",
 )
 

@@ -1,0 +1,158 @@
+"""Object-level label issues from a detector's predictions: a real COCO detection dataset in FiftyOne with a
+swapped class, a shifted box and an overlooked object planted, predictions as a field and as COCO results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.checks.detection_fixtures import add_predictions_field, planted_coco
+from workbench.checks.object_scores import ObjectScoreThresholds, find_object_label_issues
+from workbench.results.object_labels import ObjectLabelIssuesResult
+from workbench.results.serialize import from_jsonable, to_jsonable
+
+PLANTED = {("img1", "swapped", "dog", "cat"), ("img2", "badly_located", "cat", None),
+           ("img3", "overlooked", None, "bird")}
+
+
+def _found(result: ObjectLabelIssuesResult) -> set[tuple]:
+    return {(Path(i.filepath).stem, i.kind, i.label, i.suggested_label) for i in result.issues}
+
+
+def _pure_inputs():
+    """Two images in plain Python: a cat annotated dog and a shifted cat, plus clean boxes."""
+    labels = [["dog", "dog"], ["cat", "dog"], ["cat", "dog"]]
+    boxes = [[(0.1, 0.1, 0.3, 0.3), (0.55, 0.55, 0.35, 0.35)], [(0.22, 0.1, 0.3, 0.3), (0.55, 0.55, 0.35, 0.35)],
+             [(0.1, 0.1, 0.3, 0.3), None]]
+    preds = [[("cat", (0.1, 0.1, 0.3, 0.31), 0.99), ("dog", (0.55, 0.55, 0.35, 0.35), 0.98)],
+             [("cat", (0.1, 0.1, 0.3, 0.3), 0.99), ("dog", (0.55, 0.56, 0.35, 0.35), 0.98)],
+             [("cat", (0.1, 0.1, 0.3, 0.3), 0.99), ("bird", (0.6, 0.1, 0.25, 0.25), 0.99),
+              ("dog", (0.55, 0.55, 0.35, 0.35), 0.4)]]
+    return (["a", "b", "c"], ["/a.png", "/b.png", "/c.png"], labels, boxes, [["a1", "a2"], ["b1", "b2"], ["c1", "c2"]],
+            [(100, 100)] * 3, [[p[0] for p in ps] for ps in preds], [[p[1] for p in ps] for ps in preds],
+            [[p[2] for p in ps] for ps in preds])
+
+
+def test_each_planted_kind_is_found_with_its_suggestion_and_clean_boxes_are_not():
+    r = find_object_label_issues(*_pure_inputs())
+    assert {(i.sample_id, i.object_id, i.kind, i.suggested_label) for i in r.issues} == {
+        ("a", "a1", "swapped", "cat"), ("b", "b1", "badly_located", None), ("c", None, "overlooked", "bird")}
+    assert r.n_objects == 5 and r.n_images == 3  # the None box is left out
+    assert all(0 <= i.score <= 0.5 for i in r.issues) and r.counts() == {"swapped": 1, "badly_located": 1,
+                                                                         "overlooked": 1}
+    overlooked = next(i for i in r.issues if i.kind == "overlooked")
+    assert overlooked.box == (0.6, 0.1, 0.25, 0.25) and overlooked.label is None
+    scores = {i.sample_id: i.score for i in r.images}
+    assert all(0 <= s <= 1 for s in scores.values())
+
+
+def test_thresholds_decide_what_is_flagged():
+    strict = find_object_label_issues(*_pure_inputs(), thresholds=ObjectScoreThresholds(
+        swapped=0.0, badly_located=0.0, overlooked=0.0))
+    assert strict.issues == ()
+    unsure = find_object_label_issues(*_pure_inputs(), thresholds=ObjectScoreThresholds(confident=0.999))
+    assert {i.kind for i in unsure.issues} == {"badly_located"}  # no prediction is sure enough to swap or add
+
+
+def test_the_result_round_trips_through_json():
+    r = find_object_label_issues(*_pure_inputs())
+    data = json.loads(json.dumps(to_jsonable(r), allow_nan=False))
+    assert from_jsonable(ObjectLabelIssuesResult, data) == r
+    export = json.loads(json.dumps(r.to_export(), allow_nan=False))["object_label_issues"]
+    assert export["counts"] == {"swapped": 1, "badly_located": 1, "overlooked": 1}
+    assert export["images"][0]["flagged"] and {e["kind"] for e in export["issues"]} == set(r.counts())
+    frame = r.to_frame()
+    assert frame["is_swapped_issue"].sum() == 1 and frame["object_label_score"].is_monotonic_increasing
+
+
+@pytest.fixture
+def planted(tmp_path: Path, unique_name: str):
+    import workbench
+
+    root = tmp_path / "coco"
+    planted = planted_coco(root)
+    dataset = workbench.load(root, name=unique_name)
+    yield planted, dataset
+    dataset.delete()
+
+
+def _audit(dataset, predictions: str, **options):
+    import workbench
+
+    cfg = workbench.AuditConfig(embedder="none", predictions=predictions,
+                                check_options={"object_labels": options} if options else {})
+    return workbench.run_audit(dataset, cfg, progress=False)
+
+
+@pytest.mark.parametrize("form", ["field", "results by image id", "results by file name"])
+def test_the_audit_flags_the_planted_objects_from_each_predictions_form(planted, form):
+    """A real FiftyOne dataset loaded from COCO: each planted error is found with its kind and suggested class,
+    no clean object is, whichever way the predictions come."""
+    data, dataset = planted
+    if form == "field":
+        add_predictions_field(dataset, data)
+        spec = "detector"
+    else:
+        entries = data.results
+        if form == "results by file name":
+            entries = [{"file_name": f"data/img{e['image_id'] - 1}.png",
+                        **{k: v for k, v in e.items() if k != "image_id"}} for e in entries]
+        spec = str(data.root / "predictions.json")
+        Path(spec).write_text(json.dumps(entries))
+    result = _audit(dataset, spec)
+    assert result.check("object_labels").state == "ran", result.check("object_labels").reason
+    found = result.findings["object_labels"]
+    assert _found(found) == PLANTED
+    assert found.n_images == 8 and found.n_objects == 16 and found.method == "predictions"
+    ids = set(dataset.values("ground_truth.detections.id", unwind=True))
+    assert all(i.object_id in ids for i in found.issues if i.kind != "overlooked")
+    assert {Path(dataset[s].filepath).stem for s in found.flagged_images} >= {"img1", "img2", "img3"}
+
+
+def test_findings_reach_the_json_summary_gate_and_report(planted):
+    from workbench.gates import evaluate_gates, parse_gates
+    from workbench.render.html_report import render_html
+    from workbench.render.json_export import to_export_dict
+    from workbench.render.summary import text_summary
+
+    data, dataset = planted
+    add_predictions_field(dataset, data)
+    result = _audit(dataset, "detector")
+    export = json.loads(json.dumps(to_export_dict(result), allow_nan=False))
+    assert export["object_label_issues"]["counts"] == {"swapped": 1, "badly_located": 1, "overlooked": 1}
+    assert result.counts()["object_label_issues"] == 3
+    assert "3 object label issues" in text_summary(result)
+    gate = evaluate_gates(result, parse_gates("object-label-issues>2"))[0]
+    assert gate.failed and gate.message.startswith("object-label-issues>2: 3")
+    html = render_html(result)
+    assert 'id="object-labels"' in html and "badly located" in html and "overlooked" in html
+
+    from workbench.results import AuditResult
+
+    again = AuditResult.from_dict(json.loads(json.dumps(to_jsonable(result))))
+    assert again.findings["object_labels"] == result.findings["object_labels"]
+
+
+def test_without_predictions_or_the_crops_path_the_check_is_skipped_with_the_reason(planted, monkeypatch):
+    """Until ``workbench.checks.object_crops`` is present (here: made absent), no predictions means skipped."""
+    import workbench
+    import workbench.checks.object_labels as check
+
+    monkeypatch.setattr(check, "crops_path", lambda: None)
+    _, dataset = planted
+    result = workbench.run_audit(dataset, workbench.AuditConfig(embedder="none"), progress=False)
+    status = result.check("object_labels")
+    assert status.state == "skipped" and "--predictions" in status.reason
+    assert result.counts()["object_label_issues"] is None
+
+
+@pytest.mark.parametrize("options, phrase", [({"swapped_threshold": 1.5}, "between 0 and 1"),
+                                             ({"confident": "sure"}, "is not a number")])
+def test_bad_options_are_refused(options, phrase):
+    from workbench.config import AuditConfig
+    from workbench.errors import CheckConfigError
+
+    with pytest.raises(CheckConfigError, match=phrase):
+        AuditConfig(check_options={"object_labels": options})

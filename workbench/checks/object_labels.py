@@ -1,0 +1,141 @@
+"""The registered check ``object_labels``: boxes with the wrong class, boxes in the wrong place, and
+objects nobody boxed, on a detection dataset.
+
+Two ways, one result (:class:`~workbench.results.object_labels.ObjectLabelIssuesResult`):
+
+- **with a detector's predictions** (``--predictions``: a COCO results JSON or a ``Detections`` field,
+  :mod:`workbench.io.object_predictions`), cleanlab's ``object_detection`` scores every box
+  (:mod:`workbench.checks.object_scores`);
+- **without**, the crops of the boxes are voted among their nearest crops
+  (``workbench.checks.object_crops.find_crop_label_issues``). Until that module is present, the check is
+  skipped with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Callable
+
+from workbench.checks.object_scores import ObjectScoreThresholds, find_object_label_issues
+from workbench.checks.objects import BOXES
+from workbench.checks.registry import (CheckInputs, GateSpec, Requirement, SampleField, SampleTag, SavedView, Writes,
+                                       register_check)
+from workbench.results.object_labels import ObjectLabelIssuesResult
+
+if TYPE_CHECKING:
+    from workbench.config import AuditConfig
+
+CROPS_MODULE = "workbench.checks.object_crops"
+SAMPLE_TAG = "wb:object_label_issue"
+
+
+@dataclass(frozen=True)
+class ObjectLabelOptions:
+    """``--check-option object_labels.swapped_threshold=0.3`` and so on.
+
+    The ``*_threshold`` options cut cleanlab's per-box scores (in [0, 1], low = likely wrong): a box at or
+    under its kind's threshold is flagged. ``confident``: predictions at least this sure are evidence of a
+    swapped or overlooked object; ``plausible``: predictions above this are used to judge a box's place.
+
+    Example:
+        >>> ObjectLabelOptions(swapped_threshold=0.3).thresholds().swapped
+        0.3
+    """
+
+    swapped_threshold: float = 0.5
+    badly_located_threshold: float = 0.5
+    overlooked_threshold: float = 0.5
+    confident: float = 0.95
+    plausible: float = 0.5
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{f.name} must be between 0 and 1, not {value}")
+
+    def thresholds(self) -> ObjectScoreThresholds:
+        return ObjectScoreThresholds(swapped=self.swapped_threshold, badly_located=self.badly_located_threshold,
+                                     overlooked=self.overlooked_threshold, confident=self.confident,
+                                     plausible=self.plausible)
+
+
+def crops_path() -> Callable[..., Any] | None:
+    """``find_crop_label_issues`` of the no-detector path, or ``None`` while that module is absent."""
+    import importlib
+
+    try:
+        module = importlib.import_module(CROPS_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != CROPS_MODULE:  # the module is there but lacks something it imports: a real error
+            raise
+        return None
+    return getattr(module, "find_crop_label_issues", None)
+
+
+EVIDENCE = Requirement(
+    "predicted boxes or box crops", lambda i: i.object_predictions is not None or crops_path() is not None,
+    "needs a detector's predictions (--predictions: a COCO results JSON or a Detections field with confidences); "
+    "the path without a detector (box crops) is not in this version")
+
+
+def _from_predictions(inputs: CheckInputs, options: ObjectLabelOptions) -> ObjectLabelIssuesResult:
+    cols, preds = inputs.columns, inputs.object_predictions
+    assert preds is not None
+    sizes = [(f.width, f.height) if f is not None else (None, None) for f in inputs.facts]
+    keep = [(n, row) for n, row in enumerate(preds.rows) if all(sizes[row])]
+    rows = [row for _, row in keep]
+    boxes = cols.boxes or tuple(() for _ in cols.ids)
+    object_ids = cols.object_ids or tuple(() for _ in cols.ids)
+    result = find_object_label_issues(
+        [cols.ids[r] for r in rows], [cols.filepaths[r] for r in rows], [cols.label_lists[r] for r in rows],
+        [boxes[r] for r in rows], [object_ids[r] for r in rows], [sizes[r] for r in rows],  # type: ignore[misc]
+        [preds.labels[n] for n, _ in keep], [preds.boxes[n] for n, _ in keep], [preds.scores[n] for n, _ in keep],
+        thresholds=options.thresholds())
+    facts = dict(result.facts, source=preds.source, unmatched_predictions=preds.n_unmatched,
+                 images_without_size=len(preds.rows) - len(rows))
+    return ObjectLabelIssuesResult(method=result.method, issues=result.issues, images=result.images,
+                                   n_images=result.n_images, n_objects=result.n_objects,
+                                   thresholds=result.thresholds, facts=facts)
+
+
+def _from_crops(inputs: CheckInputs, options: ObjectLabelOptions) -> ObjectLabelIssuesResult:
+    from workbench.results.object_labels import ImageLabelScore
+
+    find = crops_path()
+    assert find is not None
+    issues, facts = find(inputs, options)
+    cols = inputs.columns
+    flagged = {i.sample_id for i in issues}
+    images = tuple(ImageLabelScore(sid, fp, None, sid in flagged)
+                   for sid, fp, labs in zip(cols.ids, cols.filepaths, cols.label_lists) if labs)
+    return ObjectLabelIssuesResult(method="crops", issues=tuple(sorted(issues, key=lambda i: (i.score, i.filepath))),
+                                   images=images, n_images=len(images),
+                                   n_objects=sum(len(labs) for labs in cols.label_lists),
+                                   thresholds={}, facts=dict(facts))
+
+
+def _image_scores(r: ObjectLabelIssuesResult) -> dict[str, Any]:
+    return {i.sample_id: i.score for i in r.images if i.score is not None}
+
+
+def _flagged(r: ObjectLabelIssuesResult) -> set[str]:
+    return {i.sample_id for i in r.issues}
+
+
+@register_check(
+    name="object_labels", title="object label issues", result=ObjectLabelIssuesResult, needs=(BOXES, EVIDENCE),
+    count_key="object_label_issues",
+    writes=Writes(fields=(SampleField("object_label_score", "wb_object_label_score", _image_scores),),
+                  tags=(SampleTag("object_label_issue", SAMPLE_TAG, _flagged),),
+                  views=(SavedView("object_label_issue_images", "wb-object-label-issue-images", SAMPLE_TAG,
+                                   "wb_object_label_score"),)),
+    gate=GateSpec("object-label-issues", "objects with a label issue", lambda r: r.n_findings,
+                  total=lambda r, audit: max(r.n_objects, 1)),
+    section="sections/object_labels.html.j2", options=ObjectLabelOptions,
+    absent_export={"object_label_issues": None})
+def run(inputs: CheckInputs, config: AuditConfig, options: ObjectLabelOptions) -> ObjectLabelIssuesResult:
+    """The predictions path when the audit has predicted boxes, else the crops path."""
+    if inputs.object_predictions is not None:
+        return _from_predictions(inputs, options)
+    return _from_crops(inputs, options)
