@@ -31,6 +31,8 @@ class DatasetTable:
     task: str
     dataset_name: str
     source: str
+    #: The ground-truth field read (``None``: the dataset has no label field).
+    label_field: str | None = None
 
 
 #: Values a mask uses for "no class" unless the dataset's mask targets name them: background, VOC's void.
@@ -209,4 +211,4 @@ def to_table(dataset: Any, *, label_field: str | None = None, split_field: str |
             frame[name] = dataset.values(name)
     info = dataset.info.get("workbench", {})
     return DatasetTable(frame=frame, task=task, dataset_name=dataset.name,
-                        source=str(info.get("source", "")))
+                        source=str(info.get("source", "")), label_field=field)
