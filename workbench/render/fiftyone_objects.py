@@ -47,9 +47,11 @@ def sync_object_attr(dataset: Any, objects: str, attr: str, desired: dict[str, A
 
 def sync_object_tag(dataset: Any, label_field: str, objects: str, tag: str, members: set[str]) -> None:
     """Tag exactly the objects ``members`` of ``label_field`` with ``tag``."""
-    object_ids, tags = dataset.values([f"{objects}.id", f"{objects}.tags"], unwind=True)
-    tagged = {oid for oid, t in zip(object_ids, tags) if t and tag in t}
-    known = set(object_ids)
+    # Per sample, then per object: unwinding would flatten each object's tag list too, misaligning ids and tags.
+    object_ids, tags = dataset.values([f"{objects}.id", f"{objects}.tags"])
+    pairs = [(oid, t) for oids, ts in zip(object_ids, tags) for oid, t in zip(oids or (), ts or [None] * len(oids or ()))]
+    tagged = {oid for oid, t in pairs if t and tag in t}
+    known = {oid for oid, _ in pairs}
     if tagged - members:
         dataset.select_labels(ids=sorted(tagged - members), fields=label_field).untag_labels(tag, label_fields=label_field)
     if (members & known) - tagged:
