@@ -49,7 +49,8 @@ def sync_object_tag(dataset: Any, label_field: str, objects: str, tag: str, memb
     """Tag exactly the objects ``members`` of ``label_field`` with ``tag``."""
     # Per sample, then per object: unwinding would flatten each object's tag list too, misaligning ids and tags.
     object_ids, tags = dataset.values([f"{objects}.id", f"{objects}.tags"])
-    pairs = [(oid, t) for oids, ts in zip(object_ids, tags) for oid, t in zip(oids or (), ts or [None] * len(oids or ()))]
+    pairs = [(oid, t) for oids, ts in zip(object_ids, tags)
+             for oid, t in zip(oids or (), ts or [None] * len(oids or ()))]
     tagged = {oid for oid, t in pairs if t and tag in t}
     known = {oid for oid, _ in pairs}
     if tagged - members:
