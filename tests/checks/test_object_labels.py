@@ -148,6 +148,39 @@ def test_without_predictions_or_the_crops_path_the_check_is_skipped_with_the_rea
     assert result.counts()["object_label_issues"] is None
 
 
+def test_the_write_back_marks_the_flagged_objects_and_adds_the_overlooked_ones(planted):
+    """On the audited field's detections: the kind, score and suggestion; a label tag and a patches view; the
+    overlooked bird as a detection in ``wb_overlooked``; the images tagged. A second audit with the fix clears them."""
+    import fiftyone as fo
+
+    import workbench
+
+    data, dataset = planted
+    add_predictions_field(dataset, data)
+    cfg = workbench.AuditConfig(embedder="none", predictions="detector")
+    workbench.audit(dataset, cfg)
+    rows = zip(*dataset.values(["filepath", "ground_truth.detections.label", "ground_truth.detections.wb_label_issue",
+                                "ground_truth.detections.wb_suggested_label"]))
+    marked = {(Path(fp).stem, lab, kind, sug) for fp, labs, kinds, sugs in rows
+              for lab, kind, sug in zip(labs, kinds, sugs) if kind}
+    assert marked == {("img1", "dog", "swapped", "cat"), ("img2", "cat", "badly_located", None)}
+    assert dataset.count_label_tags() == {"wb:object-label-issue": 2}
+    patches = dataset.load_saved_view("wb-object-label-issues")
+    assert len(patches) == 2 and set(patches.values("ground_truth.label")) == {"dog", "cat"}
+    bird = dataset.match(fo.ViewField("filepath").ends_with("img3.png")).first()["wb_overlooked"]
+    assert [(d.label, [round(v, 3) for v in d.bounding_box]) for d in bird.detections] == [
+        ("bird", [0.605, 0.1, 0.25, 0.26])]
+    assert sorted(Path(s.filepath).stem for s in dataset.match_tags("wb:object_label_issue")) == ["img1", "img2",
+                                                                                                   "img3"]
+    # The swapped cat fixed by the annotator: its attribute and tag go, the others stay.
+    sample = dataset.match(fo.ViewField("filepath").ends_with("img1.png")).first()
+    next(d for d in sample.ground_truth.detections if d.bounding_box[0] < 0.5).label = "cat"
+    sample.save()
+    workbench.audit(dataset, cfg)
+    assert dataset.count_label_tags() == {"wb:object-label-issue": 1}
+    assert sorted(Path(s.filepath).stem for s in dataset.match_tags("wb:object_label_issue")) == ["img2", "img3"]
+
+
 @pytest.mark.parametrize("options, phrase", [({"swapped_threshold": 1.5}, "between 0 and 1"),
                                              ({"confident": "sure"}, "is not a number")])
 def test_bad_options_are_refused(options, phrase):

@@ -13,20 +13,23 @@ Two ways, one result (:class:`~workbench.results.object_labels.ObjectLabelIssues
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from workbench.checks.object_scores import ObjectScoreThresholds, find_object_label_issues
 from workbench.checks.objects import BOXES
-from workbench.checks.registry import (CheckInputs, GateSpec, Requirement, SampleField, SampleTag, SavedView, Writes,
-                                       register_check)
+from workbench.checks import registry as reg
+from workbench.checks.inputs import CheckInputs
 from workbench.results.object_labels import ObjectLabelIssuesResult
 
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
 
 CROPS_MODULE = "workbench.checks.object_crops"
+#: On the images holding a flagged object, and on the flagged objects themselves.
 SAMPLE_TAG = "wb:object_label_issue"
+OBJECT_TAG = "wb:object-label-issue"
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def crops_path() -> Callable[..., Any] | None:
     return getattr(module, "find_crop_label_issues", None)
 
 
-EVIDENCE = Requirement(
+EVIDENCE = reg.Requirement(
     "predicted boxes or box crops", lambda i: i.object_predictions is not None or crops_path() is not None,
     "needs a detector's predictions (--predictions: a COCO results JSON or a Detections field with confidences); "
     "the path without a detector (box crops) is not in this version")
@@ -119,18 +122,43 @@ def _image_scores(r: ObjectLabelIssuesResult) -> dict[str, Any]:
     return {i.sample_id: i.score for i in r.images if i.score is not None}
 
 
-def _flagged(r: ObjectLabelIssuesResult) -> set[str]:
+def _images_with_issues(r: ObjectLabelIssuesResult) -> set[str]:
     return {i.sample_id for i in r.issues}
 
 
-@register_check(
+def _on_objects(attr: str) -> Callable[[ObjectLabelIssuesResult], dict[str, Any]]:
+    """``{object id: issue.<attr>}`` for the flagged annotated objects (overlooked ones have no id)."""
+    return lambda r: {i.object_id: getattr(i, attr) for i in r.issues if i.object_id}
+
+
+def _overlooked(r: ObjectLabelIssuesResult) -> dict[str, list[dict[str, Any]]]:
+    """``{sample id: [the boxes nobody annotated]}``, as detections labelled with the suggested class."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for i in r.issues:
+        if i.kind == "overlooked" and i.box is not None:
+            out.setdefault(i.sample_id, []).append({"label": i.suggested_label, "bounding_box": list(i.box),
+                                                    "wb_label_score": i.score})
+    return out
+
+
+WRITES = reg.Writes(
+    fields=(reg.SampleField("object_label_score", "wb_object_label_score", _image_scores),
+            reg.SampleField("overlooked", "wb_overlooked", _overlooked, kind="detections")),
+    tags=(reg.SampleTag("object_label_issue", SAMPLE_TAG, _images_with_issues),),
+    views=(reg.SavedView("object_label_issue_images", "wb-object-label-issue-images", SAMPLE_TAG,
+                     "wb_object_label_score"),),
+    object_attrs=(reg.ObjectAttr("label_issue", "wb_label_issue", _on_objects("kind")),
+                  reg.ObjectAttr("label_score", "wb_label_score", _on_objects("score")),
+                  reg.ObjectAttr("suggested_label", "wb_suggested_label", _on_objects("suggested_label"))),
+    object_tags=(reg.ObjectTag("object_label_issue", OBJECT_TAG, lambda r: set(_on_objects("kind")(r))),),
+    patches=(reg.PatchesView("object_label_issues", "wb-object-label-issues", OBJECT_TAG, "wb_label_score"),))
+
+
+@reg.register_check(
     name="object_labels", title="object label issues", result=ObjectLabelIssuesResult, needs=(BOXES, EVIDENCE),
     count_key="object_label_issues",
-    writes=Writes(fields=(SampleField("object_label_score", "wb_object_label_score", _image_scores),),
-                  tags=(SampleTag("object_label_issue", SAMPLE_TAG, _flagged),),
-                  views=(SavedView("object_label_issue_images", "wb-object-label-issue-images", SAMPLE_TAG,
-                                   "wb_object_label_score"),)),
-    gate=GateSpec("object-label-issues", "objects with a label issue", lambda r: r.n_findings,
+    writes=WRITES,
+    gate=reg.GateSpec("object-label-issues", "objects with a label issue", lambda r: r.n_findings,
                   total=lambda r, audit: max(r.n_objects, 1)),
     section="sections/object_labels.html.j2", options=ObjectLabelOptions,
     absent_export={"object_label_issues": None})

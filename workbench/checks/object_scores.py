@@ -101,8 +101,9 @@ def find_object_label_issues(sample_ids: Sequence[str], filepaths: Sequence[str]
         thresholds: the per-kind cut-offs and confidence levels.
 
     Example:
-        >>> r = find_object_label_issues(["s"], ["/a.png"], [["cat"]], [[(0.1, 0.1, 0.4, 0.4)]], [["o1"]], [(100, 100)],
-        ...                              [["dog", "cat"]], [[(0.1, 0.1, 0.4, 0.41), (0.7, 0.7, 0.2, 0.2)]], [[0.99, 0.3]])
+        >>> r = find_object_label_issues(["s"], ["/a.png"], [["cat"]], [[(0.1, 0.1, 0.4, 0.4)]], [["o1"]],
+        ...                              [(100, 100)], [["dog", "cat"]],
+        ...                              [[(0.1, 0.1, 0.4, 0.41), (0.7, 0.7, 0.2, 0.2)]], [[0.99, 0.3]])
         >>> [(i.object_id, i.kind, i.suggested_label) for i in r.issues]
         [('o1', 'swapped', 'dog')]
     """
