@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                         "(ivf above 10,000)")
     a.add_argument("--no-incremental", action="store_true",
                    help="rebuild the k-NN graph instead of updating the one stored by the last audit")
-    a.add_argument("--predictions", help="CSV 'filepath,<class 1>,...' or a sample field with predictions")
+    a.add_argument("--predictions", help="classification: CSV 'filepath,<class 1>,...' or a sample field with "
+                   "probabilities; detection: a COCO results JSON or a Detections field with confidences")
     a.add_argument("--review-budget", type=_positive_int, metavar="N",
                    help="label errors: samples in the review queue, ranked by label quality (default: "
                         "cleanlab's estimate of the number of label issues)")

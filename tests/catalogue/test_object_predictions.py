@@ -48,6 +48,7 @@ CASES = [
     ("file names that match nothing", [_entry(image_id=None) | {"file_name": "elsewhere/x.png"}], 2,
      "match no image"),
     ("some ids match nothing", [_entry(), _entry(image_id=700)], 0, ""),
+    ("a classification CSV", "csv", 2, "a CSV of class probabilities is for classification"),
     ("field that does not exist", "field:detector", 2, "is neither a file nor a field of the dataset"),
     ("field without confidences", "field:ground_truth", 2, "score None is not a number"),
 ]
@@ -62,6 +63,9 @@ def test_bad_object_predictions_are_input_errors(tmp_path: Path, unique_name: st
         preds.write_bytes(content)
     elif isinstance(content, str) and content.startswith("field:"):
         preds = content.removeprefix("field:")  # type: ignore[assignment]
+    elif content == "csv":
+        preds = root / "predictions.csv"
+        preds.write_text("filepath,cat,dog\n")
     elif content == "labels.json":
         preds = root / "labels.json"
     elif content is not None:

@@ -90,7 +90,7 @@ class ResultOf:
 
 LABELS = Requirement("labels", lambda i: i.task == "classification" and any(x is not None for x in i.columns.labels),
                      "needs image-level class labels (a Classification field)",
-                     {"detection": "detection label review needs predicted boxes, which this version does not take",
+                     {"detection": "a detection dataset's labels are reviewed per object (the object_labels check)",
                       "segmentation": "segmentation masks are not reviewed for label errors in this version"})
 ANY_LABELS = Requirement("any labels", lambda i: any(i.columns.label_lists), "the dataset has no labels")
 SPLITS = Requirement("splits", lambda i: any(s is not None for s in i.columns.splits),

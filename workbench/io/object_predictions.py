@@ -263,6 +263,9 @@ def read_object_predictions(spec: str, *, filepaths: Sequence[str], sizes: Seque
     """
     path = Path(spec).expanduser()
     unmatched = 0
+    if path.suffix.lower() == ".csv":
+        raise PredictionsError(f"predictions {spec!r}: a CSV of class probabilities is for classification; a "
+                               f"detection dataset takes {RESULTS_SHAPE} or a field holding Detections")
     if path.suffix.lower() == ".json" or path.is_file():
         categories, ids = coco_ground_truth(info, filepaths)
         if not categories:  # not loaded from COCO: ids index the dataset's class list
