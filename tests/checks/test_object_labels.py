@@ -189,3 +189,31 @@ def test_bad_options_are_refused(options, phrase):
 
     with pytest.raises(CheckConfigError, match=phrase):
         AuditConfig(check_options={"object_labels": options})
+
+
+def test_hostile_class_names_and_paths_are_escaped_in_the_report_and_panel(planted):
+    """Dataset strings (classes, suggestions, paths) reach the report and the notebook tab escaped."""
+    import dataclasses
+
+    import workbench
+    from tests.panels.test_panels import find, html_text
+    from workbench.render.html_report import render_html
+
+    data, dataset = planted
+    add_predictions_field(dataset, data)
+    result = _audit(dataset, "detector")
+    found = result.findings["object_labels"]
+    xss = '<img src=x onerror=alert(1)>'
+    hostile = dataclasses.replace(found, issues=tuple(
+        dataclasses.replace(i, label=xss, suggested_label="<script>alert(2)</script>",
+                            filepath=i.filepath.replace("img", '"><svg onload=alert(3)>')) for i in found.issues))
+    audit = result.replace(findings={**result.findings, "object_labels": hostile})
+    html = render_html(audit)
+    assert xss not in html and "<script>alert(2)" not in html and "<svg onload" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    tab = workbench.show(audit)
+    seen = html_text(tab)
+    assert xss not in seen and "<script>alert(2)" not in seen
+    assert len(find(tab)) > 0 and "&lt;script&gt;alert(2)&lt;/script&gt;" in seen
+    # the summary is plain text (the report and panels escape it); control characters would be shown escaped
+    assert "swapped most: <img src=x onerror=alert(1)> -> <script>alert(2)</script> (1)" in hostile.summary()
