@@ -126,11 +126,12 @@ def find_object_label_issues(sample_ids: Sequence[str], filepaths: Sequence[str]
                                        images=tuple(ImageLabelScore(s, f, 1.0, False)
                                                     for s, f in zip(sample_ids, filepaths)))
     cl_labels, cl_preds = to_cleanlab(labs, bxs, pred_labels, pred_boxes, pred_scores, sizes, classes)
-    swap = od_rank.compute_swap_box_scores(labels=cl_labels, predictions=cl_preds,
+    shared = _auxiliary_inputs(cl_labels, cl_preds)  # the box matrices, computed once for the three scores
+    swap = od_rank.compute_swap_box_scores(labels=cl_labels, predictions=cl_preds, auxiliary_inputs=shared,
                                            high_probability_threshold=thresholds.confident)
-    badloc = od_rank.compute_badloc_box_scores(labels=cl_labels, predictions=cl_preds,
+    badloc = od_rank.compute_badloc_box_scores(labels=cl_labels, predictions=cl_preds, auxiliary_inputs=shared,
                                                low_probability_threshold=thresholds.plausible)
-    overlooked = od_rank.compute_overlooked_box_scores(labels=cl_labels, predictions=cl_preds,
+    overlooked = od_rank.compute_overlooked_box_scores(labels=cl_labels, predictions=cl_preds, auxiliary_inputs=shared,
                                                        high_probability_threshold=thresholds.confident)
     image_scores = od_rank.get_label_quality_scores(cl_labels, cl_preds, verbose=False)
     image_flags = od_filter.find_label_issues(cl_labels, cl_preds)
@@ -163,6 +164,17 @@ def find_object_label_issues(sample_ids: Sequence[str], filepaths: Sequence[str]
     facts["cleanlab_flagged_images"] = int(np.sum(image_flags))
     return ObjectLabelIssuesResult(method="predictions", issues=tuple(issues), images=images, n_images=len(sample_ids),
                                    n_objects=n_objects, thresholds=limits, facts=facts)
+
+
+def _auxiliary_inputs(labels: list[dict], predictions: list[list]) -> list[dict] | None:
+    """cleanlab's per-image box matrices (the documented ``auxiliary_inputs`` of its ``compute_*_box_scores``),
+    built by its own helper at its default ``alpha``; ``None`` (each call builds them) if a cleanlab version
+    lacks the helper. Building them is most of the work: once instead of three times."""
+    from cleanlab.internal.constants import ALPHA
+    from cleanlab.object_detection import rank as od_rank
+
+    build = getattr(od_rank, "_get_valid_inputs_for_compute_scores", None)
+    return build(ALPHA, labels, predictions) if build is not None else None
 
 
 def _swap_suggestion(box: Sequence[float], label: str, preds: Sequence[Any], classes: Sequence[str],
