@@ -123,11 +123,12 @@ def test_findings_reach_the_json_summary_gate_and_report(planted):
     export = json.loads(json.dumps(to_export_dict(result), allow_nan=False))
     assert export["object_label_issues"]["counts"] == {"swapped": 1, "badly_located": 1, "overlooked": 1}
     assert result.counts()["object_label_issues"] == 3
-    assert "3 object label issues" in text_summary(result)
+    assert "object labels  3 object label issues in 3 of 8 images (predictions)" in text_summary(result)
     gate = evaluate_gates(result, parse_gates("object-label-issues>2"))[0]
     assert gate.failed and gate.message.startswith("object-label-issues>2: 3")
     html = render_html(result)
     assert 'id="object-labels"' in html and "badly located" in html and "overlooked" in html
+    assert "<td>nan</td>" not in html  # an overlooked object has no given class: a dash
 
     from workbench.results import AuditResult
 

@@ -155,11 +155,10 @@ WRITES = reg.Writes(
 
 
 @reg.register_check(
-    name="object_labels", title="object label issues", result=ObjectLabelIssuesResult, needs=(BOXES, EVIDENCE),
-    count_key="object_label_issues",
-    writes=WRITES,
+    name="object_labels", title="object labels", report_title="Object label issues", result=ObjectLabelIssuesResult,
+    needs=(BOXES, EVIDENCE), count_key="object_label_issues", writes=WRITES,
     gate=reg.GateSpec("object-label-issues", "objects with a label issue", lambda r: r.n_findings,
-                  total=lambda r, audit: max(r.n_objects, 1)),
+                      total=lambda r, audit: max(r.n_objects, 1)),
     section="sections/object_labels.html.j2", options=ObjectLabelOptions,
     absent_export={"object_label_issues": None})
 def run(inputs: CheckInputs, config: AuditConfig, options: ObjectLabelOptions) -> ObjectLabelIssuesResult:
