@@ -17,11 +17,12 @@ from workbench.results.core import (SCHEMA_VERSION, AuditArtifacts, AuditResult,
                                     EmbeddingInfo, NeighborInfo, upgrade_v1)
 from workbench.results.files import FileProblem, FileProblemKind, IntegrityResult
 from workbench.results.labels import ClassErrorRate, LabelIssue, LabelIssuesResult, TierPrecision
+from workbench.results.object_labels import ImageLabelScore, ObjectLabelIssue, ObjectLabelIssuesResult
 from workbench.results.protocol import CheckResult
 
 __all__ = ["SCHEMA_VERSION", "STRENGTH_BANDS", "AttributeAssociation", "AuditArtifacts", "AuditResult",
            "BalanceResult", "BiasResult", "CheckResult", "CheckState", "CheckStatus", "ClassErrorRate",
            "ClassReadiness", "DuplicateCluster", "DuplicateKind", "DuplicateLink", "DuplicatesResult",
-           "EmbeddingInfo", "FileProblem", "FileProblemKind", "IntegrityResult", "LabelIssue", "LabelIssuesResult",
-           "LeakPair", "LeakageResult", "NearCalibration", "NeighborInfo", "SplitShift", "Task", "TierPrecision",
-           "upgrade_v1"]
+           "EmbeddingInfo", "FileProblem", "FileProblemKind", "ImageLabelScore", "IntegrityResult", "LabelIssue",
+           "LabelIssuesResult", "LeakPair", "LeakageResult", "NearCalibration", "NeighborInfo", "ObjectLabelIssue",
+           "ObjectLabelIssuesResult", "SplitShift", "Task", "TierPrecision", "upgrade_v1"]
