@@ -56,6 +56,19 @@ def test_thresholds_decide_what_is_flagged():
     assert {i.kind for i in unsure.issues} == {"badly_located"}  # no prediction is sure enough to swap or add
 
 
+def test_negative_images_unpredicted_images_and_unpredicted_classes():
+    """A confident box on an image with no annotation is overlooked; an image the detector left empty and a
+    class it never predicts give no evidence, so nothing is flagged there."""
+    r = find_object_label_issues(
+        ["a", "b", "c"], ["/a", "/b", "/c"], [[], ["cat"], ["cat", "bird"]],
+        [[], [(0.1, 0.1, 0.3, 0.3)], [(0.1, 0.1, 0.3, 0.3), (0.6, 0.6, 0.2, 0.2)]], [[], ["b1"], ["c1", "c2"]],
+        [(100, 100)] * 3, [["dog"], [], ["cat"]], [[(0.5, 0.5, 0.2, 0.2)], [], [(0.1, 0.1, 0.3, 0.3)]],
+        [[0.99], [], [0.98]])
+    assert [(i.sample_id, i.kind, i.suggested_label) for i in r.issues] == [("a", "overlooked", "dog")]
+    assert [(i.sample_id, i.flagged) for i in r.images] == [("a", True), ("b", False), ("c", False)]
+    assert {i.sample_id: i.score for i in r.images}["b"] == 1.0
+
+
 def test_the_result_round_trips_through_json():
     r = find_object_label_issues(*_pure_inputs())
     data = json.loads(json.dumps(to_jsonable(r), allow_nan=False))
