@@ -109,7 +109,15 @@ def _round(box: Sequence[float]) -> list[float]:
 
 
 def jitter(box: Box, target: float, rng: np.random.Generator, size: tuple[int, int]) -> list[float]:
-    """Move the four edges of ``box`` in a random direction until its IoU with ``box`` is about ``target``."""
+    """Move the four edges of ``box`` in a random direction until its IoU with ``box`` is about ``target``.
+
+    The result is clipped to the image (``size``: width, height) and rounded to 0.1 px.
+
+    Example:
+        >>> box = jitter((50.0, 40.0, 80.0, 60.0), 0.85, np.random.default_rng(0), (320, 240))
+        >>> round(iou(box, (50.0, 40.0, 80.0, 60.0)), 2)
+        0.85
+    """
     x, y, w, h = box
     d = rng.normal(size=4)
     d /= np.linalg.norm(d)
