@@ -75,6 +75,14 @@ def test_files_exist_and_fit_the_budget(labels: dict[str, Any]) -> None:
     assert total <= MAX_BYTES, f"data/detection-demo is {total} bytes"
 
 
+def test_the_folder_reads_as_the_ground_truth_alone() -> None:
+    """The annotators' COCO files sit in a subfolder: a COCO JSON beside labels.json would be read too."""
+    from workbench.io.formats.coco import detect
+
+    spec = detect(ROOT)
+    assert spec is not None and [p.name for _, p in spec.parts] == ["labels.json"]
+
+
 def test_splits_follow_the_wallpapers(labels: dict[str, Any], planted: dict[str, Any]) -> None:
     """Crops of one photo overlap, so a whole wallpaper lands in one split; about 10% negatives."""
     split_of: dict[str, set[str]] = defaultdict(set)
