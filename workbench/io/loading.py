@@ -333,18 +333,23 @@ def _drop_non_image_entries(coco: dict, labels_path: Path, images_dir: Path, roo
 
 def import_yolo(dataset: Any, spec: SourceSpec, split: str | None, yaml_path: Path, label_field: str,
                 tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
-    """A YOLO dataset from its ``data.yaml``; each image is tagged with the split the YAML gives it."""
+    """A YOLO dataset from its ``data.yaml`` (each image tagged with the split the YAML gives it), or a YOLOv4
+    one from its ``obj.names`` (tagged ``tags``: the split folder it is in, if any)."""
     # Parsed here rather than by FiftyOne's YOLOv5 importer, which aborts on the first bad line,
     # names unknown class ids after the id and skips images without a label file.
     from fiftyone.utils.data.importers import parse_dataset_info
 
+    from workbench.io.formats.yolo import darknet_config
+
     fo = fiftyone()
-    parsed = read_yolo_dataset(yaml_path, allow_outside_root=allow_outside_root)
+    darknet = spec.format == "yolov4"  # obj.names: no split
+    parsed = read_yolo_dataset(yaml_path, allow_outside_root=allow_outside_root,
+                               config=darknet_config(yaml_path) if darknet else None)
     samples = []
     for img in parsed.images:  # an image without a label file is a negative: empty Detections
         objects = [fo.Detection(label=b.label, bounding_box=list(b.bounding_box), confidence=b.confidence)
                    for b in img.boxes]
-        samples.append(fo.Sample(filepath=img.filepath, tags=[img.split],
+        samples.append(fo.Sample(filepath=img.filepath, tags=list(tags or []) if darknet else [img.split],
                                  **{label_field: fo.Detections(detections=objects)}))
     dataset.add_samples(samples, progress=False)
     parse_dataset_info(dataset, {"classes": list(parsed.classes)})
