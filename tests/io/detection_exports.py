@@ -43,6 +43,8 @@ EXPORTERS = {
     "coco-split-folders": ("COCODetectionDataset", True),
     "voc-split-folders": ("VOCDetectionDataset", True),
     "cvat-split-folders": ("CVATImageDataset", True),
+    "fiftyone-detection": ("FiftyOneImageDetectionDataset", False),
+    "fiftyone": ("FiftyOneDataset", False),
 }
 
 

@@ -3,7 +3,7 @@
 A twelve-image dataset with a tiny box, a duplicated box and a negative image
 (:mod:`tests.io.detection_exports`) is written with ``COCODetectionDataset``, ``YOLOv5Dataset``,
 ``YOLOv4Dataset``, ``VOCDetectionDataset`` and ``CVATImageDataset`` (whole, and once per split
-folder), then audited with ``workbench audit EXPORT --json``: the ``objects`` check must run and
+folder), ``FiftyOneImageDetectionDataset`` and ``FiftyOneDataset``, then audited with ``workbench audit EXPORT --json``: the ``objects`` check must run and
 find every instance per class, the negative, the tiny and the duplicate box; the boxes workbench
 read must match the originals within 1e-3, and the split must survive where the layout holds it.
 """
@@ -20,10 +20,11 @@ from tests.io.detection_exports import (DUPLICATE_IMAGE, EXPORTERS, NEGATIVE_IMA
                                         TINY_IMAGE, expected_counts, export_detection, relative_box)
 
 #: Layouts whose files say which split an image is in.
-CARRIES_SPLIT = {"yolov5", "coco-split-folders", "voc-split-folders", "cvat-split-folders"}
+CARRIES_SPLIT = {"yolov5", "coco-split-folders", "voc-split-folders", "cvat-split-folders", "fiftyone"}
 #: The ``--format`` each export must be recognised as.
 DETECTED = {"coco": "coco", "yolov5": "yolo", "yolov4": "yolov4", "voc": "voc", "cvat": "cvat",
-            "coco-split-folders": "coco", "voc-split-folders": "voc", "cvat-split-folders": "cvat"}
+            "coco-split-folders": "coco", "voc-split-folders": "voc", "cvat-split-folders": "cvat",
+            "fiftyone-detection": "fiftyone-detection", "fiftyone": "fiftyone"}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def test_fiftyone_export_gets_the_object_level_audit(layout, exports, tmp_path, 
     objects = doc["objects"]
     assert {c: v["instances"] for c, v in objects["classes"].items()} == expected_counts()
     assert objects["n_images"] == len(OBJECTS) and objects["n_negative"] == 1
-    assert objects["n_objects"] == sum(map(len, OBJECTS.values()))
+    assert objects["n_objects"] == sum(map(len, OBJECTS.values())) and objects["n_masks"] == 0
     flagged = sorted((Path(i["path"]).stem, i["label"], tuple(i["kinds"])) for i in objects["issues"])
     assert flagged == [(TINY_IMAGE, "bird", ("tiny",)), (DUPLICATE_IMAGE, OBJECTS[DUPLICATE_IMAGE][-1][0],
                                                             ("duplicate",))]
@@ -82,5 +83,30 @@ def test_fiftyone_export_is_recognised_as_its_layout(layout, exports):
 
     spec = detect_layout(exports[layout])
     assert spec.format == DETECTED[layout]
-    assert sorted({split for split, _ in spec.parts} - {None}) == (["train", "val"] if layout in CARRIES_SPLIT
-                                                                   and layout != "yolov5" else [])
+    assert sorted({split for split, _ in spec.parts} - {None}) == (["train", "val"] if layout.endswith("-split-folders")
+                                                                   else [])
+
+
+def test_cvat_export_of_polygons_gets_the_object_level_audit(tmp_path, unique_name):
+    """CVAT carries polygons too (FiftyOne ``Polylines``): each is audited by the box around its points."""
+    import fiftyone as fo
+
+    from tests.io.detection_exports import detection_dataset
+
+    source = detection_dataset(tmp_path / "images", f"{unique_name}-src")
+    try:
+        for sample in source:
+            sample["outlines"] = fo.Polylines(polylines=[
+                fo.Polyline(label=d.label, closed=True, filled=True, points=[[(x, y), (x + w, y), (x + w, y + h), (x, y + h)]])
+                for d in sample.ground_truth.detections for x, y, w, h in [d.bounding_box]])
+            sample.save()
+        source.export(export_dir=str(tmp_path / "cvat"), dataset_type=fo.types.CVATImageDataset, label_field="outlines")
+    finally:
+        source.delete()
+    doc = _audit(tmp_path / "cvat", unique_name, tmp_path / "audit.json")
+    objects = doc["objects"]
+    assert doc["checks"]["objects"]["state"] == "ran" and "<polygon" in (tmp_path / "cvat" / "labels.xml").read_text()
+    assert {c: v["instances"] for c, v in objects["classes"].items()} == expected_counts()
+    assert objects["n_negative"] == 1
+    assert sorted((Path(i["path"]).stem, tuple(i["kinds"])) for i in objects["issues"]) == [
+        (TINY_IMAGE, ("tiny",)), (DUPLICATE_IMAGE, ("duplicate",))]

@@ -21,6 +21,7 @@ from workbench.errors import SourceError
 from workbench.io.boundary import is_within
 from workbench.io.box_checks import check_boxes
 from workbench.io.coco_checks import validate_coco
+from workbench.io.instance_masks import add_coco_mask_shapes
 from workbench.io.sources import SourceSpec, coco_images_dir, read_json, resolve_source
 from workbench.io.yolo_labels import read_yolo_dataset
 
@@ -255,7 +256,10 @@ def import_class_tree(dataset: Any, spec: SourceSpec, split: str | None, root: P
 
 def import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path: Path, label_field: str,
                 tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
-    """A COCO detection JSON, validated first: bad entries are dropped and reported, the file is never changed."""
+    """A COCO detection JSON, validated first: bad entries are dropped and reported, the file is never changed.
+
+    Segmentations are not loaded as masks: each is summarised on its object (``wb_mask``, see
+    :mod:`workbench.io.instance_masks`) for the objects check's mask/box comparison."""
     fo = fiftyone()
     raw = read_json(labels_path)
     images_dir = spec.images_dir or coco_images_dir(labels_path, split)
@@ -275,10 +279,11 @@ def import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path: 
     clean, problems = validate_coco(raw, source=str(labels_path), measure=measure)
     clean, not_images = _drop_non_image_entries(clean, labels_path, images_dir, (spec.root, images_dir))
     problems += not_images
+    clean = add_coco_mask_shapes(clean)  # instance masks summarised on each annotation (wb_mask)
     with tempfile.TemporaryDirectory(prefix="workbench-coco-") as tmp:
         path = labels_path
         if problems or clean != raw:
-            # Import a cleaned copy (entries dropped, boxes clipped, sizes filled in);
+            # Import a cleaned copy (entries dropped, boxes clipped, sizes filled in, masks summarised);
             # the user's annotation file is never modified.
             path = Path(tmp) / labels_path.name
             path.write_text(json.dumps(clean), encoding="utf-8")

@@ -117,9 +117,10 @@ def _file_spec(path: Path) -> SourceSpec:
 
 
 def diagnose(root: Path) -> list[str]:
-    """Why JSONs in the COCO places were not read, for the refusal message."""
+    """Why JSONs in the COCO places (and in split folders) were not read, for the refusal message."""
     notes = []
-    for folder in (root, root / "annotations"):
+    splits = sorted(d for d in root.iterdir() if d.is_dir() and d.name.lower() in SPLIT_NAMES)
+    for folder in (root, root / "annotations", *splits):
         for p in sorted(folder.glob("*.json")) if folder.is_dir() else ():
             if p.name.startswith(".") or is_coco_detection(p):
                 continue
