@@ -4,12 +4,13 @@ The source is :mod:`tests.io.detection_exports`' twelve-image dataset (29 boxes,
 by ``YOLOv4Dataset``, ``YOLOv5Dataset``, ``VOCDetectionDataset``, ``CVATImageDataset`` or
 ``COCODetectionDataset`` (once per split folder), then one file is damaged the way files get
 damaged: a truncated XML or JSON, a label line missing a value, a box past the image's edge, an
-empty class list. Each case states the exit code and phrases of the output, and that no file of
+empty class list; COCO instance segmentations that are empty, misplaced or unreadable. Each case states the exit code and phrases of the output, and that no file of
 the dataset changed (:func:`untouched`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Callable
@@ -17,6 +18,7 @@ from typing import Callable
 import pytest
 
 from tests.catalogue.harness import Case, run_cli, untouched
+from tests.conftest import write_image
 from tests.io.detection_exports import export_detection
 
 
@@ -58,6 +60,23 @@ def _empty(relative: str) -> Callable[[Path], None]:
     return damage
 
 
+def _coco_segmentations(*segmentations: object) -> Callable[[Path], Path]:
+    """A COCO JSON of 64x64 images, each with one ``cat`` box (16, 16, 32, 32) and the given ``segmentation``
+    (after a first image whose polygon fills its box, so the file holds instance masks)."""
+    def build(tmp: Path) -> Path:
+        root = tmp / "dataset"
+        images, annotations = [], []
+        for n, seg in enumerate(([[16, 16, 48, 16, 48, 48, 16, 48]], *segmentations)):
+            write_image(root / "data" / f"{n}.png", 70 + n, size=64)
+            images.append({"id": n + 1, "file_name": f"{n}.png", "width": 64, "height": 64})
+            annotations.append({"id": n + 1, "image_id": n + 1, "category_id": 1, "bbox": [16, 16, 32, 32],
+                                "area": 1024, "iscrowd": 0, "segmentation": seg})
+        (root / "labels.json").write_text(json.dumps({"images": images, "annotations": annotations,
+                                                      "categories": [{"id": 1, "name": "cat"}]}))
+        return root
+    return build
+
+
 CASES = {
     "yolov4-export-is-audited-as-detection": Case(_export("yolov4"), 0, (
         "(detection, 12 samples, 3 classes, splits: none)", "2 of 29 objects flagged: 1 tiny, 1 duplicate")),
@@ -81,6 +100,22 @@ CASES = {
         "(detection, 12 samples, 3 classes, splits: train, val)",), ("--format", "coco")),
     "yolov4-forced-on-a-coco-export-says-what-is-missing": Case(_export("coco"), 2, (
         "--format yolov4:", "obj.names"), ("--format", "yolov4")),
+    # Instance segmentations: each mask is compared with its box, or left unchecked when it can't be read.
+    "coco-segmentation-empty-polygon-list-is-an-empty-mask": Case(_coco_segmentations([]), 0, (
+        "1 of 2 objects flagged: 1 empty_mask",)),
+    "coco-segmentation-polygon-in-a-corner-of-its-box-is-a-mismatch": Case(
+        _coco_segmentations([[36, 36, 48, 36, 48, 48, 36, 48]]), 0, ("1 of 2 objects flagged: 1 mask_box_mismatch",)),
+    "coco-segmentation-malformed-polygon-is-left-unchecked": Case(_coco_segmentations([["x", "y", "z"]]), 0, (
+        "no object flagged among 2",)),
+    "coco-segmentation-compressed-rle-is-left-unchecked": Case(_coco_segmentations({"counts": "PPYo0", "size": [64, 64]}),
+                                                               0, ("no object flagged among 2",)),
+    "coco-segmentation-rle-of-the-wrong-size-is-left-unchecked": Case(
+        _coco_segmentations({"counts": [10, 5], "size": [64, 64]}), 0, ("no object flagged among 2",)),
+    "objects-mask-iou-above-1-is-refused": Case(_coco_segmentations([]), 2, ("mask_iou must be between 0 and 1",),
+                                                ("--check-option", "objects.mask_iou=1.5")),
+    "objects-mask-threshold-relaxed-by-option": Case(
+        _coco_segmentations([[36, 36, 48, 36, 48, 48, 36, 48]]), 0, ("no object flagged among 2",),
+        ("--check-option", "objects.mask_iou=0.1", "--check-option", "objects.min_mask_fill=0")),
 }
 
 

@@ -87,3 +87,21 @@ def test_a_coco_instance_segmentation_export_is_read_back_with_its_mask_summarie
     shifted = next(i for i in objects["issues"] if "shifted" in i["path"])
     assert 0.3 < shifted["mask_iou"] < 0.45  # polygons drawn back from the exported contour: close to 0.375
     assert "1 empty_mask, 1 mask_box_mismatch" in " ".join(result.stdout.split())
+
+
+def test_masks_stored_in_files_are_read_and_an_unreadable_one_counts_as_none(tmp_path, unique_name):
+    import fiftyone as fo
+    from PIL import Image
+
+    from workbench.checks.mask_box import MaskShape
+    from workbench.io.table import to_table
+
+    Image.fromarray(_shifted().astype(np.uint8) * 255).save(tmp_path / "shifted-mask.png")
+    (tmp_path / "broken-mask.png").write_bytes(b"not a png")
+    ds = fo.Dataset(unique_name)
+    ds.add_sample(fo.Sample(filepath=str(write_image(tmp_path / "a.png", 1)), ground_truth=fo.Detections(detections=[
+        fo.Detection(label="cat", bounding_box=BOX, mask_path=str(tmp_path / "shifted-mask.png")),
+        fo.Detection(label="cat", bounding_box=BOX, mask_path=str(tmp_path / "broken-mask.png"))])))
+    shapes = to_table(ds).frame["mask_shapes"][0]
+    assert isinstance(shapes[0], MaskShape) and shapes[0].box == pytest.approx((0.5625, 0.25, 0.1875, 0.5))
+    assert shapes[1] is None

@@ -60,8 +60,8 @@ def add_coco_mask_shapes(coco: dict) -> dict:
         else:
             out.append(dict(ann, **{ATTRIBUTE: shape.to_list()}))
     if undecoded:
-        log.info("%d COCO segmentations (compressed RLE, or malformed) were not decoded: their masks are not "
-                 "compared with their boxes", undecoded)
+        log.warning("%d COCO segmentations (compressed RLE, or malformed) were not decoded: their masks are not "
+                    "compared with their boxes", undecoded)
     return dict(coco, annotations=out)
 
 
