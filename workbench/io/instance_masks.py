@@ -98,9 +98,12 @@ def read_mask_shapes(dataset: Any, field: str) -> list[list[MaskShape | None]] |
     Masks are read :data:`CHUNK` samples at a time and summarised at once; masks stored in files
     (``mask_path``) are opened one by one. An unreadable mask file counts as no mask.
     """
+    from workbench._fo import fiftyone
+
+    fo = fiftyone()
     path = f"{field}.detections"
-    if not any(dataset.count(f"{path}.{key}") for key in ("mask", "mask_path", ATTRIBUTE)):
-        return None
+    if not any(dataset.aggregate([fo.Count(f"{path}.{key}") for key in ("mask", "mask_path", ATTRIBUTE)])):
+        return None  # one pass over the objects: no mask anywhere
     ids = dataset.values("id")
     out: list[list[MaskShape | None]] = []
     for start in range(0, len(ids), CHUNK):
