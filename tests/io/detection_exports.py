@@ -64,12 +64,11 @@ def expected_counts() -> dict[str, int]:
 def detection_dataset(images: Path, name: str) -> Any:
     """The FiftyOne dataset of :data:`OBJECTS` (images written under ``images``), field ``ground_truth``."""
     import fiftyone as fo
+    from PIL import Image
 
     samples = []
     for n, (stem, objects) in enumerate(OBJECTS.items()):
         path = write_image(images / f"{stem}.png", 500 + n)
-        from PIL import Image
-
         Image.open(path).resize((WIDTH, HEIGHT)).save(path)
         detections = [fo.Detection(label=label, bounding_box=list(relative_box(*px))) for label, *px in objects]
         samples.append(fo.Sample(filepath=str(path), tags=[SPLITS[stem]],
