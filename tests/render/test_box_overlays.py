@@ -1,0 +1,151 @@
+"""Box histograms and box overlays in the HTML report, from a real detection audit (FiftyOne's database,
+real image files, ``embedder="none"``): the flagged boxes sit where the objects are on each thumbnail,
+class names are escaped in the overlays and the plots, and the histograms survive the JSON round trip."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workbench.checks.objects import (
+    ASPECT_BIN_EDGES,
+    SIZE_BIN_EDGES,
+    ObjectsResult,
+    find_object_issues,
+)
+from workbench.render.overlays import Overlay, overlay_svg, overlays_for
+from workbench.results.serialize import from_jsonable, to_jsonable
+
+#: A class name that would run or break markup if shown unescaped.
+HOSTILE = '<script>alert("x")</script>\''
+
+
+def detection_audit(folder: Path, name: str) -> Any:
+    """Audit four images (64 × 32 px): a repeated hostile-named box, a tiny cat, a box past the edge, a negative."""
+    import fiftyone as fo
+    import numpy as np
+    from PIL import Image
+
+    import workbench
+
+    boxes = {"a": [(HOSTILE, [0.1, 0.1, 0.4, 0.4]), (HOSTILE, [0.1, 0.1, 0.4, 0.4]), ("dog", [0.5, 0.5, 0.3, 0.3])],
+             "b": [("cat", [0.5, 0.25, 0.02, 0.5]), ("cat", [0.1, 0.1, 0.3, 0.6])],
+             "c": [("dog", [0.8, 0.2, 0.4, 0.2])], "d": []}
+    ds = fo.Dataset(name)
+    for n, (stem, objects) in enumerate(boxes.items()):
+        path = folder / "images" / f"{stem}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pixels = np.random.default_rng(n).integers(0, 255, (4, 8, 3), dtype=np.uint8)
+        Image.fromarray(pixels).resize((64, 32), Image.Resampling.NEAREST).save(path)
+        ds.add_sample(fo.Sample(filepath=str(path), ground_truth=fo.Detections(detections=[
+            fo.Detection(label=lab, bounding_box=box) for lab, box in objects])))
+    ds.info["workbench"] = {"source": str(folder / "images")}
+    ds.save()
+    return workbench.audit(ds, workbench.AuditConfig(embedder="none"))
+
+
+@pytest.fixture
+def audited(tmp_path: Path, unique_name: str) -> Any:
+    return detection_audit(tmp_path, unique_name)
+
+
+def _section(html: str, anchor: str) -> str:
+    start = html.index(f'<section id="{anchor}">')
+    return html[start:html.index("</section>", start)]
+
+
+def _figures(html: str, section: str) -> list[dict[str, Any]]:
+    ids = re.findall(r'data-figure="(wb-fig-\d+-data)"', section)
+    return [json.loads(re.search(rf'<script type="application/json" id="{i}">(.*?)</script>', html, re.DOTALL).group(1))
+            for i in ids]
+
+
+def test_report_draws_each_flagged_box_on_its_thumbnail(audited: Any) -> None:
+    from workbench.render.html_report import render_html
+
+    html = render_html(audited)
+    objects = _section(html, "objects")
+    # b.png: the tiny cat at (0.5, 0.25, 0.02, 0.5) of a 64 × 32 image, thumbnail kept at 64 × 32 (never upscaled)
+    row = next(r for r in objects.split("<tr>") if "b.png" in r)
+    svg = re.search(r'<div class="thumb-box ">.*?(<svg .*?</svg>)</div>', row, re.DOTALL).group(1)
+    assert 'viewBox="0 0 64 32"' in svg
+    assert re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"', svg) == [
+        ("32", "8", "1.3", "16")]  # only the flagged box; the good cat is not drawn
+    assert "<title>cat: tiny</title>" in svg
+    # the box past the edge of c.png and both repeated boxes of a.png are drawn too
+    row_c = next(r for r in objects.split("<tr>") if "c.png" in r)
+    assert '<rect x="51.2" y="6.4" width="25.6" height="6.4"' in row_c
+    row_a = next(r for r in objects.split("<tr>") if "a.png" in r)
+    assert row_a.count('<rect x="6.4" y="3.2" width="25.6" height="12.8"') == 1  # the duplicate only
+    # the histograms: size and aspect, one trace per class
+    figures = _figures(html, objects)
+    assert [len(f["data"]) for f in figures] == [3, 3]
+    cat = next(t for t in figures[0]["data"] if t["name"] == "cat")
+    assert sum(k for _, k in cat["customdata"]) == 2 and figures[0]["layout"]["xaxis"]["type"] == "log"
+
+
+def test_hostile_class_names_are_escaped_in_overlays_and_plots(audited: Any) -> None:
+    from workbench.render.html_report import render_html
+
+    html = render_html(audited)
+    assert HOSTILE not in html and "<script>alert" not in html
+    objects = _section(html, "objects")
+    escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#x27;"
+    row_a = next(r for r in objects.split("<tr>") if "a.png" in r)
+    svg = re.search(r"<svg .*?</svg>", row_a, re.DOTALL).group(0)
+    assert f"<title>{escaped}: duplicate</title>" in svg and escaped[:40] in svg.split("<text")[1]
+    for fig in _figures(html, objects):
+        names = [t["name"] for t in fig["data"]]
+        assert '&lt;script&gt;alert("x")&lt;/script&gt;\'' in names and HOSTILE not in names
+        assert all("alert" not in t["hovertemplate"] for t in fig["data"])  # names reach hovers as data only
+
+
+def test_histograms_are_counted_on_log_bins_and_round_trip_through_json(audited: Any, tmp_path: Path) -> None:
+    from workbench.results import AuditResult
+
+    objects = audited.findings["objects"]
+    dog = next(c for c in objects.classes if c.label == "dog")
+    assert len(dog.size_hist) == len(SIZE_BIN_EDGES) - 1 and len(dog.aspect_hist) == len(ASPECT_BIN_EDGES) - 1
+    # dog boxes: 0.3 × 0.3 of 64 × 32 → √(19.2 · 9.6) ≈ 13.6 px, aspect 2; 0.4 × 0.2 → √(25.6 · 6.4) = 12.8 px, aspect 4
+    assert dog.size_hist[SIZE_BIN_EDGES.index(8.0)] == 0 and sum(dog.size_hist) == 2
+    assert dog.size_hist[7] == 2  # the bin [11.31, 16)
+    assert dog.aspect_hist[ASPECT_BIN_EDGES.index(2.0)] == 1 and dog.aspect_hist[ASPECT_BIN_EDGES.index(4.0)] == 1
+    path = tmp_path / "audit.json"
+    audited.to_json(path)
+    back = AuditResult.from_json(path).findings["objects"]
+    assert back == objects and back.classes[0].size_hist == objects.classes[0].size_hist
+    export = objects.to_export()["objects"]
+    assert export["classes"]["dog"]["aspect_hist"] == list(dog.aspect_hist)
+    assert len(json.dumps(export["classes"]["dog"])) < 600  # compact: counts, not boxes
+
+
+def test_overlays_come_from_any_finding_with_boxes() -> None:
+    from workbench.results.object_labels import ObjectLabelIssue
+
+    @__import__("dataclasses").dataclass(frozen=True)
+    class OtherResult:  # a result type no renderer knows: its boxes are found by shape
+        issues: tuple[ObjectLabelIssue, ...] = ()
+
+    other = OtherResult((ObjectLabelIssue("s1", "/a.png", None, "car", (0.1, 0.2, 0.3, 0.4), "overlooked", 0.1,
+                                          None, "crops"),))
+    found = overlays_for(other)
+    assert found == {"s1": [Overlay((0.1, 0.2, 0.3, 0.4), "car", "overlooked", "dashed")]}
+    objects = find_object_issues(["s1", "s2"], ["/a", "/b"], [["cat"], ["cat"]],
+                                 [[None], [(0.0, 0.0, 0.5, 0.5)]], [(10, 10), (10, 10)])
+    assert overlays_for(objects) == {}  # the degenerate (no box) object has nothing to draw
+    assert 'stroke-dasharray="3 2"' in overlay_svg(found["s1"], 10, 10)
+    assert overlay_svg(found["s1"], 0, 0) == "" and overlay_svg([], 10, 10) == ""
+
+
+def test_a_result_saved_without_histograms_still_loads() -> None:
+    r = find_object_issues(["a"], ["/a"], [["cat"]], [[(0.1, 0.1, 0.5, 0.5)]], [(50, 50)])
+    data = to_jsonable(r)
+    for c in data["classes"]:
+        del c["size_hist"], c["aspect_hist"]
+    del data["size_bin_edges"]
+    old = from_jsonable(ObjectsResult, data)
+    assert old.classes[0].size_hist == () and old.size_bin_edges == SIZE_BIN_EDGES
