@@ -56,3 +56,13 @@ def test_objects_panel_says_why_it_is_empty(tmp_path: Path) -> None:
     panel = objects_panel(make_result(tmp_path / "images"))
     assert "did not run" in html_text(panel) and not find(panel, __import__("plotly.graph_objects").graph_objects
                                                             .FigureWidget)
+
+
+def test_duplicates_panel_draws_the_boxes_of_copies_that_disagree(tmp_path: Path, unique_name: str) -> None:
+    from tests.render.test_box_overlays import copies_audit
+    from workbench.panels.duplicates import duplicates_panel
+
+    text = html_text(duplicates_panel(copies_audit(tmp_path, unique_name)))
+    for rect in ('<rect x="4" y="4" width="12" height="12"', '<rect x="24" y="20" width="12" height="12"'):
+        assert text.count(rect) == 2  # in the cluster and in the leak pair
+    assert 'stroke-dasharray="3 2"' in text and "<title>car: conflict</title>" in text

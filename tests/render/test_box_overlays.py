@@ -149,3 +149,51 @@ def test_a_result_saved_without_histograms_still_loads() -> None:
     del data["size_bin_edges"]
     old = from_jsonable(ObjectsResult, data)
     assert old.classes[0].size_hist == () and old.size_bin_edges == SIZE_BIN_EDGES
+
+
+def copies_audit(folder: Path, name: str) -> Any:
+    """Two byte-identical 40 px images in train and val, one car each, in different places, and three others."""
+    import shutil
+
+    import fiftyone as fo
+
+    import workbench
+    from tests.conftest import write_image
+
+    first = write_image(folder / "images" / "x.png", 7, size=40)
+    shutil.copyfile(first, folder / "images" / "y.png")
+    others = [write_image(folder / "images" / f"o{n}.png", 20 + n, size=40) for n in range(3)]
+    ds = fo.Dataset(name)
+    for path, split, box in [(first, "train", [0.1, 0.1, 0.3, 0.3]), (folder / "images" / "y.png", "val",
+                                                                       [0.6, 0.5, 0.3, 0.3]),
+                             *((p, "train", [0.2, 0.2, 0.5, 0.5]) for p in others)]:
+        ds.add_sample(fo.Sample(filepath=str(path), tags=[split], ground_truth=fo.Detections(
+            detections=[fo.Detection(label="car", bounding_box=box)])))
+    ds.info["workbench"] = {"source": str(folder / "images")}
+    ds.save()
+    return workbench.audit(ds, workbench.AuditConfig(embedder="none"))
+
+
+def test_copies_whose_boxes_disagree_carry_their_boxes_to_the_report(tmp_path: Path, unique_name: str) -> None:
+    """A duplicate cluster and a leak pair with a box conflict: each thumbnail is drawn with its own copy's box
+    (dashed)."""
+    from workbench.render.html_report import render_html
+    from workbench.results import AuditResult
+
+    result = copies_audit(tmp_path, unique_name)
+    cluster = next(c for c in result.duplicates.clusters if len(c.sample_ids) == 2)
+    pair = result.leakage.pairs[0]
+    assert cluster.box_conflict and pair.box_conflict
+    assert sorted(o.box for o in pair.objects) == [(0.1, 0.1, 0.3, 0.3), (0.6, 0.5, 0.3, 0.3)]
+    found = overlays_for(result)
+    by_path = {Path(fp).stem: sid for sid, fp in zip(cluster.sample_ids, cluster.filepaths)}
+    assert found[by_path["x"]] == [Overlay((0.1, 0.1, 0.3, 0.3), "car", "conflict", "dashed")]  # once: cluster and pair
+    assert len(found) == 2  # the agreeing images carry nothing to draw
+    html = render_html(result)
+    for anchor in ("duplicates", "leakage"):
+        section = _section(html, anchor)
+        assert '<rect x="4" y="4" width="12" height="12"' in section  # x.png: 40 px, box at 0.1 of it
+        assert '<rect x="24" y="20" width="12" height="12"' in section  # y.png: 0.6, 0.5
+    path = tmp_path / "audit.json"
+    result.to_json(path)
+    assert AuditResult.from_json(path).leakage.pairs[0].objects == pair.objects

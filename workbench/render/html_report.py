@@ -163,7 +163,7 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
     ]))
     from workbench.checks.registry import get_check
 
-    overlays = overlays_for(result)
+    overlays = overlays_for(result)  # the boxes each image's findings carry, drawn over its thumbnails
     views = {name: _generic_view(result.findings[name], rows, more, group, overlays=overlays,
                                  figures=[figures.add(fig, height=height)
                                           for fig, height in get_check(name).draw_figures(result.findings[name])])
@@ -181,7 +181,8 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
             "result": dup,
             "clusters": [{
                 "cluster": c,
-                "members": [{"thumb": next(cluster_thumbs), "split": _item(c.splits, k), "label": _item(c.labels, k)}
+                "members": [{"thumb": next(cluster_thumbs), "split": _item(c.splits, k), "label": _item(c.labels, k),
+                             "boxes": overlays.get(c.sample_ids[k], [])}
                             for k in range(min(len(c.filepaths), MAX_CLUSTER_MEMBERS))],
                 "hidden": max(0, len(c.filepaths) - MAX_CLUSTER_MEMBERS),
             } for c in clusters],
@@ -197,7 +198,8 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
     if leak is not None:
         leakage_view = {
             "result": leak,
-            "pairs": [{"pair": p, "a": next(pair_thumbs), "b": next(pair_thumbs)} for p in pairs],
+            "pairs": [{"pair": p, "a": next(pair_thumbs), "b": next(pair_thumbs), "a_boxes": overlays.get(p.sample_id_a, []),
+                       "b_boxes": overlays.get(p.sample_id_b, [])} for p in pairs],
             "more": pairs_more,
             "by_splits": sorted(Counter(f"{p.split_a} ↔ {p.split_b}" for p in leak.pairs).items()),
         }

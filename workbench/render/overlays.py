@@ -80,7 +80,7 @@ def overlays_for(result: Any) -> dict[str, list[Overlay]]:
         result: An :class:`~workbench.results.AuditResult` (every finding) or one check's result.
 
     Returns:
-        The boxes per image, in the findings' order; records without a box are left out.
+        The boxes per image, in the findings' order, each drawn once; records without a box are left out.
 
     Example:
         >>> from workbench.checks.objects import find_object_issues
@@ -96,14 +96,21 @@ def overlays_for(result: Any) -> dict[str, list[Overlay]]:
                 box = _box(record.box)
                 if box is not None:
                     kind = _kind(record)
-                    out.setdefault(str(record.sample_id), []).append(
-                        Overlay(box, getattr(record, "label", None), kind, "dashed" if kind == "overlooked" else "solid"))
+                    _add(out, record.sample_id, Overlay(box, getattr(record, "label", None), kind,
+                                                        "dashed" if kind == "overlooked" else "solid"))
             for obj in getattr(record, "objects", None) or ():
                 box = _box(getattr(obj, "box", None))
                 if box is not None and getattr(obj, "sample_id", None):
-                    out.setdefault(str(obj.sample_id), []).append(
-                        Overlay(box, getattr(obj, "label", None), "conflict", "dashed"))
+                    _add(out, obj.sample_id, Overlay(box, getattr(obj, "label", None), "conflict", "dashed"))
     return out
+
+
+def _add(out: dict[str, list[Overlay]], sample_id: Any, overlay: Overlay) -> None:
+    """Append ``overlay`` to the sample's list unless the same box is there already (a leak pair repeats
+    its cluster's boxes)."""
+    boxes = out.setdefault(str(sample_id), [])
+    if overlay not in boxes:
+        boxes.append(overlay)
 
 
 def _num(v: float) -> str:
