@@ -66,3 +66,15 @@ def test_duplicates_panel_draws_the_boxes_of_copies_that_disagree(tmp_path: Path
     for rect in ('<rect x="4" y="4" width="12" height="12"', '<rect x="24" y="20" width="12" height="12"'):
         assert text.count(rect) == 2  # in the cluster and in the leak pair
     assert 'stroke-dasharray="3 2"' in text and "<title>car: conflict</title>" in text
+
+
+def test_the_generic_panel_draws_declared_figures_and_boxes(audited: Any) -> None:
+    """A check shown by the generic panel still gets its registered figures and the boxes on its thumbnails."""
+    import plotly.graph_objects as go
+
+    from workbench.panels.findings import findings_panel
+
+    panel = findings_panel(audited, check="objects")
+    assert len(find(panel, go.FigureWidget)) == 2
+    text = html_text(panel)
+    assert '<rect x="32" y="8" width="1.3" height="16"' in text and "<script>alert" not in text

@@ -86,6 +86,7 @@ def test_report_draws_each_flagged_box_on_its_thumbnail(audited: Any) -> None:
     assert [len(f["data"]) for f in figures] == [3, 3]
     cat = next(t for t in figures[0]["data"] if t["name"] == "cat")
     assert sum(k for _, k in cat["customdata"]) == 2 and figures[0]["layout"]["xaxis"]["type"] == "log"
+    assert len(cat["x"]) < len(SIZE_BIN_EDGES) - 1  # the empty bins at both ends are left out
 
 
 def test_hostile_class_names_are_escaped_in_overlays_and_plots(audited: Any) -> None:
@@ -197,3 +198,43 @@ def test_copies_whose_boxes_disagree_carry_their_boxes_to_the_report(tmp_path: P
     path = tmp_path / "audit.json"
     result.to_json(path)
     assert AuditResult.from_json(path).leakage.pairs[0].objects == pair.objects
+
+
+@pytest.mark.browser
+def test_browser_draws_the_box_over_the_object(audited: Any, tmp_path: Path) -> None:
+    """In Chromium, the duplicate box of a.png (64 × 32 px, shown letterboxed in a 96 px square) lands on the
+    displayed object, no script runs from the hostile class, and the legend shows the class as text."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+    from workbench.render.html_report import render_html
+
+    if not CHROMIUM.exists():
+        pytest.fail("install Chromium: apt-get install chromium")
+    report = tmp_path / "objects.html"
+    render_html(audited, report)
+    dialogs: list[str] = []
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1360, "height": 900})
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(report.as_uri(), wait_until="load")
+            page.wait_for_function("document.querySelectorAll('#objects .js-plotly-plot').length >= 2",
+                                   timeout=30_000)
+            box = page.locator('#objects .thumb-box:has(img[alt="a.png"])').first
+            img = box.locator("img").bounding_box()
+            rect = box.locator("svg.overlay rect").bounding_box()
+            legend = page.locator("#objects g.legendtext, #objects text.legendtext").all_text_contents()
+        finally:
+            browser.close()
+    assert not dialogs and not errors
+    assert img["width"] == pytest.approx(96, abs=0.5) and img["height"] == pytest.approx(96, abs=0.5)
+    scale = 96 / 64  # contain: the 64 px side fills the box, the 32 px side is centred (24 px above and below)
+    half = 0.75  # the bounding box includes the 1.5 px stroke (non-scaling), half on each side
+    expected = (img["x"] + 6.4 * scale - half, img["y"] + 24 + 3.2 * scale - half, 25.6 * scale + 2 * half,
+                12.8 * scale + 2 * half)
+    assert [rect["x"], rect["y"], rect["width"], rect["height"]] == pytest.approx(expected, abs=0.3)
+    assert HOSTILE in legend

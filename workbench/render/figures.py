@@ -213,12 +213,15 @@ def _histogram_figure(objects: ObjectsResult, which: str, *, title: str, axis: s
             if sum(getattr(c, f"{which}_hist")) > 0][:max_classes]
     if not rows or len(edges) < 2:
         return None
-    centres = [(a * b) ** 0.5 for a, b in pairwise(edges)]
-    ranges = [f"{a:.{digits}f}–{b:.{digits}f}" for a, b in pairwise(edges)]
+    # the bins from one before the first filled to one after the last (of any class drawn)
+    filled = [k for c in rows for k, n in enumerate(getattr(c, f"{which}_hist")) if n]
+    lo, hi = max(0, min(filled) - 1), min(len(edges) - 1, max(filled) + 2)
+    centres = [(a * b) ** 0.5 for a, b in pairwise(edges)][lo:hi]
+    ranges = [f"{a:.{digits}f}–{b:.{digits}f}" for a, b in pairwise(edges)][lo:hi]
     fig = go.Figure()
     for n, c in enumerate(rows):
-        counts = getattr(c, f"{which}_hist")
-        total = sum(counts)
+        total = sum(getattr(c, f"{which}_hist"))
+        counts = getattr(c, f"{which}_hist")[lo:hi]
         fig.add_scatter(
             x=centres, y=[k / total for k in counts], customdata=[[r, k] for r, k in zip(ranges, counts)],
             name=plotly_text(c.label), mode="lines+markers", line={"shape": "hvh", "color": _PALETTE[n % 12]},
