@@ -238,3 +238,33 @@ def test_browser_draws_the_box_over_the_object(audited: Any, tmp_path: Path) -> 
                 12.8 * scale + 2 * half)
     assert [rect["x"], rect["y"], rect["width"], rect["height"]] == pytest.approx(expected, abs=0.3)
     assert HOSTILE in legend
+
+
+def test_the_detection_demo_report_draws_each_planted_duplicate_box(unique_name: str) -> None:
+    """The committed detection demo (150 photos, COCO labels): every planted duplicate box is flagged and drawn
+    on its image's thumbnail at the box's place, scaled to the thumbnail's size."""
+    from PIL import Image
+
+    import workbench
+    from workbench.render.html_report import render_html
+
+    root = Path(__file__).resolve().parents[2] / "data" / "detection-demo"
+    ds = workbench.load(root / "labels.json", name=unique_name)
+    skip = ("duplicates", "leakage", "label_issues", "bias", "image_quality", "outliers", "masks")
+    result = workbench.run_audit(ds, workbench.AuditConfig(embedder="none", skip_checks=skip), progress=False)
+    planted = {Path(e["file_name"]).name for e in json.loads((root / "PLANTED.json").read_text())["planted"]
+               if e["kind"] == "duplicate"}
+    issues = result.findings["objects"].issues
+    assert {Path(i.filepath).name for i in issues} == planted and len(issues) == 5
+    objects = _section(render_html(result, thumbnail_px=96), "objects")
+    for issue in issues:
+        with Image.open(issue.filepath) as img:
+            width, height = img.size
+        scale = min(96 / width, 96 / height, 1.0)
+        row = next(r for r in objects.split("<tr>") if f'alt="{Path(issue.filepath).name}"' in r)
+        box = re.search(r'viewBox="0 0 (\d+) (\d+)".*?<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" '
+                        r'height="([\d.]+)"', row, re.DOTALL)
+        tw, th, *rect = (float(v) for v in box.groups())
+        assert tw == pytest.approx(width * scale, abs=1) and th == pytest.approx(height * scale, abs=1)
+        x, y, w, h = issue.box
+        assert rect == pytest.approx([x * tw, y * th, w * tw, h * th], abs=0.06)
