@@ -17,7 +17,9 @@ Flagged, per object:
 
 Reported, per class: instances, images, the size of boxes (square root of the pixel area) as COCO's
 small (< 32 px), medium and large (>= 96 px) shares with the 10th, 50th and 90th percentiles, and
-the aspect ratio (w / h) as tall (< 0.5), square-ish and wide (> 2) shares. For the dataset: the
+the aspect ratio (w / h) as tall (< 0.5), square-ish and wide (> 2) shares, and both as histograms on
+log-spaced bins (:data:`SIZE_BIN_EDGES`, :data:`ASPECT_BIN_EDGES`; a few dozen counts per class, drawn
+by the report and the panel). For the dataset: the
 share of negative images (no object; negatives teach the model what not to detect, see
 ``shared/DATA_GUIDE.md``) and the class pairs that share images most.
 """
@@ -32,8 +34,20 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.checks.box_match import Box, iou
 from workbench.checks.mask_box import MaskShape, mask_disagreement
-from workbench.checks.registry import (CheckInputs, GateSpec, ObjectAttr, ObjectTag, PatchesView, Requirement,
-                                       SampleField, SampleTag, SavedView, Writes, register_check)
+from workbench.checks.registry import (
+    CheckInputs,
+    GateSpec,
+    ObjectAttr,
+    ObjectTag,
+    PanelSpec,
+    PatchesView,
+    Requirement,
+    SampleField,
+    SampleTag,
+    SavedView,
+    Writes,
+    register_check,
+)
 from workbench.results.protocol import KindedIssues
 
 if TYPE_CHECKING:
@@ -46,7 +60,11 @@ SIZE_BANDS = (32.0, 96.0)
 ASPECT_BANDS = (0.5, 2.0)
 #: How far past the image's edge (share of its side) a box may reach before it is ``outside``.
 EDGE_SLACK = 0.01
-
+#: Histogram bin edges of the box size (square root of the pixel area): 1 px to 4,096 px in steps of
+#: a factor of sqrt(2) (24 bins; values outside fall into the end bins).
+SIZE_BIN_EDGES: tuple[float, ...] = tuple(round(2 ** (k / 2), 4) for k in range(25))
+#: Histogram bin edges of the aspect ratio (w / h): 1/16 to 16 in steps of a factor of sqrt(2) (16 bins).
+ASPECT_BIN_EDGES: tuple[float, ...] = tuple(round(2 ** (k / 2), 4) for k in range(-8, 9))
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,10 @@ class ClassBoxes:
     aspect_shares: tuple[float, float, float]
     median_aspect: float | None
     n_tiny: int
+    #: Boxes per size bin (edges: ``ObjectsResult.size_bin_edges``; empty when image sizes are unknown).
+    size_hist: tuple[int, ...] = ()
+    #: Boxes per aspect bin (edges: ``ObjectsResult.aspect_bin_edges``).
+    aspect_hist: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +124,10 @@ class ObjectsResult(KindedIssues):
     n_masks: int = 0
     mask_iou: float = 0.7
     min_mask_fill: float = 0.02
+    #: The edges of every class's ``size_hist`` and ``aspect_hist`` (log-spaced; kept so a saved result
+    #: reads the same whatever a later version's bins).
+    size_bin_edges: tuple[float, ...] = SIZE_BIN_EDGES
+    aspect_bin_edges: tuple[float, ...] = ASPECT_BIN_EDGES
 
     @property
     def negative_share(self) -> float | None:
@@ -144,7 +170,9 @@ class ObjectsResult(KindedIssues):
             "classes": {c.label: {"instances": c.n_instances, "images": c.n_images, "size_shares": list(c.size_shares),
                                   "size_percentiles": None if c.size_percentiles is None else list(c.size_percentiles),
                                   "aspect_shares": list(c.aspect_shares), "median_aspect": c.median_aspect,
-                                  "tiny": c.n_tiny} for c in self.classes},
+                                  "tiny": c.n_tiny, "size_hist": list(c.size_hist),
+                                  "aspect_hist": list(c.aspect_hist)} for c in self.classes},
+            "size_bin_edges": list(self.size_bin_edges), "aspect_bin_edges": list(self.aspect_bin_edges),
             "cooccurrence": [{"a": a, "b": b, "images": n} for a, b, n in self.cooccurrence],
             "issues": [{"path": i.filepath, "label": i.label, "box": None if i.box is None else list(i.box),
                         "kinds": list(i.kinds), "size_px": i.size_px, "iou": i.iou, "mask_iou": i.mask_iou}
@@ -250,6 +278,23 @@ def find_object_issues(sample_ids: Sequence[str], filepaths: Sequence[str], labe
                          mask_iou=float(mask_iou), min_mask_fill=float(min_mask_fill))
 
 
+def log_histogram(values: Any, edges: Sequence[float]) -> tuple[int, ...]:
+    """Counts of ``values`` per bin of ``edges`` (ascending); values below the first edge count in the
+    first bin, values from the last edge on in the last.
+
+    Example:
+        >>> log_histogram([0.5, 1.5, 3.0, 100.0], (1.0, 2.0, 4.0))
+        (2, 2)
+    """
+    import numpy as np
+
+    if len(edges) < 2:
+        return ()
+    inner = np.asarray(edges[1:-1], dtype=np.float64)
+    index = np.searchsorted(inner, np.asarray(values, dtype=np.float64), side="right")
+    return tuple(int(n) for n in np.bincount(index, minlength=len(edges) - 1))
+
+
 def _class_boxes(label: str, shapes: list[tuple[float | None, float]], n_images: int, n_tiny: int) -> ClassBoxes:
     import numpy as np
 
@@ -266,7 +311,9 @@ def _class_boxes(label: str, shapes: list[tuple[float | None, float]], n_images:
     pct = None if not len(sizes) else tuple(round(float(np.percentile(sizes, q)), 2) for q in (10, 50, 90))
     return ClassBoxes(label=label, n_instances=n, n_images=n_images, size_shares=shares(sizes, _size_band),
                       size_percentiles=pct, aspect_shares=shares(aspects, _aspect_band),  # type: ignore[arg-type]
-                      median_aspect=round(float(np.median(aspects)), 3) if n else None, n_tiny=n_tiny)
+                      median_aspect=round(float(np.median(aspects)), 3) if n else None, n_tiny=n_tiny,
+                      size_hist=log_histogram(sizes, SIZE_BIN_EDGES) if len(sizes) else (),
+                      aspect_hist=log_histogram(aspects, ASPECT_BIN_EDGES) if n else ())
 
 
 @dataclass(frozen=True)
@@ -316,7 +363,8 @@ def _by_object(r: ObjectsResult) -> dict[str, str]:
                   views=(SavedView("object_issues", "wb-object-issues", TAG),)),
     gate=GateSpec("object-issues", "flagged objects", lambda r: r.n_findings,
                   total=lambda r, audit: max(r.n_objects, 1)),
-    section="sections/objects.html.j2", options=ObjectOptions, absent_export={"objects": None})
+    section="sections/objects.html.j2", options=ObjectOptions, absent_export={"objects": None},
+    panel=PanelSpec("Objects", "workbench.panels.objects:objects_panel"), figures="workbench.render.figures:box_figures")
 def run(inputs: CheckInputs, config: AuditConfig, options: ObjectOptions) -> ObjectsResult:
     """Every object's box against its image's size (read with the file's facts), and against its mask."""
     cols = inputs.columns
