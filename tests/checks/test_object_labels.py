@@ -56,6 +56,27 @@ def test_thresholds_decide_what_is_flagged():
     assert {i.kind for i in unsure.issues} == {"badly_located"}  # no prediction is sure enough to swap or add
 
 
+def test_the_confidence_level_is_calibrated_on_the_detectors_own_scores():
+    """A detector sure of its right answers at 0.6-0.8 never reaches cleanlab's 0.95: calibrated on the 30
+    predictions that agree with a box, its level is their 10th percentile, and the swap it sees at 0.75 is found."""
+    import random
+
+    rng = random.Random(0)
+    box, other = (0.1, 0.1, 0.3, 0.3), (0.55, 0.55, 0.3, 0.3)
+    n = 31  # image 0: a dog annotated cat; images 1..30: a cat the detector agrees with
+    args = ([f"s{i}" for i in range(n)], [f"/{i}.png" for i in range(n)], [["cat"]] * n, [[box]] * n,
+            [[f"o{i}"] for i in range(n)], [(100, 100)] * n,
+            [["dog", "cat"]] + [["cat"]] * (n - 1), [[box, other]] + [[box]] * (n - 1),
+            [[0.75, 0.3]] + [[round(rng.uniform(0.6, 0.8), 3)] for _ in range(n - 1)])
+    calibrated = find_object_label_issues(*args)
+    agreeing = sorted(args[-1][i][0] for i in range(1, n))
+    assert 0.6 <= calibrated.thresholds["confident"] <= agreeing[4]  # the 10th percentile of the 30
+    assert "30 predictions" in calibrated.facts["confident_from"]
+    assert [(i.sample_id, i.kind, i.suggested_label) for i in calibrated.issues] == [("s0", "swapped", "dog")]
+    fixed = find_object_label_issues(*args, thresholds=ObjectScoreThresholds(confident=0.95))
+    assert fixed.issues == () and fixed.facts["confident_from"] == "set by the user"
+
+
 def test_negative_images_unpredicted_images_and_unpredicted_classes():
     """A confident box on an image with no annotation is overlooked; an image the detector left empty and a
     class it never predicts give no evidence, so nothing is flagged there."""

@@ -131,10 +131,13 @@ def test_overlays_come_from_any_finding_with_boxes() -> None:
     class OtherResult:  # a result type no renderer knows: its boxes are found by shape
         issues: tuple[ObjectLabelIssue, ...] = ()
 
-    other = OtherResult((ObjectLabelIssue("s1", "/a.png", None, "car", (0.1, 0.2, 0.3, 0.4), "overlooked", 0.1,
-                                          None, "crops"),))
-    found = overlays_for(other)
-    assert found == {"s1": [Overlay((0.1, 0.2, 0.3, 0.4), "car", "overlooked", "dashed")]}
+    other = OtherResult((ObjectLabelIssue("s1", "/a.png", None, None, (0.1, 0.2, 0.3, 0.4), "overlooked", 0.1,
+                                          "car", "crops"),
+                         ObjectLabelIssue("s2", "/b.png", "o2", "cat", (0.5, 0.5, 0.2, 0.2), "swapped", 0.1,
+                                          "dog", "crops")))
+    found = overlays_for(other)  # an overlooked object (no label of its own) is drawn with its suggested class
+    assert found == {"s1": [Overlay((0.1, 0.2, 0.3, 0.4), "car", "overlooked", "dashed")],
+                     "s2": [Overlay((0.5, 0.5, 0.2, 0.2), "cat", "swapped", "solid")]}
     objects = find_object_issues(["s1", "s2"], ["/a", "/b"], [["cat"], ["cat"]],
                                  [[None], [(0.0, 0.0, 0.5, 0.5)]], [(10, 10), (10, 10)])
     assert overlays_for(objects) == {}  # the degenerate (no box) object has nothing to draw

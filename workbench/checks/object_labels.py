@@ -38,7 +38,9 @@ class ObjectLabelOptions:
 
     The ``*_threshold`` options cut cleanlab's per-box scores (in [0, 1], low = likely wrong): a box at or
     under its kind's threshold is flagged. ``confident``: predictions at least this sure are evidence of a
-    swapped or overlooked object; ``plausible``: predictions above this are used to judge a box's place.
+    swapped or overlooked object (default: calibrated on the detector's own scores, see
+    :func:`~workbench.checks.object_scores.calibrated_confidence`); ``plausible``: predictions above this
+    are used to judge a box's place.
 
     Example:
         >>> ObjectLabelOptions(swapped_threshold=0.3).thresholds().swapped
@@ -48,13 +50,13 @@ class ObjectLabelOptions:
     swapped_threshold: float = 0.5
     badly_located_threshold: float = 0.5
     overlooked_threshold: float = 0.5
-    confident: float = 0.95
+    confident: float | None = None
     plausible: float = 0.5
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if not 0 <= value <= 1:
+            if value is not None and not 0 <= value <= 1:
                 raise ValueError(f"{f.name} must be between 0 and 1, not {value}")
 
     def thresholds(self) -> ObjectScoreThresholds:

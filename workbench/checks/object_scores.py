@@ -21,6 +21,7 @@ with one box each that floor is high, on a real dataset it is near 0.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -34,15 +35,55 @@ class ObjectScoreThresholds:
     """Per-kind cut-offs on cleanlab's box scores (in [0, 1], low = likely wrong) and its confidence levels.
 
     ``confident``: predictions at least this sure count as evidence of a swapped or overlooked object
-    (cleanlab's ``high_probability_threshold``); ``plausible``: predictions above this count when judging
-    a box's location (``low_probability_threshold``).
+    (cleanlab's ``high_probability_threshold``); ``None`` calibrates it on the detector itself
+    (:func:`calibrated_confidence`). ``plausible``: predictions above this count when judging a box's
+    location (``low_probability_threshold``).
     """
 
     swapped: float = 0.5
     badly_located: float = 0.5
     overlooked: float = 0.5
-    confident: float = 0.95
+    confident: float | None = None
     plausible: float = 0.5
+
+
+#: cleanlab's own ``high_probability_threshold``: the level used when too few predictions calibrate one.
+CLEANLAB_CONFIDENT = 0.95
+#: Predictions that must agree with an annotated box before the confidence level is calibrated on them.
+MIN_AGREEING = 20
+
+
+def calibrated_confidence(labels: Sequence[Sequence[str]], boxes: Sequence[Sequence[Box]],
+                          pred_labels: Sequence[Sequence[str]], pred_boxes: Sequence[Sequence[Box]],
+                          pred_scores: Sequence[Sequence[float]], *, floor: float = 0.5,
+                          quantile: float = 0.10) -> tuple[float, str]:
+    """The confidence at which this detector's predictions count as evidence, and how it was set.
+
+    A detector's scores are its own scale: one that gives its right answers 0.6 to 0.9 never reaches
+    cleanlab's fixed 0.95, so swaps and overlooked objects would go unseen. The level is the 10th
+    percentile of the scores of predictions that agree with an annotated box (same class, IoU >= 0.5):
+    as sure as the detector is on nine in ten of the boxes it gets right. It is held between
+    ``floor`` (the ``plausible`` level) and 0.95; with fewer than :data:`MIN_AGREEING` agreeing
+    predictions it is cleanlab's 0.95.
+
+    Example:
+        >>> boxes = [[(0.1, 0.1, 0.3, 0.3)]] * 30
+        >>> calibrated_confidence([["cat"]] * 30, boxes, [["cat"]] * 30, boxes, [[0.6 + i / 100] for i in range(30)])
+        (0.629, 'calibrated: 10th percentile of the 30 predictions that agree with an annotated box')
+    """
+    import numpy as np
+
+    from workbench.checks.box_match import iou
+
+    agreeing = [score for labs, bxs, plabs, pbxs, scores in zip(labels, boxes, pred_labels, pred_boxes, pred_scores)
+                for plab, pbox, score in zip(plabs, pbxs, scores)
+                if any(lab == plab and box is not None and iou(box, pbox) >= 0.5 for lab, box in zip(labs, bxs))]
+    if len(agreeing) < MIN_AGREEING:
+        return CLEANLAB_CONFIDENT, (f"cleanlab's default: only {len(agreeing)} predictions agree with an annotated box "
+                                    f"(at least {MIN_AGREEING} calibrate it)")
+    level = float(np.clip(np.quantile(agreeing, quantile), floor, CLEANLAB_CONFIDENT))
+    return round(level, 3), (f"calibrated: {round(quantile * 100)}th percentile of the {len(agreeing)} predictions "
+                             "that agree with an annotated box")
 
 
 def to_cleanlab(labels: Sequence[Sequence[str]], boxes: Sequence[Sequence[Box]], pred_labels: Sequence[Sequence[str]],
@@ -117,6 +158,12 @@ def find_object_label_issues(sample_ids: Sequence[str], filepaths: Sequence[str]
     classes = sorted({lab for ls in list(labs) + [list(p) for p in pred_labels] for lab in ls})
     n_objects = sum(len(ks) for ks in kept)
     facts: dict[str, Any] = {"predicted_boxes": sum(len(p) for p in pred_boxes), "classes": len(classes)}
+    if thresholds.confident is None:
+        level, how = calibrated_confidence(labs, bxs, pred_labels, pred_boxes, pred_scores, floor=thresholds.plausible)
+        thresholds = dataclasses.replace(thresholds, confident=level)
+        facts["confident_from"] = how
+    else:
+        facts["confident_from"] = "set by the user"
     limits = {"swapped": thresholds.swapped, "badly_located": thresholds.badly_located,
               "overlooked": thresholds.overlooked, "confident": thresholds.confident,
               "plausible": thresholds.plausible}

@@ -96,8 +96,9 @@ def overlays_for(result: Any) -> dict[str, list[Overlay]]:
                 box = _box(record.box)
                 if box is not None:
                     kind = _kind(record)
-                    _add(out, record.sample_id, Overlay(box, getattr(record, "label", None), kind,
-                                                        "dashed" if kind == "overlooked" else "solid"))
+                    # A box the annotation lacks has no class of its own: it shows the class suggested for it.
+                    label = getattr(record, "label", None) or getattr(record, "suggested_label", None)
+                    _add(out, record.sample_id, Overlay(box, label, kind, "dashed" if kind == "overlooked" else "solid"))
             for obj in getattr(record, "objects", None) or ():
                 box = _box(getattr(obj, "box", None))
                 if box is not None and getattr(obj, "sample_id", None):
