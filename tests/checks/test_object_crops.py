@@ -8,7 +8,7 @@ import pytest
 
 from tests.checks.crop_scenes import make_scenes, matches, scene_inputs
 from workbench.checks.object_crops import CropOptions, find_crop_label_issues
-from workbench.config import AuditConfig
+from workbench.config import AuditConfig, EmbedderConfig
 from workbench.embeddings.backends import load_embedder
 from workbench.embeddings.crops import crop_pixels, embed_crops
 
@@ -21,9 +21,8 @@ def scenes_run(tmp_path_factory):
     """24 scenes with one swapped label, one shifted box and one missing box; the audit's crop reader
     on a fresh cache; the checker run twice (the second from the cache)."""
     root = tmp_path_factory.mktemp("crops")
-    scenes = make_scenes(root / "scenes", n_images=24, seed=0)
-    cfg = AuditConfig(embedder="efficientnet-lite0")
-    cfg.embedder.cache_dir = str(root / "cache")
+    scenes = make_scenes(root / "scenes", n_images=24, seed=2)
+    cfg = AuditConfig(embedder=EmbedderConfig(name="efficientnet-lite0", cache_dir=str(root / "cache")))
     embedder = load_embedder(cfg.embedder)
     inputs = scene_inputs(scenes, cfg, embedder)
     first = find_crop_label_issues(inputs, CropOptions())
@@ -59,7 +58,7 @@ def test_a_second_run_reads_every_crop_from_the_cache(scenes_run):
 
 
 def test_crops_that_cannot_be_cut_are_skipped_with_their_reason(scenes_run):
-    scenes, inputs, _, _, _ = scenes_run
+    _, inputs, _, _, _ = scenes_run
     reader = inputs.crop_features
     crops = reader([0, 0, 0, 0], [(0.1, 0.1, 0.3, 0.3), None, (0.5, 0.5, 0.0, 0.2), (0.5, 0.5, 0.01, 0.01)])
     assert crops.ok.tolist() == [True, False, False, False]
@@ -69,17 +68,16 @@ def test_crops_that_cannot_be_cut_are_skipped_with_their_reason(scenes_run):
 
 
 def test_images_not_read_are_skipped(scenes_run):
-    scenes, inputs, _, _, _ = scenes_run
-    embedder = scenes_run[4]
+    scenes, _, _, _, embedder = scenes_run
     crops = embed_crops([scenes.paths[0], "/nowhere.jpg"], [None, "ab" * 32], [(0.1, 0.1, 0.3, 0.3)] * 2, embedder,
                         cache_dir=None)
     assert crops.skipped == {0: "image not read", 1: "image not read"} and crops.n_computed == 0
 
 
 @pytest.mark.parametrize("options, phrase", [
-    (dict(k=0), "k must be"), (dict(folds=1), "folds must be at least 2"), (dict(padding=2.0), "padding"),
-    (dict(background_threshold=0.0), "background_threshold"), (dict(min_crop_side=0), "min_crop_side"),
-    (dict(background_per_image=-1), "background_per_image"), (dict(max_proposals_per_image=2.5), "whole number")])
+    ({"k": 0}, "k must be"), ({"folds": 1}, "folds must be at least 2"), ({"padding": 2.0}, "padding"),
+    ({"background_threshold": 0.0}, "background_threshold"), ({"min_crop_side": 0}, "min_crop_side"),
+    ({"background_per_image": -1}, "background_per_image"), ({"max_proposals_per_image": 2.5}, "whole number")])
 def test_bad_options_are_refused(options, phrase):
     with pytest.raises(ValueError, match=phrase):
         CropOptions(**options)

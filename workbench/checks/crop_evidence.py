@@ -85,15 +85,20 @@ def crop_evidence(features: np.ndarray, labels: np.ndarray, n_classes: int, *, k
 
 
 def box_verdict(probs: np.ndarray, given: int, flagged: bool, background: int | None,
-                background_threshold: float) -> tuple[str, int] | None:
+                background_threshold: float, swap_threshold: float = 0.5) -> tuple[str, int] | None:
     """What a box's evidence says: ``("badly_located", background)``, ``("swapped", other class)``, or ``None``.
 
     A box is badly located when its crop looks like background (``probs[background]`` at least
-    ``background_threshold`` and above the given class); a box cleanlab flagged is swapped to the most
-    likely other class when that is an object class, else badly located.
+    ``background_threshold`` and above the given class). It is swapped when another object class is
+    the most likely other class and either cleanlab flagged the box or that class reaches
+    ``swap_threshold`` and beats the given one (cleanlab's per-class thresholds miss a wrong label whose
+    true class is itself only moderately confident). A flagged box whose most likely other class is
+    background is badly located.
 
     Example:
         >>> box_verdict(np.array([0.1, 0.8, 0.1]), 0, True, 2, 0.5)
+        ('swapped', 1)
+        >>> box_verdict(np.array([0.1, 0.6, 0.3]), 0, False, 2, 0.75)
         ('swapped', 1)
         >>> box_verdict(np.array([0.2, 0.1, 0.7]), 0, False, 2, 0.5)
         ('badly_located', 2)
@@ -102,9 +107,11 @@ def box_verdict(probs: np.ndarray, given: int, flagged: bool, background: int | 
     """
     if background is not None and probs[background] >= background_threshold and probs[background] > probs[given]:
         return "badly_located", background
-    if not flagged:
-        return None
     others = probs.copy()
     others[given] = -1.0
     best = int(others.argmax())
+    if best != background and probs[best] >= swap_threshold and probs[best] > probs[given]:
+        return "swapped", best
+    if not flagged:
+        return None
     return ("badly_located" if best == background else "swapped"), best

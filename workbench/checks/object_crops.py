@@ -53,6 +53,8 @@ class CropOptions:
             ``overlooked``.
         background_threshold: a box whose background probability reaches this (and beats its own
             class) is ``badly_located``.
+        swap_threshold: a box is also swapped (besides cleanlab's flag) when another object class
+            reaches this probability and beats its own.
         proposals: look for ``overlooked`` objects with sliding windows.
         proposal_threshold: class probability a window needs to be reported as an overlooked object.
         max_proposals_per_image: windows scored per image (thinned evenly above it): bounds the cost.
@@ -68,6 +70,7 @@ class CropOptions:
     min_class_boxes: int = 5
     background_per_image: int = 2
     background_threshold: float = 0.75
+    swap_threshold: float = 0.5
     proposals: bool = True
     proposal_threshold: float = 0.98
     max_proposals_per_image: int = 64
@@ -86,9 +89,9 @@ class CropOptions:
                              f"{self.background_per_image!r}")
         if not 0 <= self.padding <= 1:
             raise ValueError(f"padding must be between 0 and 1 (a share of the box), not {self.padding}")
-        if self.min_crop_side < 1:
+        if not self.min_crop_side >= 1:  # NaN too
             raise ValueError(f"min_crop_side must be at least 1 pixel, not {self.min_crop_side}")
-        for name in ("background_threshold", "proposal_threshold", "proposal_max_iou"):
+        for name in ("background_threshold", "swap_threshold", "proposal_threshold", "proposal_max_iou"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be above 0 and at most 1, not {getattr(self, name)}")
 
@@ -174,7 +177,8 @@ def find_crop_label_issues(inputs: CheckInputs, options: CropOptions = CropOptio
     bg = index.get(BACKGROUND)
     issues: list[ObjectLabelIssue] = []
     for pos, i in enumerate(box_idx):
-        verdict = box_verdict(ev.probs[pos], int(y[pos]), bool(ev.issue[pos]), bg, o.background_threshold)
+        verdict = box_verdict(ev.probs[pos], int(y[pos]), bool(ev.issue[pos]), bg, o.background_threshold,
+                              o.swap_threshold)
         if verdict is not None:
             r = boxes.rows[i]
             issues.append(ObjectLabelIssue(
