@@ -65,6 +65,11 @@ def test_crops_that_cannot_be_cut_are_skipped_with_their_reason(scenes_run):
     assert crops.skipped == {1: "malformed box", 2: "malformed box", 3: "too small"}
     assert np.isclose(np.linalg.norm(crops.vectors[0]), 1.0, atol=1e-3)
     assert crop_pixels((0.9, 0.9, 0.2, 0.2), (100, 100), 0.0, 1) == (90, 90, 100, 100)  # clipped to the image
+    # Keyed by the box (rounded) and the padding: the same crop is a hit, a moved box or other padding a miss.
+    again = reader([0, 0], [(0.1, 0.1, 0.3, 0.3), (0.100001, 0.1, 0.3, 0.3)])
+    assert (again.n_cached, again.n_computed) == (2, 0)
+    moved = reader([0, 0], [(0.12, 0.1, 0.3, 0.3), (0.1, 0.1, 0.3, 0.3)], padding=0.2)
+    assert (moved.n_cached, moved.n_computed) == (0, 2)
 
 
 def test_images_not_read_are_skipped(scenes_run):
