@@ -7,7 +7,9 @@ as a file is (:func:`workbench.embeddings.pipeline.embed_images`; pixels through
 
 The cache is :class:`~workbench.embeddings.cache.EmbeddingCache` under the model's key with
 ``|crops-v1`` added to the preprocessing: a crop's entry is the sha256 of (image content hash,
-box rounded to 4 decimals, padding), so moved files still hit and a changed box misses.
+box rounded to 4 decimals, padding), so moved files still hit and a changed box misses. As for whole
+images, each batch is written as its own shard as soon as it is embedded (a killed run keeps its work)
+and the shards are merged when the call ends.
 Boxes that are malformed (missing, not finite, no area, outside the image) or smaller than
 ``min_side_px`` pixels after padding, and crops of images that can't be read, are skipped and
 counted with their reason.
@@ -21,7 +23,7 @@ import math
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -102,7 +104,7 @@ def embed_crops(paths: Sequence[str], hashes: Sequence[str | None], boxes: Seque
         >>> crops.vectors.shape, crops.n_computed  # doctest: +SKIP
         ((1, 1280), 1)
     """
-    from workbench.embeddings.cache import EmbeddingCache
+    from workbench.embeddings.cache import CacheUnusable, EmbeddingCache
 
     start = time.perf_counter()
     n = len(paths)
@@ -125,10 +127,17 @@ def embed_crops(paths: Sequence[str], hashes: Sequence[str | None], boxes: Seque
     for i in range(n):
         if keys[i] is not None and not hit[i]:
             todo[paths[i]].append(i)
-    computed = _cut_and_embed(todo, boxes, embedder, padding, min_side_px, batch_size, vectors, skipped)
-    done = [i for i in computed if i not in skipped]
-    if done:
-        cache.put([keys[i] for i in done], vectors[done])  # type: ignore[misc]
+    if todo:
+        cache.ensure_writable()  # an unusable cache folder is refused before any crop is embedded
+
+    def store(batch: list[int]) -> None:  # one shard per batch, as for whole images: a killed run keeps its work
+        cache.put([keys[i] for i in batch], vectors[batch])  # type: ignore[misc]
+
+    done = _cut_and_embed(todo, boxes, embedder, padding, min_side_px, batch_size, vectors, skipped, store)
+    try:
+        cache.compact()  # the batch shards become one
+    except CacheUnusable as exc:  # every vector is already stored; only the merge is missing
+        log.warning("crop cache: small shards were not merged (%s)", exc)
     ok = np.array([i not in skipped and bool(np.isfinite(vectors[i]).all()) for i in range(n)], dtype=bool)
     log.info("crops: %d cached, %d embedded, %d skipped", int(hit.sum()), len(done), len(skipped))
     return CropEmbeddings(vectors=vectors, ok=ok, skipped=skipped, n_cached=int(hit.sum()), n_computed=len(done),
@@ -136,8 +145,10 @@ def embed_crops(paths: Sequence[str], hashes: Sequence[str | None], boxes: Seque
 
 
 def _cut_and_embed(todo: dict[str, list[int]], boxes: Sequence[Box | None], embedder: Any, padding: float,
-                   min_side_px: float, batch_size: int, vectors: np.ndarray, skipped: dict[int, str]) -> list[int]:
-    """Cut the requested crops image by image, embed them in batches into ``vectors``; the indices cut."""
+                   min_side_px: float, batch_size: int, vectors: np.ndarray, skipped: dict[int, str],
+                   store: Callable[[list[int]], None]) -> list[int]:
+    """Cut the requested crops image by image, embed them in batches into ``vectors`` and ``store`` each
+    batch; the indices embedded."""
     from PIL import Image
 
     from workbench.embeddings.pipeline import embed_images
@@ -148,8 +159,9 @@ def _cut_and_embed(todo: dict[str, list[int]], boxes: Sequence[Box | None], embe
 
     def flush() -> None:
         if pending:
-            vectors[[i for i, _ in pending]] = embed_images([img for _, img in pending], embedder,
-                                                            batch_size=batch_size)
+            batch = [i for i, _ in pending]
+            vectors[batch] = embed_images([img for _, img in pending], embedder, batch_size=batch_size)
+            store(batch)
             pending.clear()
 
     for path, requests in todo.items():
