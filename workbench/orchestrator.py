@@ -23,7 +23,7 @@ from workbench.errors import EmbedderUnavailable
 from workbench.io.cache_folder import CacheUnusable
 from workbench.marks import reviews_from_tags
 from workbench.results import AuditArtifacts, AuditResult, CheckStatus, EmbeddingInfo
-from workbench.stages import Stages
+from workbench.stages import Stages, crop_reader
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
                          load_problems=tuple(info.get("load_problems", [])), embeddings=st.embeddings,
                          embedded_rows=st.embedded_rows, graph=st.graph, predictions=predictions,
                          object_predictions=object_predictions, near_rule=rule,
-                         calibration=calibration, pair_reader=st.pair_reader)
+                         calibration=calibration, pair_reader=st.pair_reader, crop_features=crop_reader(st, cfg))
     findings = run_checks(specs, inputs, cfg, record)
     record.timings["total"] = time.perf_counter() - t0
 

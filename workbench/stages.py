@@ -9,7 +9,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -98,6 +98,30 @@ def neighbor_graph(inp: Stages, cfg: AuditConfig, dataset_name: str) -> tuple[An
     return graph, NeighborInfo(method=graph.method, k=graph.k, mode=mode, n_rows=len(emb.ids),
                                n_reused=stats["reused"], n_new=stats["new"], n_recomputed=stats["recomputed"],
                                seconds=round(time.perf_counter() - start, 3))
+
+
+def crop_reader(st: Stages, cfg: AuditConfig) -> Callable[..., Any] | None:
+    """The checks' way to embed box crops of table rows with the audit's model (``None`` without one).
+
+    Rows whose file was not read (missing, undecodable, outside the dataset folder: no content hash)
+    give skipped crops, so the dataset root bounds what is read here too.
+
+    Example:
+        >>> crops = crop_reader(st, cfg)([0, 0], [(0.1, 0.1, 0.3, 0.3), (0.5, 0.5, 0.2, 0.2)])  # doctest: +SKIP
+    """
+    if st.embedder is None:
+        return None
+    model, cols = st.embedder, st.columns
+
+    def crop_features(rows: Sequence[int], boxes: Sequence[Any], *, padding: float = 0.1,
+                      min_side_px: float = 8.0) -> Any:
+        from workbench.embeddings.crops import embed_crops
+
+        return embed_crops([cols.filepaths[r] for r in rows], [cols.hashes[r] for r in rows], boxes, model,
+                           padding=padding, min_side_px=min_side_px, cache_dir=cfg.embedder.cache_dir,
+                           batch_size=cfg.embedder.batch_size)
+
+    return crop_features
 
 
 def read_predictions(columns: SampleColumns, cfg: AuditConfig, dataset: Any) -> Predictions | None:

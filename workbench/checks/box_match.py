@@ -15,6 +15,18 @@ Box = tuple[float, float, float, float]
 MATCH_IOU = 0.5
 
 
+def intersection(a: Box, b: Box) -> float:
+    """The area two ``(x, y, w, h)`` boxes share.
+
+    Example:
+        >>> intersection((0.0, 0.0, 2.0, 2.0), (1.0, 0.0, 2.0, 2.0))
+        2.0
+    """
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return ix * iy
+
+
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two ``(x, y, w, h)`` boxes.
 
@@ -22,9 +34,7 @@ def iou(a: Box, b: Box) -> float:
         >>> iou((0, 0, 2, 2), (1, 0, 2, 2))
         0.3333333333333333
     """
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
+    inter = intersection(a, b)
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
 

@@ -87,6 +87,9 @@ class CheckInputs:
     near_rule: Any = None
     calibration: Any = None
     pair_reader: Any = None
+    #: ``crop_features(rows, boxes, *, padding, min_side_px) -> CropEmbeddings``: the audit's embedder on
+    #: box crops of table rows (cached; :func:`workbench.stages.crop_reader`). ``None`` without a model.
+    crop_features: Any = None
     upstream: Mapping[type, Any] = field(default_factory=dict)
     #: The running check's ``measures_key`` (its ``file_measures`` numbers: :meth:`own_measures`).
     measures_key: str = ""

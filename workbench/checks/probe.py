@@ -58,6 +58,24 @@ def fit_softmax_regression(features: np.ndarray, labels: np.ndarray, n_classes: 
     return res.x[:d * n_classes].reshape(d, n_classes), res.x[d * n_classes:]
 
 
+def fitted_probabilities(train: np.ndarray, labels: np.ndarray, query: np.ndarray, n_classes: int, *,
+                         max_iter: int = 200) -> np.ndarray:
+    """Class probabilities of ``query`` rows from :func:`fit_softmax_regression` fitted on ``train``
+    (features standardised on the training rows).
+
+    Example:
+        >>> x = np.r_[np.zeros((5, 2)), np.ones((5, 2))].astype(np.float32)
+        >>> fitted_probabilities(x, np.r_[np.zeros(5, int), np.ones(5, int)], x[:1], 2).argmax(1).tolist()
+        [0]
+    """
+    train = np.asarray(train, dtype=np.float32)
+    mean = train.mean(axis=0)
+    scale = train.std(axis=0)
+    scale[scale == 0] = 1.0
+    w, b = fit_softmax_regression((train - mean) / scale, labels, n_classes, max_iter=max_iter)
+    return _softmax(((np.asarray(query, dtype=np.float32) - mean) / scale) @ w + b)
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -126,11 +144,7 @@ def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, *, n_fol
     probs = np.zeros((len(labels), n_classes), dtype=np.float64)
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train_idx, test_idx in skf.split(x, labels):
-        mean = x[train_idx].mean(axis=0)
-        scale = x[train_idx].std(axis=0)
-        scale[scale == 0] = 1.0
-        w, b = fit_softmax_regression((x[train_idx] - mean) / scale, labels[train_idx], n_classes,
-                                      max_iter=max_iter)
-        probs[test_idx] = _softmax(((x[test_idx] - mean) / scale) @ w + b)
+        probs[test_idx] = fitted_probabilities(x[train_idx], labels[train_idx], x[test_idx], n_classes,
+                                               max_iter=max_iter)
     accuracy = float((probs.argmax(1) == labels).mean())
     return probs, folds, accuracy

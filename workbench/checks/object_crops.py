@@ -1,0 +1,239 @@
+"""Object label issues without a detector: every box's crop judged by the other crops.
+
+The path the ``object_labels`` check takes when the user gives no predictions. Each annotated box
+is cut (with some context) and embedded with the audit's model (``CheckInputs.crop_features``,
+cached), next to background crops sampled away from every box. Each crop's class evidence is the
+mean of a similarity-weighted vote of its nearest crops and out-of-fold logistic-regression
+probabilities; cleanlab flags the crops whose label disagrees (:mod:`workbench.checks.crop_evidence`).
+
+- ``swapped``: a flagged box whose evidence points to another object class (the suggestion).
+- ``badly_located``: a box whose crop looks like background (a shifted or misplaced box).
+- ``overlooked``: a sliding window away from every box (:mod:`workbench.checks.crop_windows`) that a
+  classifier fitted on all crops calls an object class with high probability, after non-maximum
+  suppression; the class is the suggestion and there is no object id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.checks.crop_evidence import BACKGROUND, box_verdict, crop_evidence
+from workbench.checks.crop_windows import (background_boxes, image_seed, non_max_suppression, shifted_boxes,
+                                           sliding_windows, window_sizes)
+from workbench.embeddings.crops import crop_pixels
+from workbench.results.object_labels import ObjectLabelIssue
+
+if TYPE_CHECKING:
+    from workbench.checks.inputs import CheckInputs
+
+log = logging.getLogger(__name__)
+
+METHOD = "crops"
+
+
+@dataclass(frozen=True)
+class CropOptions:
+    """How boxes are judged from their crops (``object_labels`` forwards these).
+
+    Attributes:
+        k: nearest crops in each vote.
+        folds: cross-validation folds of the crop classifier (lowered to the smallest class).
+        padding: context added on each side of a box, as a share of its width/height.
+        min_crop_side: crops narrower or shorter than this many pixels (after padding) are skipped.
+        min_class_boxes: classes with fewer embedded boxes are not judged (reported as too small).
+        background_per_image: background crops sampled per image away from every box, and as many
+            boxes of the image moved off their object by 60-90% of their size (IoU <= 0.25 with every
+            box: part object, part not). 0: no background class, so no ``badly_located`` and no
+            ``overlooked``.
+        background_threshold: a box whose background probability reaches this (and beats its own
+            class) is ``badly_located``.
+        swap_threshold: a box is also swapped (besides cleanlab's flag) when another object class
+            reaches this probability and beats its own.
+        proposals: look for ``overlooked`` objects with sliding windows.
+        proposal_threshold: class probability a window needs to be reported as an overlooked object.
+        max_proposals_per_image: windows scored per image (thinned evenly above it): bounds the cost.
+        proposal_scales: window sizes (each class's median box size, the most common classes first).
+        proposal_max_iou: windows overlapping an annotated box by this IoU or more are not scored.
+        seed: background sampling and fold assignment.
+    """
+
+    k: int = 10
+    folds: int = 5
+    padding: float = 0.1
+    min_crop_side: float = 8.0
+    min_class_boxes: int = 5
+    background_per_image: int = 2
+    background_threshold: float = 0.75
+    swap_threshold: float = 0.5
+    proposals: bool = True
+    proposal_threshold: float = 0.98
+    max_proposals_per_image: int = 64
+    proposal_scales: int = 3
+    proposal_max_iou: float = 0.3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("k", "folds", "min_class_boxes", "max_proposals_per_image", "proposal_scales"):
+            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")
+        if self.folds < 2:
+            raise ValueError(f"folds must be at least 2, not {self.folds}")
+        if self.background_per_image < 0 or int(self.background_per_image) != self.background_per_image:
+            raise ValueError(f"background_per_image must be a whole number of at least 0, not "
+                             f"{self.background_per_image!r}")
+        if not 0 <= self.padding <= 1:
+            raise ValueError(f"padding must be between 0 and 1 (a share of the box), not {self.padding}")
+        if not self.min_crop_side >= 1:  # NaN too
+            raise ValueError(f"min_crop_side must be at least 1 pixel, not {self.min_crop_side}")
+        for name in ("background_threshold", "swap_threshold", "proposal_threshold", "proposal_max_iou"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be above 0 and at most 1, not {getattr(self, name)}")
+
+
+@dataclass
+class _Crops:
+    """The crop requests of one run, row-aligned: table row, box, class name, object id."""
+
+    rows: list[int]
+    boxes: list[Any]
+    labels: list[str]
+    object_ids: list[str | None]
+
+
+def _annotated(inputs: CheckInputs) -> tuple[_Crops, dict[int, list[Any]]]:
+    """Every well-formed box with its class, and each row's boxes (for background and windows)."""
+    cols = inputs.columns
+    crops = _Crops([], [], [], [])
+    per_row: dict[int, list[Any]] = {}
+    for r, (labels, boxes) in enumerate(zip(cols.label_lists, cols.boxes or ())):
+        ids = cols.object_ids[r] if cols.object_ids else (None,) * len(labels)
+        good = [(lab, tuple(b), oid) for lab, b, oid in zip(labels, boxes, ids)
+                if not isinstance(crop_pixels(b, (1000, 1000), 0.0, 0.0), str)]
+        per_row[r] = [b for _, b, _ in good]
+        for lab, b, oid in good:
+            crops.rows.append(r)
+            crops.boxes.append(b)
+            crops.labels.append(lab)
+            crops.object_ids.append(oid)
+    return crops, per_row
+
+
+def find_crop_label_issues(inputs: CheckInputs, options: CropOptions = CropOptions()
+                           ) -> tuple[list[ObjectLabelIssue], dict[str, Any]]:
+    """Boxes whose label or place their crop contradicts, and objects no box covers, without a detector.
+
+    Returns:
+        ``(issues, facts)``: issues worst first; facts say what ran (crops embedded and cached, folds,
+        k, out-of-fold accuracy, classes too small to judge, proposals scored, seconds).
+
+    Raises:
+        ValueError: not a detection dataset, no model (``crop_features`` is ``None``), or fewer than
+            two classes with enough boxes to judge.
+
+    Example:
+        >>> issues, facts = find_crop_label_issues(inputs, CropOptions(k=5))  # doctest: +SKIP
+        >>> [(i.kind, i.label, i.suggested_label) for i in issues][:1]  # doctest: +SKIP
+        [('swapped', 'cat', 'dog')]
+    """
+    start = time.perf_counter()
+    if inputs.task != "detection":
+        raise ValueError(f"object label issues need a detection dataset, not {inputs.task!r}")
+    if inputs.crop_features is None:
+        raise ValueError("object label issues without predictions need the audit's embedder (not --embedder none)")
+    cols, o = inputs.columns, options
+    boxes, per_row = _annotated(inputs)
+    sizes = np.array([b[2:] for b in boxes.boxes], dtype=np.float64).reshape(-1, 2)
+    readable = [r for r in per_row if cols.hashes[r]]
+    bg_rows, bg_boxes = [], []
+    for r in readable:
+        seed = image_seed(o.seed, cols.hashes[r])
+        for b in (*background_boxes(per_row[r], sizes, o.background_per_image, seed=seed),
+                  *shifted_boxes(per_row[r], o.background_per_image, seed=seed + 1)):
+            bg_rows.append(r)
+            bg_boxes.append(b)
+    emb = inputs.crop_features([*boxes.rows, *bg_rows], [*boxes.boxes, *bg_boxes], padding=o.padding,
+                               min_side_px=o.min_crop_side)
+    n_box = len(boxes.rows)
+    counts = Counter(lab for i, lab in enumerate(boxes.labels) if emb.ok[i])
+    judged = sorted(c for c, n in counts.items() if n >= o.min_class_boxes)
+    too_small = sorted(c for c, n in counts.items() if n < o.min_class_boxes)
+    bg_ok = [n_box + j for j in range(len(bg_rows)) if emb.ok[n_box + j]]
+    classes = judged + ([BACKGROUND] if len(bg_ok) >= max(2, o.min_class_boxes) else [])
+    if len(judged) < 2 and not (judged and BACKGROUND in classes):
+        raise ValueError(f"object label issues need at least two classes with {o.min_class_boxes}+ embedded "
+                         f"boxes each (found {dict(counts)})")
+    index = {c: k for k, c in enumerate(classes)}
+    box_idx = [i for i in range(n_box) if emb.ok[i] and boxes.labels[i] in index]
+    train = box_idx + (bg_ok if BACKGROUND in index else [])
+    y = np.array([index[boxes.labels[i]] if i < n_box else index[BACKGROUND] for i in train], dtype=np.int64)
+    x = emb.vectors[train]
+    ev = crop_evidence(x, y, len(classes), k=o.k, folds=o.folds, seed=o.seed)
+    bg = index.get(BACKGROUND)
+    issues: list[ObjectLabelIssue] = []
+    for pos, i in enumerate(box_idx):
+        verdict = box_verdict(ev.probs[pos], int(y[pos]), bool(ev.issue[pos]), bg, o.background_threshold,
+                              o.swap_threshold)
+        if verdict is not None:
+            r = boxes.rows[i]
+            issues.append(ObjectLabelIssue(
+                cols.ids[r], cols.filepaths[r], boxes.object_ids[i], boxes.labels[i], boxes.boxes[i], verdict[0],
+                round(float(ev.quality[pos]), 4), None if verdict[1] == bg else classes[verdict[1]], METHOD))
+    proposal_facts: dict[str, Any] = {"proposals_scored": 0}
+    if o.proposals and bg is not None:
+        found, proposal_facts = _overlooked(inputs, o, readable, per_row, sizes, boxes.labels, x, y, classes)
+        issues += found
+    issues.sort(key=lambda i: (i.score, i.sample_id))
+    skipped = Counter(emb.skipped[i] for i in emb.skipped if i < n_box)
+    facts = {"method": METHOD, "boxes": n_box, "boxes_judged": len(box_idx), "boxes_skipped": dict(skipped),
+             "background_crops": len(bg_ok) if bg is not None else 0, "crops_embedded": emb.n_computed,
+             "crops_cached": emb.n_cached, "classes": judged, "classes_too_small": too_small,
+             "folds": ev.folds, "k": o.k, "cv_accuracy": ev.cv_accuracy, **proposal_facts,
+             "kinds": dict(Counter(i.kind for i in issues)), "options": asdict(o),
+             "seconds": round(time.perf_counter() - start, 3)}
+    return issues, facts
+
+
+def _overlooked(inputs: CheckInputs, o: CropOptions, readable: list[int], per_row: dict[int, list[Any]],
+                sizes: np.ndarray, labels: list[str], x: np.ndarray, y: np.ndarray, classes: list[str]
+                ) -> tuple[list[ObjectLabelIssue], dict[str, Any]]:
+    """Sliding windows away from every box, scored by a classifier fitted on all crops, then NMS."""
+    from workbench.checks.probe import fitted_probabilities
+
+    cols = inputs.columns
+    scales = window_sizes(sizes, labels, o.proposal_scales) if len(sizes) else []
+    rows, windows = [], []
+    for r in readable:
+        for w in sliding_windows(per_row[r], scales, max_windows=o.max_proposals_per_image,
+                                 max_overlap_iou=o.proposal_max_iou):
+            rows.append(r)
+            windows.append(w)
+    facts: dict[str, Any] = {"proposal_sizes": scales, "proposals_scored": 0, "proposals_cached": 0}
+    if not windows:
+        return [], facts
+    emb = inputs.crop_features(rows, windows, padding=o.padding, min_side_px=o.min_crop_side)
+    ok = np.flatnonzero(emb.ok)
+    facts.update(proposals_scored=len(ok), proposals_cached=emb.n_cached, proposals_embedded=emb.n_computed)
+    if not len(ok):
+        return [], facts
+    probs = fitted_probabilities(x, y, emb.vectors[ok], len(classes))
+    bg = classes.index(BACKGROUND)
+    objects = probs.copy()
+    objects[:, bg] = -1.0
+    best = objects.argmax(axis=1)
+    conf = objects.max(axis=1)
+    hits = [n for n in range(len(ok)) if conf[n] >= o.proposal_threshold and conf[n] > probs[n, bg]]
+    out: list[ObjectLabelIssue] = []
+    for r in sorted({rows[ok[n]] for n in hits}):
+        mine = [n for n in hits if rows[ok[n]] == r]
+        for keep in non_max_suppression([windows[ok[n]] for n in mine], [float(conf[n]) for n in mine],
+                                        max_iou=o.proposal_max_iou):
+            n = mine[keep]
+            out.append(ObjectLabelIssue(cols.ids[r], cols.filepaths[r], None, None, windows[ok[n]], "overlooked",
+                                        round(1.0 - float(conf[n]), 4), classes[int(best[n])], METHOD))
+    return out, facts
