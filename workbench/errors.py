@@ -35,3 +35,8 @@ class CheckConfigError(WorkbenchError, ValueError):
 
 class UnknownCheck(CheckConfigError):
     """A check name, or a check's option, that no registered check has."""
+
+
+class CheckNotApplicable(WorkbenchError, ValueError):
+    """Raised by a check that finds, once running, that the data can't support it (too few classes with
+    enough examples, say): recorded as skipped with the message, like a missing requirement."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from workbench.checks.registry import CheckInputs, CheckSpec, ResultOf, SampleColumns, registered_checks
 from workbench.config import AuditConfig
-from workbench.errors import EmbedderUnavailable
+from workbench.errors import CheckNotApplicable, EmbedderUnavailable
 from workbench.io.cache_folder import CacheUnusable
 from workbench.marks import reviews_from_tags
 from workbench.results import AuditArtifacts, AuditResult, CheckStatus, EmbeddingInfo
@@ -147,6 +147,8 @@ def run_checks(specs: tuple[CheckSpec, ...], inputs: CheckInputs, cfg: AuditConf
             result = spec.run(own, cfg, spec.options_from(cfg))
             findings[spec.name] = found[spec.result_type] = result
             record.add(spec.name, "ran", since=t)
+        except CheckNotApplicable as exc:  # the data can't support it: a skip with the check's reason
+            record.add(spec.name, "skipped", str(exc))
         except Exception as exc:  # a failing check is recorded and the others still run
             record.failed(spec.name, exc, t)
         record.timings[spec.name] = time.perf_counter() - t

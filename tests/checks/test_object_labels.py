@@ -170,17 +170,28 @@ def test_findings_reach_the_json_summary_gate_and_report(planted):
     assert again.findings["object_labels"] == result.findings["object_labels"]
 
 
-def test_without_predictions_or_the_crops_path_the_check_is_skipped_with_the_reason(planted, monkeypatch):
-    """Until ``workbench.checks.object_crops`` is present (here: made absent), no predictions means skipped."""
+def test_without_predictions_or_a_model_the_check_is_skipped_with_the_reason(planted):
+    """No predictions and no embedder (so no crops to judge): skipped, saying what would make it run."""
     import workbench
-    import workbench.checks.object_labels as check
 
-    monkeypatch.setattr(check, "crops_path", lambda: None)
     _, dataset = planted
     result = workbench.run_audit(dataset, workbench.AuditConfig(embedder="none"), progress=False)
     status = result.check("object_labels")
-    assert status.state == "skipped" and "--predictions" in status.reason
+    assert status.state == "skipped" and "--predictions" in status.reason and "--embedder none" in status.reason
     assert result.counts()["object_label_issues"] is None
+
+
+def test_crop_options_are_checked_like_the_others():
+    """The crops path's options go through ``--check-option object_labels.crops_*``, typed and range-checked."""
+    from workbench.checks.registry import get_check, make_options
+    from workbench.errors import CheckConfigError
+
+    spec = get_check("object_labels")
+    assert make_options(spec, {"crops_k": 5, "crops_proposals": False}).crop_options().k == 5
+    for bad, phrase in (({"crops_k": 0}, "crops_k must be"), ({"crops_padding": 2.0}, "crops_padding must be"),
+                        ({"crops_proposals": "maybe"}, "is not")):
+        with pytest.raises(CheckConfigError, match=phrase):
+            make_options(spec, bad)
 
 
 def test_the_write_back_marks_the_flagged_objects_and_adds_the_overlooked_ones(planted):

@@ -27,6 +27,7 @@ from workbench.checks.crop_evidence import BACKGROUND, box_verdict, crop_evidenc
 from workbench.checks.crop_windows import (background_boxes, image_seed, non_max_suppression, shifted_boxes,
                                            sliding_windows, window_sizes)
 from workbench.embeddings.crops import crop_pixels
+from workbench.errors import CheckNotApplicable
 from workbench.results.object_labels import ObjectLabelIssue
 
 if TYPE_CHECKING:
@@ -166,8 +167,8 @@ def find_crop_label_issues(inputs: CheckInputs, options: CropOptions = CropOptio
     bg_ok = [n_box + j for j in range(len(bg_rows)) if emb.ok[n_box + j]]
     classes = judged + ([BACKGROUND] if len(bg_ok) >= max(2, o.min_class_boxes) else [])
     if len(judged) < 2 and not (judged and BACKGROUND in classes):
-        raise ValueError(f"object label issues need at least two classes with {o.min_class_boxes}+ embedded "
-                         f"boxes each (found {dict(counts)})")
+        raise CheckNotApplicable(f"object label issues without predictions need at least two classes with "
+                                 f"{o.min_class_boxes}+ embedded boxes each (found {dict(counts)})")
     index = {c: k for k, c in enumerate(classes)}
     box_idx = [i for i in range(n_box) if emb.ok[i] and boxes.labels[i] in index]
     train = box_idx + (bg_ok if BACKGROUND in index else [])

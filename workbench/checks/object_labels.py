@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from workbench.checks.object_crops import CropOptions, find_crop_label_issues
 from workbench.checks.object_scores import ObjectScoreThresholds, find_object_label_issues
 from workbench.checks.objects import BOXES
 from workbench.checks import registry as reg
@@ -26,25 +27,33 @@ from workbench.results.object_labels import ObjectLabelIssuesResult
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
 
-CROPS_MODULE = "workbench.checks.object_crops"
 #: On the images holding a flagged object, and on the flagged objects themselves.
 SAMPLE_TAG = "wb:object_label_issue"
 OBJECT_TAG = "wb:object-label-issue"
+
+
+_PREDICTION_THRESHOLDS = ("swapped_threshold", "badly_located_threshold", "overlooked_threshold", "confident",
+                          "plausible")
 
 
 @dataclass(frozen=True)
 class ObjectLabelOptions:
     """``--check-option object_labels.swapped_threshold=0.3`` and so on.
 
-    The ``*_threshold`` options cut cleanlab's per-box scores (in [0, 1], low = likely wrong): a box at or
-    under its kind's threshold is flagged. ``confident``: predictions at least this sure are evidence of a
-    swapped or overlooked object (default: calibrated on the detector's own scores, see
+    With predictions: the ``*_threshold`` options cut cleanlab's per-box scores (in [0, 1], low = likely
+    wrong): a box at or under its kind's threshold is flagged. ``confident``: predictions at least this sure
+    are evidence of a swapped or overlooked object (default: calibrated on the detector's own scores, see
     :func:`~workbench.checks.object_scores.calibrated_confidence`); ``plausible``: predictions above this
     are used to judge a box's place.
+
+    Without predictions: the ``crops_*`` options are :class:`~workbench.checks.object_crops.CropOptions`
+    (``crops_k``, ``crops_background_threshold``, ``crops_proposals`` ...), checked the same way.
 
     Example:
         >>> ObjectLabelOptions(swapped_threshold=0.3).thresholds().swapped
         0.3
+        >>> ObjectLabelOptions(crops_k=5).crop_options().k
+        5
     """
 
     swapped_threshold: float = 0.5
@@ -52,36 +61,45 @@ class ObjectLabelOptions:
     overlooked_threshold: float = 0.5
     confident: float | None = None
     plausible: float = 0.5
+    crops_k: int = CropOptions.k
+    crops_folds: int = CropOptions.folds
+    crops_padding: float = CropOptions.padding
+    crops_min_crop_side: float = CropOptions.min_crop_side
+    crops_min_class_boxes: int = CropOptions.min_class_boxes
+    crops_background_per_image: int = CropOptions.background_per_image
+    crops_background_threshold: float = CropOptions.background_threshold
+    crops_swap_threshold: float = CropOptions.swap_threshold
+    crops_proposals: bool = CropOptions.proposals
+    crops_proposal_threshold: float = CropOptions.proposal_threshold
+    crops_max_proposals_per_image: int = CropOptions.max_proposals_per_image
+    crops_proposal_scales: int = CropOptions.proposal_scales
+    crops_proposal_max_iou: float = CropOptions.proposal_max_iou
+    crops_seed: int = CropOptions.seed
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _PREDICTION_THRESHOLDS:
+            value = getattr(self, name)
             if value is not None and not 0 <= value <= 1:
-                raise ValueError(f"{f.name} must be between 0 and 1, not {value}")
+                raise ValueError(f"{name} must be between 0 and 1, not {value}")
+        try:
+            self.crop_options()
+        except ValueError as exc:
+            raise ValueError(f"crops_{exc}") from None
 
     def thresholds(self) -> ObjectScoreThresholds:
         return ObjectScoreThresholds(swapped=self.swapped_threshold, badly_located=self.badly_located_threshold,
                                      overlooked=self.overlooked_threshold, confident=self.confident,
                                      plausible=self.plausible)
 
-
-def crops_path() -> Callable[..., Any] | None:
-    """``find_crop_label_issues`` of the no-detector path, or ``None`` while that module is absent."""
-    import importlib
-
-    try:
-        module = importlib.import_module(CROPS_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != CROPS_MODULE:  # the module is there but lacks something it imports: a real error
-            raise
-        return None
-    return getattr(module, "find_crop_label_issues", None)
+    def crop_options(self) -> CropOptions:
+        """The ``crops_*`` options as the crops path takes them."""
+        return CropOptions(**{f.name: getattr(self, f"crops_{f.name}") for f in fields(CropOptions)})
 
 
 EVIDENCE = reg.Requirement(
-    "predicted boxes or box crops", lambda i: i.object_predictions is not None or crops_path() is not None,
-    "needs a detector's predictions (--predictions: a COCO results JSON or a Detections field with confidences); "
-    "the path without a detector (box crops) is not in this version")
+    "predicted boxes or box crops", lambda i: i.object_predictions is not None or i.crop_features is not None,
+    "needs a detector's predictions (--predictions: a COCO results JSON or a Detections field with confidences) "
+    "or the audit's embedder to judge the boxes' crops (not --embedder none)")
 
 
 def _from_predictions(inputs: CheckInputs, options: ObjectLabelOptions) -> ObjectLabelIssuesResult:
@@ -107,9 +125,7 @@ def _from_predictions(inputs: CheckInputs, options: ObjectLabelOptions) -> Objec
 def _from_crops(inputs: CheckInputs, options: ObjectLabelOptions) -> ObjectLabelIssuesResult:
     from workbench.results.object_labels import ImageLabelScore
 
-    find = crops_path()
-    assert find is not None
-    issues, facts = find(inputs, options)
+    issues, facts = find_crop_label_issues(inputs, options.crop_options())
     cols = inputs.columns
     flagged = {i.sample_id for i in issues}
     images = tuple(ImageLabelScore(sid, fp, None, sid in flagged)
