@@ -35,3 +35,8 @@ class CheckConfigError(WorkbenchError, ValueError):
 
 class UnknownCheck(CheckConfigError):
     """A check name, or a check's option, that no registered check has."""
+
+
+class AnnotatorFieldError(WorkbenchError, ValueError):
+    """Annotator fields (``--annotators``, ``--annotator-file``) that can't be compared: missing, not labels,
+    of different tasks, fewer than two, or an annotation file that matches no image."""

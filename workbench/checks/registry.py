@@ -50,6 +50,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "workbench.checks.outliers",
     "workbench.checks.objects",
     "workbench.checks.masks",
+    "workbench.checks.agreement",
 )
 
 #: The generic panel and report section for checks that declare none of their own.
