@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.workbench-installed
 export FIFTYONE_DO_NOT_TRACK ?= true
 
-.PHONY: demo test test-fast notebooks bench bench-quick setup system-deps demo-data clean-venv
+.PHONY: demo test test-fast notebooks bench bench-quick setup system-deps demo-data detection-demo-data clean-venv
 
 $(STAMP): pyproject.toml scripts/setup_env.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup_env.sh
@@ -46,6 +46,10 @@ bench-quick: $(STAMP) system-deps
 
 demo-data:
 	$(PY) scripts/build_demo_data.py --force
+
+# The detection demo (data/detection-demo) from Debian's wallpapers, Fashion-MNIST and openclipart.
+detection-demo-data:
+	$(PY) scripts/build_detection_demo.py --force
 
 clean-venv:
 	rm -rf $(VENV)

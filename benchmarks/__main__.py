@@ -3,7 +3,7 @@
 Each benchmark prints its Markdown table and writes its JSON under ``build/bench/``;
 ``benchmarks/RESULTS.md`` records the figures with the machine they ran on.
 
-    python -m benchmarks [--only neighbors,embedding,label_issues,review_queue,audit,import,quality] [--quick]
+    python -m benchmarks [--only neighbors,embedding,label_issues,review_queue,audit,import,quality,object_labels] [--quick]
 
 ``--quick`` runs small sizes only (a smoke run of every benchmark, minutes not an hour).
 """
@@ -23,6 +23,7 @@ FULL = {
     "audit": ["--phases", "cold,cached,incremental"],
     "import": [],
     "quality": [],
+    "object_labels": [],
 }
 QUICK = {
     "neighbors": ["--sizes", "10k"],
@@ -32,11 +33,13 @@ QUICK = {
     "audit": None,  # the Fashion-MNIST audit has no small form
     "import": ["--repeat", "3"],
     "quality": ["--n", "10"],
+    "object_labels": ["--modes", "predictions"],
 }
 MODULES = {"neighbors": "benchmarks.bench_neighbors", "embedding": "benchmarks.bench_embedding",
            "label_issues": "benchmarks.bench_label_issues", "review_queue": "benchmarks.bench_review_queue",
            "audit": "benchmarks.bench_audit",
-           "import": "benchmarks.bench_import", "quality": "benchmarks.bench_quality_outliers"}
+           "import": "benchmarks.bench_import", "quality": "benchmarks.bench_quality_outliers",
+           "object_labels": "benchmarks.bench_object_labels"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,16 +67,22 @@ def test_each_notebook_audits_a_dataset_of_its_own():
     assert "workbench-demo" not in defaults.values(), "make demo's dataset is no notebook's default"
 
 
+def _demo_of(source: Path) -> str:
+    """Which shipped demo a notebook audits: ``detection`` (data/detection-demo) or ``fashion-mnist``."""
+    return "detection" if "DETECTION_DEMO" in source.read_text(encoding="utf-8") else "fashion-mnist"
+
+
 @pytest.fixture(scope="module")
 def notebook_dataset():
-    """One dataset name for the notebooks of this run, as a user running them in order would have: the
-    demo is loaded once (not once per notebook), and the dataset is deleted when they are done."""
-    name = f"t-notebooks-{os.getpid()}"
-    yield name
+    """One dataset name per demo for the notebooks of this run, as a user running them in order would have:
+    each demo is loaded once (not once per notebook), and the datasets are deleted when they are done."""
+    names = {demo: f"t-notebooks-{os.getpid()}-{demo}" for demo in ("fashion-mnist", "detection")}
+    yield lambda source: names[_demo_of(source)]
     import fiftyone as fo
 
-    if fo.dataset_exists(name):
-        fo.delete_dataset(name)
+    for name in names.values():
+        if fo.dataset_exists(name):
+            fo.delete_dataset(name)
 
 
 @pytest.mark.slow
@@ -86,7 +92,7 @@ def test_notebook_runs(source, kernel_database, notebook_dataset, monkeypatch):
     from nbclient import NotebookClient
 
     monkeypatch.setenv("FIFTYONE_DATABASE_URI", kernel_database)  # the kernel inherits the environment
-    monkeypatch.setenv(DATASET_ENV, notebook_dataset)  # never a user's dataset; deleted after the last notebook
+    monkeypatch.setenv(DATASET_ENV, notebook_dataset(source))  # never a user's dataset; deleted after the last
     nb = jupytext.read(source)
     NotebookClient(nb, timeout=900, kernel_name="python3",
                    resources={"metadata": {"path": str(source.parent)}}).execute()

@@ -245,7 +245,8 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     if calibration is not None:
         cfg_dict["near_duplicate_loose_threshold_used"] = rule.loose
     return AuditResult(
-        dataset_name=table.dataset_name, source=table.source, task=table.task, n_samples=len(frame),
+        dataset_name=table.dataset_name, source=table.source, task=table.task, label_field=table.label_field,
+        n_samples=len(frame),
         classes=tuple(sorted({lab for labs in cols.label_lists for lab in labs})),
         splits=tuple(sorted({s for s in cols.splits if s is not None})),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=cfg_dict, versions=versions(),

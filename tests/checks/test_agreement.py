@@ -227,11 +227,20 @@ def test_audit_of_box_annotators_matches_and_fuses(tmp_path: Path, unique_name: 
     (obj,) = fused[ds.first().id]
     assert obj.box == pytest.approx((0.15, 0.1, 0.4, 0.4)) and obj.agreement == pytest.approx(0.6)
     assert sorted(ds.values("wb_agreement")) == pytest.approx([0.0, 0.6, 1.0, 1.0])
+    (written,) = ds.first()["wb_consensus"].detections  # fo.Detections with the agreement on each box
+    assert written.label == "car" and written.bounding_box == pytest.approx([0.15, 0.1, 0.4, 0.4])
+    assert written["wb_agreement"] == pytest.approx(0.6) and written["wb_annotators"] == 2
+    assert [len(d.detections) for d in ds.values("wb_consensus")] == [1, 0, 0, 1]
     mark_samples(ds, first.review_sample[:1], "confirmed")
     again = workbench.audit(ds, cfg, progress=False).findings["agreement"]
     assert again.review_sample == first.review_sample and again.n_reviewed == 1
     assert "1 reviewed" in again.summary()
     assert "Mean IoU with the others" in render_html(workbench.run_audit(ds, cfg, progress=False))
+    # The same dataset audited on class-label annotators: wb_consensus changes label type cleanly.
+    for field, labels in (("cls_a", "xxyy"), ("cls_b", "xyyy")):
+        ds.set_values(field, [fo.Classification(label=v) for v in labels])
+    workbench.audit(ds, workbench.AuditConfig(embedder="none", annotator_fields=("cls_a", "cls_b")), progress=False)
+    assert ds.values("wb_consensus.label") == ["x", "x", "y", "y"]  # cleanlab breaks the tie on image 2
 
 
 def test_missing_or_mixed_annotator_fields_are_input_errors(tmp_path: Path, unique_name: str):

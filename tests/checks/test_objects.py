@@ -82,6 +82,23 @@ def test_the_audit_of_a_detection_dataset_flags_the_boxes_everywhere(tmp_path: P
     assert 'id="objects"' in html and "<svg" in html and "negative images" in html
     assert sorted(Path(s.filepath).stem for s in ds.load_saved_view("wb-object-issues")) == ["a", "b", "c"]
     assert ds.match_tags("wb:object_issue").first()["wb_object_issues"]
+    # Object level: the flagged boxes carry the attribute and label tag; the patches view has one tile each.
+    flagged = {(lab, kind) for lab, kind in zip(*ds.values(["ground_truth.detections.label",
+                                                           "ground_truth.detections.wb_object_issue"], unwind=True))
+               if kind}
+    assert flagged == {("cat", "duplicate"), ("cat", "tiny"), ("dog", "outside")}
+    assert ds.count_label_tags() == {"wb:object_issue": 3}
+    patches = ds.load_saved_view("wb-object-issues-patches")
+    assert len(patches) == 3 and set(patches.values("ground_truth.label")) == {"cat", "dog"}
+    # Fixed in the data and audited again: the attribute, tag and patches are gone; the user's own tag stays.
+    sample = ds.match(fo.ViewField("filepath").ends_with("b.png")).first()
+    sample.ground_truth.detections[0].bounding_box = [0.5, 0.5, 0.2, 0.3]
+    sample.ground_truth.detections[0].tags.append("checked-by-ana")
+    sample.save()
+    workbench.audit(ds, workbench.AuditConfig(embedder="none"))
+    assert ds.count_label_tags() == {"wb:object_issue": 2, "checked-by-ana": 1}
+    assert len(ds.load_saved_view("wb-object-issues-patches")) == 2
+    assert sum(v is not None for v in ds.values("ground_truth.detections.wb_object_issue", unwind=True)) == 2
 
     classified = fo.Dataset(f"{unique_name}-cls")
     try:

@@ -84,6 +84,7 @@ def test_unlabelled_and_small_classes_are_judged_against_everything():
     assert {judged[i] for i in ids[:125]} == {"all"} and {judged[i] for i in ids[125:180]} == {"class+all"}
     nolab = run(ids, paths, [None] * len(ids), graph, cut=4.0)
     assert [x.sample_id for x in nolab.outliers] == [ids[-1]] and nolab.outliers[0].label is None
+    assert nolab.summary() == "1 of 181 images (cut z > 4)"  # no image-level class (detection): no "1 None"
 
 
 def test_copies_are_not_counted_as_neighbours():

@@ -67,14 +67,26 @@ DISAGREEMENT_TAG = "wb:annotator-disagreement"
 
 
 def _consensus_labels(r: AgreementResult) -> dict[str, dict[str, Any]]:
+    """Class labels: ``{sample id: {label, confidence (consensus quality), wb_agreement}}``."""
     return {c.sample_id: {"label": c.label, "confidence": c.quality, "wb_agreement": c.agreement}
             for c in r.consensus if c.label is not None}
+
+
+def _consensus_boxes(r: AgreementResult) -> dict[str, list[dict[str, Any]]]:
+    """Boxes: per image its fused objects (``confidence`` and ``wb_agreement``: the object's agreement,
+    ``wb_annotators``: how many drew it); images whose annotators agree on no object get an empty list."""
+    if r.kind != "detection":
+        return {}
+    return {c.sample_id: [{"label": o.label, "bounding_box": list(o.box), "confidence": o.agreement,
+                           "wb_agreement": o.agreement, "wb_annotators": o.n_annotators} for o in c.objects]
+            for c in r.consensus}
 
 
 @register_check(
     name="agreement", title="annotator agreement", result=AgreementResult, needs=(ANNOTATORS,),
     count_key="annotator_disagreements",
     writes=Writes(fields=(SampleField("consensus", "wb_consensus", _consensus_labels, kind="classification"),
+                          SampleField("consensus_boxes", "wb_consensus", _consensus_boxes, kind="detections"),
                           SampleField("agreement", "wb_agreement", lambda r: {i.sample_id: i.score for i in r.images})),
                   tags=(SampleTag("review_sample", REVIEW_TAG, lambda r: set(r.review_sample)),
                         SampleTag("annotator_disagreement", DISAGREEMENT_TAG,

@@ -22,12 +22,24 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from workbench.checks.box_match import Box, iou
-from workbench.checks.registry import (CheckInputs, GateSpec, Requirement, SampleField, SampleTag, SavedView, Writes,
-                                       register_check)
+from workbench.checks.registry import (
+    CheckInputs,
+    GateSpec,
+    ObjectAttr,
+    ObjectTag,
+    PatchesView,
+    Requirement,
+    SampleField,
+    SampleTag,
+    SavedView,
+    Writes,
+    register_check,
+)
 from workbench.results.protocol import KindedIssues
 
 if TYPE_CHECKING:
@@ -268,10 +280,18 @@ def _by_sample(r: ObjectsResult) -> dict[str, list[str]]:
     return dict(out)
 
 
+def _by_object(r: ObjectsResult) -> dict[str, str]:
+    """``{object id: "tiny,duplicate"}``: what is wrong with each flagged object that has an id."""
+    return {i.object_id: ",".join(i.kinds) for i in r.issues if i.object_id}
+
+
 @register_check(
     name="objects", title="objects", result=ObjectsResult, needs=(BOXES,), count_key="object_issues",
     writes=Writes(fields=(SampleField("object_issues", "wb_object_issues", _by_sample),),
                   tags=(SampleTag("object_issue", TAG, lambda r: set(_by_sample(r))),),
+                  object_attrs=(ObjectAttr("object_issue", "wb_object_issue", _by_object),),
+                  object_tags=(ObjectTag("object_issue", TAG, lambda r: set(_by_object(r))),),
+                  patches=(PatchesView("object_issue_patches", "wb-object-issues-patches", TAG),),
                   views=(SavedView("object_issues", "wb-object-issues", TAG),)),
     gate=GateSpec("object-issues", "flagged objects", lambda r: r.n_findings,
                   total=lambda r, audit: max(r.n_objects, 1)),

@@ -21,13 +21,23 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from workbench.checks.registry import (GRAPH, CheckInputs, GateSpec, SampleField, SampleTag, SavedView, Writes,
-                                       register_check)
+from workbench.checks.registry import (
+    GRAPH,
+    CheckInputs,
+    GateSpec,
+    SampleField,
+    SampleTag,
+    SavedView,
+    Writes,
+    register_check,
+)
+from workbench.results.protocol import printable
 
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
@@ -106,9 +116,12 @@ class OutliersResult:
         """
         if not self.outliers:
             return f"none among {self.n_assessed:,} images (cut z > {self.cut:g})"
-        per = sorted(((len(v), str(k)) for k, v in self.per_class().items()), reverse=True)
+        head = f"{len(self.outliers):,} of {self.n_assessed:,} images (cut z > {self.cut:g})"
+        per = sorted(((len(v), printable(k)) for k, v in self.per_class().items() if k is not None), reverse=True)
+        if not per:  # no image-level class (detection, segmentation): nothing to break down by
+            return head
         where = ", ".join(f"{n} {lab}" for n, lab in per[:4]) + (", ..." if len(per) > 4 else "")
-        return f"{len(self.outliers):,} of {self.n_assessed:,} images (cut z > {self.cut:g}): {where}"
+        return f"{head}: {where}"
 
     def to_frame(self) -> Any:
         """One row per outlier, worst first: ``is_outlier_issue``, ``outlier_score`` (low = bad), rank."""

@@ -10,7 +10,9 @@ with :func:`register_check` and is listed once in :data:`CHECK_MODULES`. The dec
 - ``result``: the result type (it follows :class:`~workbench.results.protocol.CheckResult`) and
   ``count_key``, its name in ``AuditResult.counts()``;
 - ``writes``: the FiftyOne fields, tags and saved views it writes (:class:`SampleField`,
-  :class:`SampleTag`, :class:`SavedView`);
+  :class:`SampleTag`, :class:`SavedView`), and for object-level findings the attributes, label tags
+  and patches views on the audited label field's objects (:class:`ObjectAttr`, :class:`ObjectTag`,
+  :class:`PatchesView`);
 - ``gate``: its ``--fail-on`` name, unit and what it counts (:class:`GateSpec`);
 - ``section`` and ``panel``: its report template include and its notebook panel (:class:`PanelSpec`);
 - ``options``: a frozen dataclass of its options (``AuditConfig.check_options[name]``, CLI
@@ -29,8 +31,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.checks.inputs import CheckInputs, Predictions, SampleColumns  # noqa: F401  (checks import them here)
 
@@ -105,13 +108,15 @@ class SampleField:
     """A FiftyOne sample field a check writes: ``values(result)`` is ``{sample id: value}``.
 
     ``kind="classification"``: each value is a dict ``{label, confidence, **attributes}`` written as a
-    ``fo.Classification``. ``key`` names it in ``dataset.info["workbench"]["fields"]``.
+    ``fo.Classification``; ``kind="detections"``: a list of such dicts with a ``bounding_box``
+    (relative ``[x, y, w, h]``) written as ``fo.Detections`` (boxes the annotation lacks, a consensus).
+    ``key`` names it in ``dataset.info["workbench"]["fields"]``.
     """
 
     key: str
     name: str
     values: Callable[[Any], dict[str, Any]] = field(repr=False, compare=False)
-    kind: Literal["value", "classification"] = "value"
+    kind: Literal["value", "classification", "detections"] = "value"
 
 
 @dataclass(frozen=True)
@@ -134,10 +139,44 @@ class SavedView:
 
 
 @dataclass(frozen=True)
+class ObjectAttr:
+    """An attribute a check sets on the objects (detections, polylines) of the audited label field:
+    ``values(result)`` is ``{object id: value}``; every other object of that field gets ``None``."""
+
+    key: str
+    name: str
+    values: Callable[[Any], dict[str, Any]] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ObjectTag:
+    """A label tag a check sets on the objects ``members(result)`` (object ids) of the audited label
+    field, and removes from every other object of it."""
+
+    key: str
+    tag: str
+    members: Callable[[Any], set[str]] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class PatchesView:
+    """A saved patches view (one App tile per object) of the audited field's objects tagged ``tag``,
+    sorted by the object attribute ``sort_by`` when given."""
+
+    key: str
+    name: str
+    tag: str
+    sort_by: str | None = None
+
+
+@dataclass(frozen=True)
 class Writes:
     fields: tuple[SampleField, ...] = ()
     tags: tuple[SampleTag, ...] = ()
     views: tuple[SavedView, ...] = ()
+    object_attrs: tuple[ObjectAttr, ...] = ()
+    object_tags: tuple[ObjectTag, ...] = ()
+    patches: tuple[PatchesView, ...] = ()
 
 
 @dataclass(frozen=True)

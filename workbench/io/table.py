@@ -32,6 +32,8 @@ class DatasetTable:
     task: str
     dataset_name: str
     source: str
+    #: The ground-truth field read (``None``: the dataset has no label field).
+    label_field: str | None = None
     #: The annotator fields' task (``classification``, ``detection``, ``segmentation``; "" without any).
     annotation_kind: str = ""
 
@@ -219,7 +221,8 @@ def to_table(dataset: Any, *, label_field: str | None = None, split_field: str |
             frame[ANNOTATION_PREFIX + name] = values
     info = dataset.info.get("workbench", {})
     return DatasetTable(frame=frame, task=task, dataset_name=dataset.name,
-                        source=str(info.get("source", "")), annotation_kind=annotation_kind)
+                        source=str(info.get("source", "")), label_field=field,
+                        annotation_kind=annotation_kind)
 
 
 #: Table columns holding an annotator's labels: ``annotation:<field>``.

@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from workbench._fo import PREFIX, fiftyone
+from workbench.render.fiftyone_objects import write_objects
 from workbench.results import AuditResult
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,12 @@ def registered_writes() -> tuple[dict[str, str], dict[str, str], dict[str, str]]
 
     fields, tags, views = dict(EMBEDDING_FIELDS), {}, {}
     for spec in registered_checks():
-        fields.update({f.key: f.name for f in spec.writes.fields})
-        tags.update({t.key: t.tag for t in spec.writes.tags})
-        views.update({v.key: v.name for v in spec.writes.views})
+        w = spec.writes
+        fields.update({f.key: f.name for f in w.fields})
+        fields.update({f"object:{a.key}": a.name for a in w.object_attrs})
+        tags.update({t.key: t.tag for t in w.tags})
+        tags.update({f"object:{t.key}": t.tag for t in w.object_tags})
+        views.update({v.key: v.name for v in (*w.views, *w.patches)})
     return fields, tags, views
 
 
@@ -64,7 +68,8 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
     fields, tags, views = registered_writes()
     schema = dataset.get_field_schema()
     # One read of every finding field as stored (one query is ~4x faster than one per field).
-    stored_fields = [f for key, f in fields.items() if key not in EMBEDDING_FIELDS and f in schema]
+    sample_fields = {f.name for spec in specs for f in spec.writes.fields}
+    stored_fields = [f for f in sample_fields if f in schema]
     ids, *columns = dataset.values(["id", *stored_fields])
     before = {f: dict(zip(ids, values)) for f, values in zip(stored_fields, columns)}
 
@@ -75,6 +80,10 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
             if field in schema:
                 dataset.delete_sample_field(field)
             return
+        doc = getattr(schema.get(field), "document_type", None)
+        if doc is not None and not any(isinstance(v, doc) for v in desired.values() if v is not None):
+            dataset.delete_sample_field(field)  # another label type than last time (a check's task changed)
+            before[field] = {}
         current = before.get(field, {})
         changes = {sid: v for sid, v in desired.items() if _comparable(current.get(sid)) != _comparable(v)}
         changes.update({sid: None for sid, v in current.items() if v is not None and sid not in desired})
@@ -82,16 +91,24 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
             dataset.set_values(field, changes, key_field="id")
 
     known = set(ids)
+    # Declarations naming one field (e.g. a consensus that is a class for one task, boxes for another)
+    # write the union of their values.
+    by_field: dict[str, dict[str, Any]] = {}
     for spec in specs:
         finding = result.findings.get(spec.name)
         for f in spec.writes.fields:
             desired = f.values(finding) if finding is not None else {}
             if f.kind == "classification":
                 desired = {sid: fo.Classification(**v) for sid, v in desired.items()}
-            sync(f.name, desired)
+            elif f.kind == "detections":
+                desired = {sid: fo.Detections(detections=[fo.Detection(**d) for d in v]) for sid, v in desired.items()}
+            by_field.setdefault(f.name, {}).update(desired)
         for t in spec.writes.tags:
             _sync_tag(dataset, t.tag, (t.members(finding) if finding is not None else set()) & known)
+    for name, desired in by_field.items():
+        sync(name, desired)
     _store_vectors(dataset, result, ids, schema, store_embeddings)
+    write_objects(dataset, result.label_field, specs, result.findings)
     for spec in specs:
         for v in spec.writes.views:
             view = dataset.match_tags(v.tag)
@@ -152,7 +169,11 @@ def _comparable(value: Any) -> Any:
     if value is None:
         return None
     if hasattr(value, "to_dict"):
-        return {k: v for k, v in value.to_dict().items() if k != "_id"}
+        return _comparable(value.to_dict())
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items() if k != "_id"}
+    if isinstance(value, (list, tuple)):
+        return [_comparable(v) for v in value]
     if hasattr(value, "tolist"):
         return value.tolist()
     return value

@@ -136,6 +136,8 @@ class AuditResult:
     #: Review marks found on the samples when the audit ran: ``{sample id: "confirmed" | "not_error"}``
     #: (see ``workbench.marks``), so renderers show what was already reviewed.
     reviews: dict[str, str] = field(default_factory=dict)
+    #: The ground-truth field the audit read (object-level findings are written to its objects).
+    label_field: str | None = None
     schema_version: str = SCHEMA_VERSION
     #: In-memory only (not serialised): embeddings and the k-NN graph, so renderers and
     #: panels can store vectors or re-filter neighbours without recomputing anything.
