@@ -267,3 +267,55 @@ def test_bad_options_are_refused():
 
     with pytest.raises(CheckConfigError, match="review_share"):
         AuditConfig(check_options={"agreement": {"review_share": 0}})
+
+
+def test_mask_agreement_by_pixel_iou_and_masks_outside_the_root_are_not_read(tmp_path: Path):
+    from PIL import Image
+
+    from workbench.checks.agreement import AgreementOptions, run
+    from workbench.checks.inputs import CheckInputs, SampleColumns
+    from workbench.config import AuditConfig
+
+    # A: road (1) on the left two columns (8 px), car (2) top-right 2x2. B: road on the left three columns
+    # (12 px), no car. road IoU = 8 / 12 = 2/3 (matched); A's car is unmatched. Image score (2/3) / (1 + 1) = 1/3.
+    a = np.zeros((4, 4), np.uint8)
+    a[:, :2], a[:2, 2:] = 1, 2
+    b = np.zeros((4, 4), np.uint8)
+    b[:, :3] = 1
+    inside, outside = tmp_path / "inside", tmp_path / "outside"
+    inside.mkdir(), outside.mkdir()
+    Image.fromarray(b).save(inside / "b.png")
+    Image.fromarray(b).save(outside / "b.png")
+    ids = ("s1", "s2")
+    cols = SampleColumns(ids, ("/1.png", "/2.png"), (None,) * 2, (None,) * 2, ((),) * 2, (None,) * 2)
+    inputs = CheckInputs("segmentation", cols, (), {}, annotation_kind="segmentation",
+                         annotations={"a": (a, a), "b": (str(inside / "b.png"), str(outside / "b.png"))},
+                         annotation_info={"mask_targets": {1: "road", 2: "car"}, "roots": (str(inside),)})
+    r = run(inputs, AuditConfig(embedder="none"), AgreementOptions())
+    assert r.kind == "segmentation" and r.n_images == 1  # s2's second mask lies outside the root: not read
+    assert r.mean_iou == pytest.approx(2 / 3, abs=1e-6) and r.verdict == "alarm"
+    assert r.images[0].score == pytest.approx(1 / 3, abs=1e-6) and r.pairs[0].unmatched_a == 1
+    assert [c.label for c in r.classes] == ["car", "road"] and "outside the dataset folder" in r.notes[0]
+
+
+def test_audit_of_segmentation_annotators_reads_fiftyone_masks(tmp_path: Path, unique_name: str):
+    import fiftyone as fo
+    from PIL import Image
+
+    import workbench
+
+    a = np.zeros((48, 48), np.uint8)
+    a[:, :24] = 1  # road on the left half
+    b = np.zeros((48, 48), np.uint8)
+    b[:, :24] = 1
+    b[:12, :24] = 0  # B leaves the top quarter of it out: IoU 36 / 48 = 0.75
+    Image.fromarray(b).save(tmp_path / "b.png")
+    ds = _dataset(tmp_path, unique_name, {"ann_a": [fo.Segmentation(mask=a)],
+                                          "ann_b": [fo.Segmentation(mask_path=str(tmp_path / "b.png"))]})
+    ds.default_mask_targets = {1: "road"}
+    ds.info["workbench"] = {}  # no dataset root recorded: the mask file may be read
+    ds.save()
+    r = workbench.run_audit(ds, workbench.AuditConfig(embedder="none", annotator_fields=("ann_a", "ann_b")),
+                            progress=False).findings["agreement"]
+    assert r.kind == "segmentation" and r.mean_iou == pytest.approx(0.75) and r.verdict == "below target"
+    assert [(c.label, c.n_matched) for c in r.classes] == [("road", 1)]

@@ -83,7 +83,8 @@ def _consensus_boxes(r: AgreementResult) -> dict[str, list[dict[str, Any]]]:
 
 
 @register_check(
-    name="agreement", title="annotator agreement", result=AgreementResult, needs=(ANNOTATORS,),
+    name="agreement", title="agreement", report_title="Annotator agreement", result=AgreementResult,
+    needs=(ANNOTATORS,),
     count_key="annotator_disagreements",
     writes=Writes(fields=(SampleField("consensus", "wb_consensus", _consensus_labels, kind="classification"),
                           SampleField("consensus_boxes", "wb_consensus", _consensus_boxes, kind="detections"),
