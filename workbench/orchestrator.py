@@ -257,7 +257,9 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
 
 def _is_nan(value: Any) -> bool:
     """pandas stores a missing class label as NaN; the checks expect ``None``."""
-    return isinstance(value, float) and value != value
+    import math
+
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _annotation_info(dataset: Any, cfg: AuditConfig, info: dict, kind: str) -> dict[str, Any]:

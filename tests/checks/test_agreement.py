@@ -184,7 +184,7 @@ def test_audit_of_three_classification_annotators_end_to_end(tmp_path: Path, uni
     from workbench.render.html_report import render_html
     from workbench.render.json_export import to_export_dict
 
-    c = lambda v: None if v is None else fo.Classification(label=v)  # noqa: E731
+    c = lambda v: None if v is None else fo.Classification(label=v)
     ds = _dataset(tmp_path, unique_name, {"ann_a": [c(r[0]) for r in RATINGS] + [c("<b>x</b>")],
                                           "ann_b": [c(r[1]) for r in RATINGS] + [c("<b>x</b>")],
                                           "ann_c": [c(r[2]) for r in RATINGS] + [c("d")]})
@@ -204,6 +204,13 @@ def test_audit_of_three_classification_annotators_end_to_end(tmp_path: Path, uni
     html = render_html(result)
     assert 'id="agreement"' in html and "Krippendorff" in html and "ann_a · ann_b" in html
     assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+    from workbench.panels.agreement import agreement_panel
+
+    panel = agreement_panel(result, dataset=ds)
+    tables, images = panel.children[0].value, panel.children[1]
+    assert "Krippendorff" in tables and "&lt;b&gt;x&lt;/b&gt;" in tables and "<b>x</b>" not in tables
+    assert "<b>x</b>" not in "".join(getattr(w, "value", "") for w in images.children if isinstance(
+        getattr(w, "value", None), str))
 
 
 def test_audit_of_box_annotators_matches_and_fuses(tmp_path: Path, unique_name: str):
@@ -213,7 +220,7 @@ def test_audit_of_box_annotators_matches_and_fuses(tmp_path: Path, unique_name: 
     from workbench.marks import mark_samples
     from workbench.render.html_report import render_html
 
-    d = lambda *objs: fo.Detections(detections=[fo.Detection(label=lab, bounding_box=list(b)) for lab, b in objs])  # noqa: E731
+    d = lambda *objs: fo.Detections(detections=[fo.Detection(label=lab, bounding_box=list(b)) for lab, b in objs])
     car = (0.1, 0.1, 0.4, 0.4)
     ds = _dataset(tmp_path, unique_name, {
         "ann_a": [d(("car", car)), d(("car", (0.0, 0.0, 0.5, 0.5))), d(), d(("dog", (0.5, 0.5, 0.3, 0.3)))],

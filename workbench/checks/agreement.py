@@ -166,8 +166,8 @@ def _masks(inputs: CheckInputs, names: tuple[str, ...], options: AgreementOption
         strata[cols.ids[row]] = _main_class([c for labs in labels[-1] if labs for c in labs])
     result = object_agreement(cols.ids, cols.filepaths, labels, ious, names, kind="segmentation",
                               min_iou=options.min_iou, target=options.mask_target, alarm=options.alarm)
-    notes = (f"{unreadable} masks could not be read (or lie outside the dataset folder); those annotators count "
-             "as not having annotated the image",) if unreadable else ()
+    notes = ((f"{unreadable} masks could not be read (or lie outside the dataset folder); those annotators count "
+              "as not having annotated the image"),) if unreadable else ()
     return dataclasses.replace(result, notes=notes), strata
 
 

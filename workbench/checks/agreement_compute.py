@@ -192,7 +192,7 @@ def review_sample(sample_ids: Sequence[str], strata: Sequence[str | None], *, sh
     out: list[str] = []
     for c in sorted(by_class):
         members = sorted(by_class[c])
-        k = max(1, int(round(share * len(members))))
+        k = max(1, round(share * len(members)))
         out.extend(members[i] for i in sorted(rng.choice(len(members), size=min(k, len(members)), replace=False)))
     return tuple(out)
 

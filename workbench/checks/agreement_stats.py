@@ -163,5 +163,5 @@ def majority_label(row: Sequence[Label | None]) -> tuple[Label | None, float]:
     if not counts:
         return None, 0.0
     top = max(counts.values())
-    label = sorted((c for c, n in counts.items() if n == top), key=repr)[0]
+    label = min((c for c, n in counts.items() if n == top), key=repr)
     return label, top / sum(counts.values())

@@ -20,8 +20,9 @@ def agreement_tables(finding: Any) -> str:
     as (escaped) HTML.
 
     Example:
-        >>> from workbench.checks.agreement_result import AgreementResult
-        >>> "&lt;b&gt;" in agreement_tables(AgreementResult("detection", ("<b>", "x"), 0))
+        >>> from workbench.checks.agreement_result import AgreementResult, AnnotatorAgreement
+        >>> "&lt;b&gt;" in agreement_tables(AgreementResult("detection", ("<b>", "x"), 0,
+        ...                                                 per_annotator=(AnnotatorAgreement("<b>", 1),)))
         True
     """
     from workbench.render.formatting import fmt_float as f3
