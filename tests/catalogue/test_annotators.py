@@ -50,6 +50,26 @@ def test_annotator_file_is_matched_by_file_name_and_compared(tmp_path: Path, uni
     assert "1 of its images match no sample" in result.stderr
 
 
+def test_cvat_annotator_file_is_read_like_coco(tmp_path: Path, unique_name: str):
+    """Outcome: exit 0; a CVAT-for-images export (a box, and a polygon read as the box around it) compares
+    like the COCO one; a box without coordinates is left out with a warning."""
+    root = tmp_path / "dataset"
+    src = coco(root)
+    xml = root / "annotators" / "ann_c.xml"
+    xml.parent.mkdir(parents=True)
+    xml.write_text('<annotations><image id="0" name="img1.png" width="40" height="40">'
+                   '<box label="cat" xtl="6" ytl="5" xbr="16" ybr="15"/><box label="cat" xtl="x"/></image>'
+                   '<image id="1" name="img2.png" width="40" height="40">'
+                   '<polygon label="cat" points="6,5;16,5;16,15;6,15"/></image></annotations>')
+    out = tmp_path / "out" / "audit.json"
+    with untouched(root):
+        result = _audit(src, unique_name, out, "--annotators", "ground_truth", "--annotator-file", f"ann_c={xml}")
+    assert result.code == 0, result.text
+    agreement = json.loads(out.read_text())["agreement"]
+    assert agreement["mean_iou"] == pytest.approx(IOU, abs=1e-6) and agreement["pairs"][0]["n_matched"] == 2
+    assert "1 boxes without a usable box" in result.stderr
+
+
 CASES = {
     "annotator-field-missing": (("--annotators", "ground_truth,nope"), "has no field 'nope'"),
     "only-one-annotator": (("--annotators", "ground_truth"), "two or more different field names"),
@@ -63,6 +83,8 @@ CASES = {
                                 "not a readable COCO JSON file"),
     "annotator-file-climbs-out": (("--annotators", "ground_truth", "--annotator-file", "ann_b={root}/climb.json"),
                                   "none of its 2 images is a sample"),
+    "annotator-file-bad-xml": (("--annotators", "ground_truth", "--annotator-file", "ann_b={root}/broken.xml"),
+                               "not a readable CVAT XML file"),
     "annotator-file-clobbers-field": (("--annotator-file", "ground_truth={root}/ok.json", "--annotators", "x"),
                                       "already has a field 'ground_truth'"),
 }
@@ -77,6 +99,7 @@ def test_bad_annotator_input_is_an_input_error(options, phrase, tmp_path: Path, 
     _export(root / "ok.json", ["img1.png", "img2.png"])
     _export(root / "climb.json", ["../dataset/data/img1.png", str(root / "data" / "img2.png")])
     (root / "broken.json").write_text('{"images": [')
+    (root / "broken.xml").write_text("<annotations><image name='a.png'>")
     out = tmp_path / "out" / "audit.json"
     argv = [o.format(root=root, tmp=tmp_path) for o in options]
     with untouched(root, tmp_path / "elsewhere"):
