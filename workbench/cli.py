@@ -68,8 +68,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="label fields of the same images, one per annotator (Classification, Detections or "
                         "Segmentation), compared by the agreement check")
     a.add_argument("--annotator-file", action="append", default=[], metavar="NAME=PATH",
-                   help="add an annotator's COCO (.json) or CVAT (.xml) export (inside the dataset folder) as the field NAME, matched to "
-                        "the images by file name, and compare it (repeatable)")
+                   help="add an annotator's COCO (.json) or CVAT (.xml) export (inside the dataset folder) as the "
+                        "field NAME, matched to the images by file name, and compare it (repeatable)")
     a.add_argument("--report", metavar="HTML", help="write the HTML report here")
     a.add_argument("--json", metavar="PATH", help="write the JSON export here")
     a.add_argument("--embedder", default="auto", choices=embedder_names(),

@@ -139,7 +139,8 @@ def test_crowdlab_consensus_with_out_of_fold_probabilities_from_embeddings():
     careless = [("dog" if t == "cat" else "cat") if k % 3 == 0 else t for k, t in enumerate(truth)]
     ids = tuple(f"s{i}" for i in range(40))
     cols = SampleColumns(ids, tuple(f"/{i}.png" for i in ids), (None,) * 40, (None,) * 40, ((),) * 40, (None,) * 40)
-    inputs = CheckInputs("classification", cols, (), {}, embeddings=Embeddings(ids=ids, vectors=vectors, model_id="test-vectors"),
+    inputs = CheckInputs("classification", cols, (), {},
+                         embeddings=Embeddings(ids=ids, vectors=vectors, model_id="test-vectors"),
                          embedded_rows=np.arange(40), annotation_kind="classification",
                          annotations={"a": tuple(truth), "b": tuple(truth), "careless": tuple(careless)},
                          reviews={ids[0]: "confirmed"})
@@ -196,7 +197,8 @@ def test_audit_of_three_classification_annotators_end_to_end(tmp_path: Path, uni
     assert result.counts()["annotator_disagreements"] == 3
     assert evaluate_gates(result, parse_gates("annotator-disagreement>2"))[0].failed
     consensus = dict(zip(ds.values("filepath"), ds.values("wb_consensus.label")))
-    assert consensus[str(tmp_path / "images" / "im3.png")] == "d" and consensus[str(tmp_path / "images" / "im5.png")] == "<b>x</b>"
+    images = tmp_path / "images"
+    assert consensus[str(images / "im3.png")] == "d" and consensus[str(images / "im5.png")] == "<b>x</b>"
     assert ds.first()["wb_consensus"]["wb_agreement"] == 1.0
     sample = ds.load_saved_view("wb-review-sample")
     assert len(sample) == len(result.findings["agreement"].review_sample) >= 2

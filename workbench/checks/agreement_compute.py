@@ -23,9 +23,9 @@ def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(values)) if len(values) else None
 
 
-def classification_agreement(sample_ids: Sequence[str], filepaths: Sequence[str], ratings: Sequence[Sequence[str | None]],
-                    annotators: Sequence[str], *, target: float = 0.8, alarm: float = 0.667,
-                    image_alarm: float = 0.75) -> AgreementResult:
+def classification_agreement(sample_ids: Sequence[str], filepaths: Sequence[str],
+                             ratings: Sequence[Sequence[str | None]], annotators: Sequence[str], *,
+                             target: float = 0.8, alarm: float = 0.667, image_alarm: float = 0.75) -> AgreementResult:
     """Class labels of ``annotators`` (``ratings[row][k]``, ``None``: not rated): Cohen's kappa per pair,
     Fleiss' kappa, Krippendorff's alpha (its verdict against ``target``/``alarm``), per-class and
     per-annotator agreement, and a majority-vote consensus per image.

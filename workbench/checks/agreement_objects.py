@@ -166,7 +166,8 @@ def consensus_objects(labels: Sequence[Sequence[str]], boxes: Sequence[Sequence[
         usable = [(k, i) for k, i in members if boxes[k][i] is not None]
         if len(annotators) < quorum or len(usable) < 2:
             continue
-        overlaps = {x: [pair_iou.get(frozenset({x, y}), iou(boxes[x[0]][x[1]], boxes[y[0]][y[1]]))  # type: ignore[arg-type]
+        overlaps = {x: [pair_iou.get(frozenset({x, y}),
+                                     iou(boxes[x[0]][x[1]], boxes[y[0]][y[1]]))  # type: ignore[arg-type]
                         for y in usable if y != x] for x in usable}
         weights = np.array([np.mean(overlaps[x]) for x in usable])
         coords = np.array([boxes[k][i] for k, i in usable], dtype=np.float64)

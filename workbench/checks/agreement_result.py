@@ -143,7 +143,8 @@ class AgreementResult:
         """The headline verdict, then the review sample.
 
         Example:
-            >>> AgreementResult("detection", ("a", "b"), 4, mean_iou=0.8, verdict="below target").summary().splitlines()[0]
+            >>> r = AgreementResult("detection", ("a", "b"), 4, mean_iou=0.8, verdict="below target")
+            >>> r.summary().splitlines()[0]
             'annotators a, b on 4 images: mean matched IoU 0.800 (below target 0.85); 0 images below the alarm 0.75'
         """
         who = f"annotators {', '.join(self.annotators)} on {self.n_images} images"
