@@ -328,3 +328,20 @@ def test_audit_of_segmentation_annotators_reads_fiftyone_masks(tmp_path: Path, u
                             progress=False).findings["agreement"]
     assert r.kind == "segmentation" and r.mean_iou == pytest.approx(0.75) and r.verdict == "below target"
     assert [(c.label, c.n_matched) for c in r.classes] == [("road", 1)]
+
+
+def test_audit_with_embeddings_takes_crowdlab_consensus(tmp_path: Path, unique_name: str):
+    """The real embedder (EfficientNet-Lite0): the consensus comes from CROWDLAB on out-of-fold probabilities."""
+    import fiftyone as fo
+
+    import workbench
+
+    c = fo.Classification
+    labels = [("cat", "cat", "dog"), ("cat", "cat", "cat"), ("cat", "dog", "cat"), ("dog", "dog", "dog"),
+              ("dog", "dog", "cat"), ("dog", "cat", "dog")]
+    ds = _dataset(tmp_path, unique_name, {f: [c(label=r[k]) for r in labels] for k, f in enumerate(("a", "b", "c"))})
+    cfg = workbench.AuditConfig(embedder="efficientnet-lite0", calibrate=False, annotator_fields=("a", "b", "c"))
+    r = workbench.run_audit(ds, cfg, progress=False).findings["agreement"]
+    assert r.consensus_method.startswith("cleanlab CROWDLAB") and "3 folds" in r.consensus_method  # 3 images a class
+    assert len(r.consensus) == 6 and all(0 <= x.quality <= 1 for x in r.consensus)
+    assert all(a.quality is not None for a in r.per_annotator)
