@@ -153,6 +153,9 @@ def test_crowdlab_consensus_with_out_of_fold_probabilities_from_embeddings():
                   AgreementOptions())
     assert "majority vote" in without.consensus_method and "no embeddings" in without.notes[0]
     assert len(r.review_sample) == 6 and r.n_reviewed == (ids[0] in r.review_sample)
+    empty = run(dataclass_replace(inputs, annotations={"a": (None,) * 40, "b": (None,) * 40}),
+                AuditConfig(embedder="none"), AgreementOptions())
+    assert empty.n_images == 0 and empty.n_findings == 0 and "no image has a label" in empty.notes[0]
 
 
 def dataclass_replace(obj, **changes):

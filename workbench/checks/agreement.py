@@ -181,6 +181,8 @@ def _with_cleanlab(result: AgreementResult, inputs: CheckInputs, config: AuditCo
     classes = sorted({x for r in ratings for x in r if x is not None})
     index = {c: k for k, c in enumerate(classes)}
     rated = [row for row, r in enumerate(ratings) if any(x is not None for x in r)]
+    if not rated:
+        return dataclasses.replace(result, notes=(*result.notes, "no image has a label from any annotator"))
     frame = pd.DataFrame([[np.nan if x is None else index[x] for x in ratings[row]] for row in rated],
                          columns=list(names), dtype=float)
     frame = frame.loc[:, frame.notna().any()]
