@@ -11,7 +11,7 @@ import contextlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from tests.conftest import tree_digest
 
@@ -40,6 +40,16 @@ def run_cli(*argv: str | Path) -> Outcome:
         except SystemExit as exc:  # argparse usage errors
             code = exc.code if isinstance(exc.code, int) else 2
     return Outcome(int(code), out.getvalue(), err.getvalue())
+
+
+@dataclass(frozen=True)
+class Case:
+    """One catalogue case: how to build its input, and the exit code and phrases of the output expected."""
+
+    build: Callable[[Path], Path]
+    code: int
+    phrases: tuple[str, ...]  # each in the CLI's stdout + stderr
+    args: tuple[str, ...] = ()
 
 
 @contextlib.contextmanager

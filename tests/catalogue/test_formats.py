@@ -14,13 +14,12 @@ import importlib.util
 import json
 import os
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-from tests.catalogue.harness import run_cli, untouched
+from tests.catalogue.harness import Case, run_cli, untouched
 from tests.conftest import write_image
 from tests.io.format_fixtures import export_layout, run_cli_with_pyarrow, write_hf
 
@@ -148,14 +147,6 @@ def _cvat_video(tmp: Path) -> Path:
 def _nested(tmp: Path) -> Path:
     _class_tree(tmp / "outer")
     return tmp / "outer"  # the dataset lies one level down, in outer/dataset/
-
-
-@dataclass(frozen=True)
-class Case:
-    build: Callable[[Path], Path]
-    code: int
-    phrases: tuple[str, ...]  # each in the CLI's stdout + stderr
-    args: tuple[str, ...] = ()
 
 
 CASES = {

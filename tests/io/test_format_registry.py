@@ -15,7 +15,7 @@ from workbench.io.formats.registry import (FormatSpec, format_choices, format_na
 from workbench.io.sources import SourceSpec, resolve_source
 from workbench.registry import load_object
 
-BUILTIN = ("fiftyone", "huggingface", "yolo", "voc", "cvat", "fiftyone-classification", "fiftyone-detection", "coco",
+BUILTIN = ("fiftyone", "huggingface", "yolo", "yolov4", "voc", "cvat", "fiftyone-classification", "fiftyone-detection", "coco",
            "segmentation", "imagefolder", "imagedir")
 
 

@@ -20,6 +20,7 @@ from workbench.results import DuplicateLink, DuplicatesResult, DuplicateCluster
 
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
+    from workbench.results.copies import CopyObject
 
 __all__ = ["Edge", "EdgeSet", "duplicate_edges", "exact_pairs", "find_duplicates", "perceptual_pairs", "refilter",
            "split_chains", "_phash_bits"]
@@ -146,9 +147,11 @@ def run(inputs: CheckInputs, config: AuditConfig, options: None) -> DuplicatesRe
                             threshold=rule.strict, calibration=inputs.calibration)
     if cols.boxes:  # detection: copies with the same classes may still disagree on the boxes
         row = {sid: i for i, sid in enumerate(cols.ids)}
+        conflicts = [any(boxes_conflict(inputs, row[c.sample_ids[0]], row[s]) for s in c.sample_ids[1:])
+                     for c in found.clusters]
         found = dataclasses.replace(found, clusters=tuple(
-            dataclasses.replace(c, box_conflict=any(boxes_conflict(inputs, row[c.sample_ids[0]], row[s])
-                                                    for s in c.sample_ids[1:])) for c in found.clusters))
+            dataclasses.replace(c, box_conflict=True, objects=copy_objects(inputs, [row[s] for s in c.sample_ids]))
+            if conflict else c for c, conflict in zip(found.clusters, conflicts)))
     return dataclasses.replace(found, edges=edges)
 
 
@@ -161,6 +164,16 @@ def copy_labels(inputs: CheckInputs) -> tuple[str | None, ...]:
     if not cols.boxes:
         return cols.labels
     return tuple(objects_summary(labs) for labs in cols.label_lists)
+
+
+def copy_objects(inputs: CheckInputs, rows: Sequence[int]) -> tuple[CopyObject, ...]:
+    """The boxes of the images at ``rows`` (at most ``MAX_COPY_OBJECTS`` each), for drawing a box conflict."""
+    from workbench.results.copies import MAX_COPY_OBJECTS, CopyObject
+
+    cols = inputs.columns
+    return tuple(CopyObject(cols.ids[r], lab, tuple(box))  # type: ignore[arg-type]
+                 for r in rows for lab, box in list(zip(cols.label_lists[r], cols.boxes[r]))[:MAX_COPY_OBJECTS]
+                 if box is not None)
 
 
 def boxes_conflict(inputs: CheckInputs, a: int, b: int) -> bool:

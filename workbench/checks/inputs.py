@@ -28,6 +28,9 @@ class SampleColumns:
     object_ids: tuple[tuple[str, ...], ...] = ()
     #: Segmentation only (else empty): what is wrong with each mask (``None``: nothing).
     mask_problems: tuple[str | None, ...] = ()
+    #: Detection with instance masks only (else empty): each object's mask summary
+    #: (:class:`~workbench.checks.mask_box.MaskShape`; ``None``: no mask), aligned with ``boxes``.
+    mask_shapes: tuple[tuple[Any, ...], ...] = ()
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -90,7 +90,7 @@ def run(inputs: CheckInputs, config: AuditConfig, options: None) -> LeakageResul
     """The duplicates check's links (it carries them) that cross splits."""
     import dataclasses
 
-    from workbench.checks.duplicates import boxes_conflict, copy_labels
+    from workbench.checks.duplicates import boxes_conflict, copy_labels, copy_objects
 
     dups = inputs.result_of(DuplicatesResult)
     cols = inputs.columns
@@ -99,5 +99,5 @@ def run(inputs: CheckInputs, config: AuditConfig, options: None) -> LeakageResul
         return leaks
     row = {sid: i for i, sid in enumerate(cols.ids)}  # detection: the same objects, other boxes, is a conflict too
     return dataclasses.replace(leaks, pairs=tuple(
-        dataclasses.replace(p, box_conflict=boxes_conflict(inputs, row[p.sample_id_a], row[p.sample_id_b]))
-        for p in leaks.pairs))
+        dataclasses.replace(p, box_conflict=True, objects=copy_objects(inputs, [row[p.sample_id_a], row[p.sample_id_b]]))
+        if boxes_conflict(inputs, row[p.sample_id_a], row[p.sample_id_b]) else p for p in leaks.pairs))

@@ -9,11 +9,17 @@ Flagged, per object:
   IoU >= ``duplicate_iou`` (default 0.95): a double annotation, which teaches the model to predict
   two boxes;
 - ``outside``: the box reaches more than 1% of the image's side past its edge;
-- ``degenerate``: zero or negative width or height, or no box at all.
+- ``degenerate``: zero or negative width or height, or no box at all;
+- ``empty_mask``: the object's instance mask has no pixel;
+- ``mask_box_mismatch``: the tight box around the mask's pixels overlaps the annotated box with IoU
+  under ``mask_iou`` (default 0.7), or the pixels fill under ``min_mask_fill`` (default 0.02) of the
+  box: a mask shifted inside its box, or drawn for another object (:mod:`workbench.checks.mask_box`).
 
 Reported, per class: instances, images, the size of boxes (square root of the pixel area) as COCO's
 small (< 32 px), medium and large (>= 96 px) shares with the 10th, 50th and 90th percentiles, and
-the aspect ratio (w / h) as tall (< 0.5), square-ish and wide (> 2) shares. For the dataset: the
+the aspect ratio (w / h) as tall (< 0.5), square-ish and wide (> 2) shares, and both as histograms on
+log-spaced bins (:data:`SIZE_BIN_EDGES`, :data:`ASPECT_BIN_EDGES`; a few dozen counts per class, drawn
+by the report and the panel). For the dataset: the
 share of negative images (no object; negatives teach the model what not to detect, see
 ``shared/DATA_GUIDE.md``) and the class pairs that share images most.
 """
@@ -27,11 +33,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.checks.box_match import Box, iou
+from workbench.checks.mask_box import MaskShape, mask_disagreement
 from workbench.checks.registry import (
     CheckInputs,
     GateSpec,
     ObjectAttr,
     ObjectTag,
+    PanelSpec,
     PatchesView,
     Requirement,
     SampleField,
@@ -45,14 +53,18 @@ from workbench.results.protocol import KindedIssues
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
 
-ISSUE_KINDS = ("degenerate", "outside", "tiny", "duplicate")
+ISSUE_KINDS = ("degenerate", "outside", "tiny", "duplicate", "empty_mask", "mask_box_mismatch")
 #: COCO's object-size bands (square root of the pixel area): small under 32, large from 96.
 SIZE_BANDS = (32.0, 96.0)
 #: Aspect (w / h) bands: tall under 0.5, wide over 2.
 ASPECT_BANDS = (0.5, 2.0)
 #: How far past the image's edge (share of its side) a box may reach before it is ``outside``.
 EDGE_SLACK = 0.01
-
+#: Histogram bin edges of the box size (square root of the pixel area): 1 px to 4,096 px in steps of
+#: a factor of sqrt(2) (24 bins; values outside fall into the end bins).
+SIZE_BIN_EDGES: tuple[float, ...] = tuple(round(2 ** (k / 2), 4) for k in range(25))
+#: Histogram bin edges of the aspect ratio (w / h): 1/16 to 16 in steps of a factor of sqrt(2) (16 bins).
+ASPECT_BIN_EDGES: tuple[float, ...] = tuple(round(2 ** (k / 2), 4) for k in range(-8, 9))
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,8 @@ class ObjectIssue:
     size_px: float | None
     #: For ``duplicate``: the IoU with the box it repeats.
     iou: float | None = None
+    #: For ``empty_mask`` / ``mask_box_mismatch``: the IoU of the box around the mask's pixels with the box.
+    mask_iou: float | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,10 @@ class ClassBoxes:
     aspect_shares: tuple[float, float, float]
     median_aspect: float | None
     n_tiny: int
+    #: Boxes per size bin (edges: ``ObjectsResult.size_bin_edges``; empty when image sizes are unknown).
+    size_hist: tuple[int, ...] = ()
+    #: Boxes per aspect bin (edges: ``ObjectsResult.aspect_bin_edges``).
+    aspect_hist: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +120,14 @@ class ObjectsResult(KindedIssues):
     cooccurrence: tuple[tuple[str, str, int], ...] = ()
     min_box_side: float = 4.0
     duplicate_iou: float = 0.95
+    #: Objects with an instance mask (0: the masks were not checked), and the thresholds they were held to.
+    n_masks: int = 0
+    mask_iou: float = 0.7
+    min_mask_fill: float = 0.02
+    #: The edges of every class's ``size_hist`` and ``aspect_hist`` (log-spaced; kept so a saved result
+    #: reads the same whatever a later version's bins).
+    size_bin_edges: tuple[float, ...] = SIZE_BIN_EDGES
+    aspect_bin_edges: tuple[float, ...] = ASPECT_BIN_EDGES
 
     @property
     def negative_share(self) -> float | None:
@@ -127,25 +153,30 @@ class ObjectsResult(KindedIssues):
         ``is_<kind>_issue`` for each of :data:`ISSUE_KINDS`."""
         import pandas as pd
 
-        cols = ["sample_id", "filepath", "label", "object_id", "box", "size_px", "iou",
+        cols = ["sample_id", "filepath", "label", "object_id", "box", "size_px", "iou", "mask_iou",
                 *(f"is_{k}_issue" for k in ISSUE_KINDS)]
         return pd.DataFrame([{"sample_id": i.sample_id, "filepath": i.filepath, "label": i.label,
                               "object_id": i.object_id, "box": list(i.box) if i.box else None, "size_px": i.size_px,
-                              "iou": i.iou, **{f"is_{k}_issue": k in i.kinds for k in ISSUE_KINDS}}
+                              "iou": i.iou, "mask_iou": i.mask_iou,
+                              **{f"is_{k}_issue": k in i.kinds for k in ISSUE_KINDS}}
                              for i in self.issues], columns=cols)
 
     def to_export(self) -> dict[str, Any]:
         return {"objects": {
             "n_images": self.n_images, "n_objects": self.n_objects, "n_negative": self.n_negative,
             "negative_share": self.negative_share, "min_box_side": self.min_box_side,
-            "duplicate_iou": self.duplicate_iou, "counts": self.counts(),
+            "duplicate_iou": self.duplicate_iou, "n_masks": self.n_masks, "mask_iou": self.mask_iou,
+            "min_mask_fill": self.min_mask_fill, "counts": self.counts(),
             "classes": {c.label: {"instances": c.n_instances, "images": c.n_images, "size_shares": list(c.size_shares),
                                   "size_percentiles": None if c.size_percentiles is None else list(c.size_percentiles),
                                   "aspect_shares": list(c.aspect_shares), "median_aspect": c.median_aspect,
-                                  "tiny": c.n_tiny} for c in self.classes},
+                                  "tiny": c.n_tiny, "size_hist": list(c.size_hist),
+                                  "aspect_hist": list(c.aspect_hist)} for c in self.classes},
+            "size_bin_edges": list(self.size_bin_edges), "aspect_bin_edges": list(self.aspect_bin_edges),
             "cooccurrence": [{"a": a, "b": b, "images": n} for a, b, n in self.cooccurrence],
             "issues": [{"path": i.filepath, "label": i.label, "box": None if i.box is None else list(i.box),
-                        "kinds": list(i.kinds), "size_px": i.size_px, "iou": i.iou} for i in self.issues]}}
+                        "kinds": list(i.kinds), "size_px": i.size_px, "iou": i.iou, "mask_iou": i.mask_iou}
+                       for i in self.issues]}}
 
 
 def _size_band(size: float) -> int:
@@ -174,7 +205,8 @@ def _object_kinds(box: Box | None, size: tuple[int | None, int | None], min_side
 def find_object_issues(sample_ids: Sequence[str], filepaths: Sequence[str], labels: Sequence[Sequence[str | None]],
                        boxes: Sequence[Sequence[Box | None]], sizes: Sequence[tuple[int | None, int | None]], *,
                        object_ids: Sequence[Sequence[str]] | None = None, min_box_side: float = 4.0,
-                       duplicate_iou: float = 0.95) -> ObjectsResult:
+                       duplicate_iou: float = 0.95, mask_shapes: Sequence[Sequence[MaskShape | None]] | None = None,
+                       mask_iou: float = 0.7, min_mask_fill: float = 0.02) -> ObjectsResult:
     """Per-object flags, per-class box statistics, negatives and co-occurrence of a detection dataset.
 
     Args:
@@ -184,6 +216,9 @@ def find_object_issues(sample_ids: Sequence[str], filepaths: Sequence[str], labe
         object_ids: per image, each object's id (for the FiftyOne write-back).
         min_box_side: a box whose shorter side is under this many pixels is ``tiny``.
         duplicate_iou: a same-class box overlapping an earlier one at least this much is a ``duplicate``.
+        mask_shapes: per image, each object's instance-mask summary (``None``: no mask), aligned with ``boxes``.
+        mask_iou, min_mask_fill: a mask whose tight box overlaps the box under ``mask_iou``, or that fills under
+            ``min_mask_fill`` of it, is a ``mask_box_mismatch``; one without pixels an ``empty_mask``.
 
     Example:
         >>> r = find_object_issues(["s"], ["/a.png"], [["cat", "cat"]], [[(0.1, 0.1, 0.5, 0.5), (0.1, 0.1, 0.5, 0.49)]],
@@ -195,16 +230,22 @@ def find_object_issues(sample_ids: Sequence[str], filepaths: Sequence[str], labe
     per_class: dict[str, list[tuple[float | None, float]]] = defaultdict(list)
     class_images: dict[str, set[int]] = defaultdict(set)
     pairs: Counter = Counter()
-    n_objects = n_negative = 0
+    n_objects = n_negative = n_masks = 0
     for row, (labs, bxs) in enumerate(zip(labels, boxes)):
         width, height = sizes[row]
         ids = list(object_ids[row]) if object_ids else []
+        shapes = list(mask_shapes[row]) if mask_shapes else []
         n_objects += len(labs)
         n_negative += not labs
         kept: list[tuple[str | None, Box]] = []
         for k, (lab, box) in enumerate(zip(labs, bxs)):
             kinds = list(_object_kinds(box, (width, height), min_box_side))
-            overlap = None
+            overlap = agreement = None
+            shape = shapes[k] if k < len(shapes) else None
+            n_masks += shape is not None
+            if shape is not None and box is not None and "degenerate" not in kinds:
+                mismatch, agreement = mask_disagreement(shape, box, min_iou=mask_iou, min_fill=min_mask_fill)
+                kinds += [mismatch] if mismatch else []
             if box is not None and "degenerate" not in kinds:
                 overlap = max((iou(box, other) for olab, other in kept if olab == lab), default=0.0)
                 if overlap >= duplicate_iou:
@@ -223,7 +264,8 @@ def find_object_issues(sample_ids: Sequence[str], filepaths: Sequence[str], labe
                                           None if box is None else tuple(round(v, 6) for v in box),
                                           tuple(sorted(kinds, key=ISSUE_KINDS.index)),
                                           None if size is None else round(size, 2),
-                                          round(overlap, 4) if "duplicate" in kinds and overlap is not None else None))
+                                          round(overlap, 4) if "duplicate" in kinds and overlap is not None else None,
+                                          agreement if set(kinds) & {"empty_mask", "mask_box_mismatch"} else None))
         present = sorted({lab for lab in labs if lab is not None})
         pairs.update((a, b) for n, a in enumerate(present) for b in present[n + 1:])
     issues.sort(key=lambda i: (min(ISSUE_KINDS.index(k) for k in i.kinds), i.filepath))
@@ -232,7 +274,25 @@ def find_object_issues(sample_ids: Sequence[str], filepaths: Sequence[str], labe
                     for lab in sorted(class_images))
     return ObjectsResult(issues=tuple(issues), classes=classes, n_images=len(sample_ids), n_objects=n_objects,
                          n_negative=n_negative, cooccurrence=tuple((a, b, n) for (a, b), n in pairs.most_common(20)),
-                         min_box_side=float(min_box_side), duplicate_iou=float(duplicate_iou))
+                         min_box_side=float(min_box_side), duplicate_iou=float(duplicate_iou), n_masks=n_masks,
+                         mask_iou=float(mask_iou), min_mask_fill=float(min_mask_fill))
+
+
+def log_histogram(values: Any, edges: Sequence[float]) -> tuple[int, ...]:
+    """Counts of ``values`` per bin of ``edges`` (ascending); values below the first edge count in the
+    first bin, values from the last edge on in the last.
+
+    Example:
+        >>> log_histogram([0.5, 1.5, 3.0, 100.0], (1.0, 2.0, 4.0))
+        (2, 2)
+    """
+    import numpy as np
+
+    if len(edges) < 2:
+        return ()
+    inner = np.asarray(edges[1:-1], dtype=np.float64)
+    index = np.searchsorted(inner, np.asarray(values, dtype=np.float64), side="right")
+    return tuple(int(n) for n in np.bincount(index, minlength=len(edges) - 1))
 
 
 def _class_boxes(label: str, shapes: list[tuple[float | None, float]], n_images: int, n_tiny: int) -> ClassBoxes:
@@ -251,21 +311,29 @@ def _class_boxes(label: str, shapes: list[tuple[float | None, float]], n_images:
     pct = None if not len(sizes) else tuple(round(float(np.percentile(sizes, q)), 2) for q in (10, 50, 90))
     return ClassBoxes(label=label, n_instances=n, n_images=n_images, size_shares=shares(sizes, _size_band),
                       size_percentiles=pct, aspect_shares=shares(aspects, _aspect_band),  # type: ignore[arg-type]
-                      median_aspect=round(float(np.median(aspects)), 3) if n else None, n_tiny=n_tiny)
+                      median_aspect=round(float(np.median(aspects)), 3) if n else None, n_tiny=n_tiny,
+                      size_hist=log_histogram(sizes, SIZE_BIN_EDGES) if len(sizes) else (),
+                      aspect_hist=log_histogram(aspects, ASPECT_BIN_EDGES) if n else ())
 
 
 @dataclass(frozen=True)
 class ObjectOptions:
-    """``--check-option objects.min_box_side=8`` (pixels), ``objects.duplicate_iou=0.9``."""
+    """``--check-option objects.min_box_side=8`` (pixels), ``objects.duplicate_iou=0.9``, ``objects.mask_iou=0.6``,
+    ``objects.min_mask_fill=0.05``."""
 
     min_box_side: float = 4.0
     duplicate_iou: float = 0.95
+    mask_iou: float = 0.7
+    min_mask_fill: float = 0.02
 
     def __post_init__(self) -> None:
         if self.min_box_side < 0:
             raise ValueError(f"min_box_side must be at least 0, not {self.min_box_side}")
         if not 0 < self.duplicate_iou <= 1:
             raise ValueError(f"duplicate_iou must be above 0 and at most 1, not {self.duplicate_iou}")
+        for name in ("mask_iou", "min_mask_fill"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1, not {getattr(self, name)}")
 
 
 BOXES = Requirement("object boxes", lambda i: i.task == "detection" and any(i.columns.label_lists),
@@ -295,12 +363,14 @@ def _by_object(r: ObjectsResult) -> dict[str, str]:
                   views=(SavedView("object_issues", "wb-object-issues", TAG),)),
     gate=GateSpec("object-issues", "flagged objects", lambda r: r.n_findings,
                   total=lambda r, audit: max(r.n_objects, 1)),
-    section="sections/objects.html.j2", options=ObjectOptions, absent_export={"objects": None})
+    section="sections/objects.html.j2", options=ObjectOptions, absent_export={"objects": None},
+    panel=PanelSpec("Objects", "workbench.panels.objects:objects_panel"), figures="workbench.render.figures:box_figures")
 def run(inputs: CheckInputs, config: AuditConfig, options: ObjectOptions) -> ObjectsResult:
-    """Every object's box against its image's size (read with the file's facts)."""
+    """Every object's box against its image's size (read with the file's facts), and against its mask."""
     cols = inputs.columns
     boxes = cols.boxes or tuple(() for _ in cols.ids)
     return find_object_issues(cols.ids, cols.filepaths, cols.label_lists, boxes,
                               [(f.width, f.height) if f is not None else (None, None) for f in inputs.facts],
                               object_ids=cols.object_ids or None, min_box_side=options.min_box_side,
-                              duplicate_iou=options.duplicate_iou)
+                              duplicate_iou=options.duplicate_iou, mask_shapes=cols.mask_shapes or None,
+                              mask_iou=options.mask_iou, min_mask_fill=options.min_mask_fill)

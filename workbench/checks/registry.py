@@ -15,6 +15,8 @@ with :func:`register_check` and is listed once in :data:`CHECK_MODULES`. The dec
   :class:`PatchesView`);
 - ``gate``: its ``--fail-on`` name, unit and what it counts (:class:`GateSpec`);
 - ``section`` and ``panel``: its report template include and its notebook panel (:class:`PanelSpec`);
+  ``figures``: ``module:function`` giving its result's plotly figures as ``[(figure, height)]``, which
+  the report's section (``view.figures``) and the panel draw;
 - ``options``: a frozen dataclass of its options (``AuditConfig.check_options[name]``, CLI
   ``--check-option name.key=value``); ``file_measures``: a function of each decoded image, run in
   the pass that already reads every file, whose numbers the check reads from the file facts.
@@ -221,6 +223,8 @@ class CheckSpec:
     #: Its notebook tab (default: a tab of its own, titled by ``heading``, drawn by the generic panel);
     #: ``None``: no tab (the overview shows it).
     panel: PanelSpec | None = PanelSpec("")
+    #: ``module:function(result) -> [(plotly figure, height)]`` (imported when drawn); "" for none.
+    figures: str = ""
     #: The JSON export's keys when the check did not run (so a consumer finds them, empty).
     absent_export: Mapping[str, Any] = field(default_factory=dict)
     options: type | None = None
@@ -242,6 +246,13 @@ class CheckSpec:
     def options_from(self, cfg: AuditConfig) -> Any:
         """This check's options from ``cfg.check_options[name]`` over the declared defaults."""
         return make_options(self, cfg.check_options.get(self.name, {}))
+
+    def draw_figures(self, result: Any) -> list[tuple[Any, int]]:
+        """``[(plotly figure, height)]`` of ``result`` from the declared ``figures`` function (none declared: [])."""
+        if not self.figures:
+            return []
+        module, _, name = self.figures.partition(":")
+        return list(getattr(importlib.import_module(module), name)(result))
 
     @property
     def measures_key(self) -> str:

@@ -21,6 +21,7 @@ from workbench.errors import SourceError
 from workbench.io.boundary import is_within
 from workbench.io.box_checks import check_boxes
 from workbench.io.coco_checks import validate_coco
+from workbench.io.instance_masks import add_coco_mask_shapes
 from workbench.io.sources import SourceSpec, coco_images_dir, read_json, resolve_source
 from workbench.io.yolo_labels import read_yolo_dataset
 
@@ -255,7 +256,10 @@ def import_class_tree(dataset: Any, spec: SourceSpec, split: str | None, root: P
 
 def import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path: Path, label_field: str,
                 tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
-    """A COCO detection JSON, validated first: bad entries are dropped and reported, the file is never changed."""
+    """A COCO detection JSON, validated first: bad entries are dropped and reported, the file is never changed.
+
+    Segmentations are not loaded as masks: each is summarised on its object (``wb_mask``, see
+    :mod:`workbench.io.instance_masks`) for the objects check's mask/box comparison."""
     fo = fiftyone()
     raw = read_json(labels_path)
     images_dir = spec.images_dir or coco_images_dir(labels_path, split)
@@ -275,10 +279,11 @@ def import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path: 
     clean, problems = validate_coco(raw, source=str(labels_path), measure=measure)
     clean, not_images = _drop_non_image_entries(clean, labels_path, images_dir, (spec.root, images_dir))
     problems += not_images
+    clean = add_coco_mask_shapes(clean)  # instance masks summarised on each annotation (wb_mask)
     with tempfile.TemporaryDirectory(prefix="workbench-coco-") as tmp:
         path = labels_path
         if problems or clean != raw:
-            # Import a cleaned copy (entries dropped, boxes clipped, sizes filled in);
+            # Import a cleaned copy (entries dropped, boxes clipped, sizes filled in, masks summarised);
             # the user's annotation file is never modified.
             path = Path(tmp) / labels_path.name
             path.write_text(json.dumps(clean), encoding="utf-8")
@@ -333,18 +338,23 @@ def _drop_non_image_entries(coco: dict, labels_path: Path, images_dir: Path, roo
 
 def import_yolo(dataset: Any, spec: SourceSpec, split: str | None, yaml_path: Path, label_field: str,
                 tags: list[str] | None, *, allow_outside_root: bool = False) -> list[dict]:
-    """A YOLO dataset from its ``data.yaml``; each image is tagged with the split the YAML gives it."""
+    """A YOLO dataset from its ``data.yaml`` (each image tagged with the split the YAML gives it), or a YOLOv4
+    one from its ``obj.names`` (tagged ``tags``: the split folder it is in, if any)."""
     # Parsed here rather than by FiftyOne's YOLOv5 importer, which aborts on the first bad line,
     # names unknown class ids after the id and skips images without a label file.
     from fiftyone.utils.data.importers import parse_dataset_info
 
+    from workbench.io.formats.yolo import darknet_config
+
     fo = fiftyone()
-    parsed = read_yolo_dataset(yaml_path, allow_outside_root=allow_outside_root)
+    darknet = spec.format == "yolov4"  # obj.names: no split
+    parsed = read_yolo_dataset(yaml_path, allow_outside_root=allow_outside_root,
+                               config=darknet_config(yaml_path) if darknet else None)
     samples = []
     for img in parsed.images:  # an image without a label file is a negative: empty Detections
         objects = [fo.Detection(label=b.label, bounding_box=list(b.bounding_box), confidence=b.confidence)
                    for b in img.boxes]
-        samples.append(fo.Sample(filepath=img.filepath, tags=[img.split],
+        samples.append(fo.Sample(filepath=img.filepath, tags=list(tags or []) if darknet else [img.split],
                                  **{label_field: fo.Detections(detections=objects)}))
     dataset.add_samples(samples, progress=False)
     parse_dataset_info(dataset, {"classes": list(parsed.classes)})

@@ -3,7 +3,9 @@
 Columns: ``id``, ``filepath``, ``split``, ``label`` (image-level class or None),
 ``labels`` (list of object classes for detection; for segmentation, the classes present in
 the image's mask), for detection ``boxes`` (each object's relative ``(x, y, w, h)``, aligned with
-``labels``; polygons: the box around them) and ``object_ids``, for segmentation ``mask_problem``
+``labels``; polygons: the box around them) and ``object_ids``, when objects carry instance masks
+``mask_shapes`` (each object's :class:`~workbench.checks.mask_box.MaskShape` or ``None``: the
+tight box around its mask and the share of its box it fills, not the mask), for segmentation ``mask_problem``
 (missing, unreadable, empty or unknown values; ``None``), ``tags`` and every user field of
 scalar type (kept for bias breakdowns). With ``annotator_fields``, one column ``annotation:<field>``
 per annotator (see :func:`annotator_columns`).
@@ -183,6 +185,8 @@ def to_table(dataset: Any, *, label_field: str | None = None, split_field: str |
     """
     import pandas as pd
 
+    from workbench.io.instance_masks import read_mask_shapes
+
     field, task = resolve_label_field(dataset, label_field)
     ids, paths, tags = dataset.values(["id", "filepath", "tags"])
     frame = pd.DataFrame({"id": ids, "filepath": paths, "tags": tags})
@@ -200,6 +204,9 @@ def to_table(dataset: Any, *, label_field: str | None = None, split_field: str |
         frame["object_ids"] = [list(v or []) for v in dataset.values(f"{field}.{objects}.id")]
         if objects == "detections":
             frame["boxes"] = [[_box(b) for b in (v or [])] for v in dataset.values(f"{field}.detections.bounding_box")]
+            shapes = read_mask_shapes(dataset, field)
+            if shapes is not None:
+                frame["mask_shapes"] = shapes
         else:  # polygons: the box around each polyline's points
             frame["boxes"] = [[_box_around(shapes) for shapes in (v or [])]
                               for v in dataset.values(f"{field}.polylines.points")]

@@ -271,8 +271,10 @@ def _entries_base(cfg: dict, split_keys: list[str], yaml_path: Path, roots: list
     return base
 
 
-def read_yolo_dataset(yaml_path: str | Path, *, allow_outside_root: bool = False) -> YoloDataset:
-    """Read a YOLO detection dataset described by ``yaml_path`` into plain data.
+def read_yolo_dataset(yaml_path: str | Path, *, allow_outside_root: bool = False,
+                      config: dict | None = None) -> YoloDataset:
+    """Read a YOLO detection dataset described by ``yaml_path`` (or by ``config``, a mapping of the same
+    keys read from another file: YOLOv4's ``obj.names``, named by ``yaml_path``) into plain data.
 
     Every image of every split named in the YAML becomes a :class:`YoloImage` (an image
     listed in two splits appears in both); bad label lines, orphan label files and split
@@ -295,7 +297,7 @@ def read_yolo_dataset(yaml_path: str | Path, *, allow_outside_root: bool = False
 
     yaml_path = Path(yaml_path)
     try:
-        cfg = yaml.safe_load(yaml_path.read_text(encoding="utf-8")) or {}
+        cfg = config if config is not None else yaml.safe_load(yaml_path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise SourceError(f"{yaml_path} is not valid YAML ({exc}); fix it") from exc
     except (OSError, UnicodeDecodeError) as exc:

@@ -23,6 +23,7 @@ from workbench.panels.notices import check_notice, embedding_warning
 from workbench.panels.paging import Pager
 from workbench.io.boundary import blocked_paths
 from workbench.panels.thumbnails import ThumbnailCache
+from workbench.render.overlays import overlays_for
 
 if TYPE_CHECKING:
     from workbench.results import AuditResult, DuplicateCluster, DuplicatesResult, LeakageResult, LeakPair
@@ -104,6 +105,7 @@ class _DuplicatesPanel:
         self.duplicates: DuplicatesResult = result.duplicates  # type: ignore[assignment]  # checked by the caller
         self.leakage: LeakageResult | None = result.leakage
         self.thumbs = ThumbnailCache(blocked=blocked_paths(result))
+        self.overlays = overlays_for(result)  # box conflicts of detection copies, flagged objects
         self.status = StatusLine()
         self.linker = AppLinker(DatasetHandle(result.dataset_name, dataset=dataset, session=session), session,
                                 self.status)
@@ -222,7 +224,8 @@ class _DuplicatesPanel:
             self.clusters.children = [w.HTML(muted("No clusters at this threshold and filter."))]
             return
         paths = [fp for c in clusters for fp in c.filepaths[:MEMBERS_SHOWN]]
-        images = iter(self.thumbs.render(paths, limit=MAX_NEW_THUMBNAILS))
+        boxes = [self.overlays.get(s, []) for c in clusters for s in c.sample_ids[:MEMBERS_SHOWN]]
+        images = iter(self.thumbs.render(paths, limit=MAX_NEW_THUMBNAILS, overlays=boxes))
         self.clusters.children = [self._cluster(c, images) for c in clusters]
 
     def _cluster(self, cluster: DuplicateCluster, images: Iterator[Html]) -> Any:
@@ -263,7 +266,9 @@ class _DuplicatesPanel:
             self.pairs.children = [w.HTML(muted("No leak pairs at this threshold."))]
             return
         images = iter(self.thumbs.render([fp for p in pairs for fp in (p.filepath_a, p.filepath_b)],
-                                         limit=2 * PAIRS_PER_PAGE))
+                                         limit=2 * PAIRS_PER_PAGE,
+                                         overlays=[self.overlays.get(s, []) for p in pairs
+                                                   for s in (p.sample_id_a, p.sample_id_b)]))
         self.pairs.children = [self._pair(p, images) for p in pairs]
 
     def _pair(self, pair: LeakPair, images: Iterator[Html]) -> Any:

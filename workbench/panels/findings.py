@@ -1,5 +1,6 @@
-"""The panel of a check that declares none of its own: its summary, and its findings frame as a paged
-table with thumbnails and a "Show in App" button (read from the result's protocol only)."""
+"""The panel of a check that declares none of its own: its summary, its declared figures, and its findings
+frame as a paged table with thumbnails (the boxes its records carry drawn over them) and a "Show in App"
+button (read from the result's protocol only)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,9 @@ def findings_panel(result: AuditResult, *, check: str, dataset: Any = None, sess
     import ipywidgets as w
 
     from workbench.checks.registry import get_check
+    from workbench.panels.charts import figure_widget
     from workbench.render.formatting import fmt_cell, relative_path, table_columns
+    from workbench.render.overlays import overlays_for
 
     spec = get_check(check)
     title = heading(spec.heading)
@@ -56,10 +59,12 @@ def findings_panel(result: AuditResult, *, check: str, dataset: Any = None, sess
     status = StatusLine()
     linker = AppLinker(DatasetHandle(result.dataset_name, dataset=dataset, session=session), session, status)
     body = w.HTML()
+    overlays = overlays_for(result)  # every box the audit flags on each image
 
     def draw() -> None:
         rows = records[pager.start:pager.stop]
-        images = thumbs.render([r.get("filepath") for r in rows], limit=len(rows))
+        images = thumbs.render([r.get("filepath") for r in rows], limit=len(rows),
+                               overlays=[overlays.get(str(r.get("sample_id")), []) for r in rows])
         body.value = table(["image", "file", *(c.replace("_", " ") for c in columns)],
                            [(Html(img), relative_path(r.get("filepath"), result.source),
                              *(fmt_cell(r.get(c)) for c in columns))
@@ -70,7 +75,8 @@ def findings_panel(result: AuditResult, *, check: str, dataset: Any = None, sess
     draw()
     ids = sorted({str(r["sample_id"]) for r in records if r.get("sample_id")})
     lead = w.HTML(join([title, *(muted(line) for line in finding.summary().splitlines())]))
-    box = w.VBox([lead, linker.button("Show in App", lambda: ids, what="flagged samples"), status.widget,
-                  pager.widget, body])
+    charts = [figure_widget(fig, height=height) for fig, height in spec.draw_figures(finding)]
+    box = w.VBox([lead, *(c for c in charts if c is not None),
+                  linker.button("Show in App", lambda: ids, what="flagged samples"), status.widget, pager.widget, body])
     box.add_class("wb-findings")
     return box

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from workbench.panels.markup import Html, esc
+
+if TYPE_CHECKING:
+    from workbench.render.overlays import Overlay
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +42,34 @@ class ThumbnailCache:
         self.max_cached = max(1, max_cached)
         self.n_encoded = 0
         self._cache: OrderedDict[str, Html] = OrderedDict()
+        self._sizes: dict[str, tuple[int, int]] = {}
 
-    def render(self, filepaths: Sequence[str | None], *, limit: int) -> list[Html]:
+    def render(self, filepaths: Sequence[str | None], *, limit: int,
+               overlays: Sequence[Sequence[Overlay]] | None = None) -> list[Html]:
         """An ``<img>`` (or placeholder) per path; files not cached yet are encoded up to ``limit``.
 
         Args:
             filepaths: Image paths in display order (None: no file).
             limit: Most files encoded by this call; later ones get a "not loaded" placeholder.
+            overlays: Per path, the boxes to draw over its image
+                (:func:`workbench.render.overlays.overlays_for`); none by default.
 
         Returns:
             One snippet per path.
         """
+        out = self._render(filepaths, limit)
+        if overlays is None:
+            return out
+        from workbench.render.overlays import overlay_svg
+
+        for n, (filepath, boxes) in enumerate(zip(filepaths, overlays)):
+            size = self._sizes.get(filepath or "")
+            if boxes and size and filepath in self._cache:
+                out[n] = Html(f'<div class="wb-thumb-boxes" style="position:relative;width:{self.px}px;'
+                              f'height:{self.px}px">{out[n]}{overlay_svg(boxes, *size)}</div>')
+        return out
+
+    def _render(self, filepaths: Sequence[str | None], limit: int) -> list[Html]:
         out: list[Html] = []
         budget = max(0, int(limit))
         for filepath in filepaths:
@@ -77,6 +97,7 @@ class ThumbnailCache:
         self.n_encoded += 1
         if thumb.uri is None:
             return self._placeholder(filepath, thumb.note)
+        self._sizes[filepath] = (thumb.width, thumb.height)
         return Html(f'<img src="{esc(thumb.uri)}" alt="{esc(thumb.name)}" title="{esc(filepath)}" '
                     f'style="display:block;width:{self.px}px;height:{self.px}px;object-fit:contain;'
                     f'background:#e9ecf1;border-radius:4px">')
@@ -84,7 +105,7 @@ class ThumbnailCache:
     def _remember(self, filepath: str, snippet: Html) -> Html:
         self._cache[filepath] = snippet
         while len(self._cache) > self.max_cached:
-            self._cache.popitem(last=False)
+            self._sizes.pop(self._cache.popitem(last=False)[0], None)
         return snippet
 
     def _placeholder(self, filepath: str, note: str) -> Html:

@@ -1,4 +1,4 @@
-"""The report's plotly figures: label-error rates, class balance and attribute heatmaps.
+"""The report's plotly figures: label-error rates, class balance, attribute heatmaps and box shapes.
 
 Every label drawn is escaped with :func:`~workbench.render.formatting.plotly_text`; the
 notebook panels show the same figures as ``FigureWidget``\\ s.
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.render.formatting import plotly_text, script_safe_json
 
 if TYPE_CHECKING:
+    from workbench.checks.objects import ObjectsResult
     from workbench.results import AttributeAssociation, BalanceResult, ClassErrorRate
 
 #: Labels (rows) drawn per attribute heatmap.
@@ -193,3 +194,73 @@ def attribute_figure(assoc: AttributeAssociation, *, max_labels: int = MAX_HEATM
         yaxis={"type": "category", "autorange": "reversed", "automargin": True},
     )
     return fig, hidden
+
+
+#: Classes drawn per box-shape histogram (the most frequent); the JSON export has them all.
+MAX_HISTOGRAM_CLASSES = 12
+_PALETTE = ("#2f5bd3", "#e8710a", "#1e8e3e", "#9334e6", "#d01884", "#12b5cb", "#7f8c8d", "#c5221f", "#9d755d",
+            "#54a24b", "#b279a2", "#4c78a8")
+
+
+def _histogram_figure(objects: ObjectsResult, which: str, *, title: str, axis: str, digits: int,
+                      max_classes: int) -> Any | None:
+    from itertools import pairwise
+
+    import plotly.graph_objects as go
+
+    edges = objects.size_bin_edges if which == "size" else objects.aspect_bin_edges
+    rows = [c for c in sorted(objects.classes, key=lambda c: (-c.n_instances, c.label))
+            if sum(getattr(c, f"{which}_hist")) > 0][:max_classes]
+    if not rows or len(edges) < 2:
+        return None
+    # the bins from one before the first filled to one after the last (of any class drawn)
+    filled = [k for c in rows for k, n in enumerate(getattr(c, f"{which}_hist")) if n]
+    lo, hi = max(0, min(filled) - 1), min(len(edges) - 1, max(filled) + 2)
+    centres = [(a * b) ** 0.5 for a, b in pairwise(edges)][lo:hi]
+    ranges = [f"{a:.{digits}f}–{b:.{digits}f}" for a, b in pairwise(edges)][lo:hi]
+    fig = go.Figure()
+    for n, c in enumerate(rows):
+        total = sum(getattr(c, f"{which}_hist"))
+        counts = getattr(c, f"{which}_hist")[lo:hi]
+        fig.add_scatter(
+            x=centres, y=[k / total for k in counts], customdata=[[r, k] for r, k in zip(ranges, counts)],
+            name=plotly_text(c.label), mode="lines+markers", line={"shape": "hvh", "color": _PALETTE[n % 12]},
+            hovertemplate="%{fullData.name}<br>" + axis + " %{customdata[0]}<br>%{customdata[1]} boxes "
+                          "(%{y:.1%})<extra></extra>")
+    fig.update_layout(title={"text": title, "font": {"size": 14}},
+                      xaxis={"type": "log", "title": {"text": axis}},
+                      yaxis={"tickformat": ".0%", "title": {"text": "share of the class's boxes"},
+                             "rangemode": "tozero"},
+                      legend={"title": {"text": "class"}})
+    return fig
+
+
+def box_size_figure(objects: ObjectsResult, *, max_classes: int = MAX_HISTOGRAM_CLASSES) -> Any | None:
+    """Each class's distribution of box sizes (square root of the pixel area, log-spaced bins), the most
+    frequent ``max_classes`` classes; None without measured boxes. Class names go through :func:`plotly_text`.
+
+    Example:
+        >>> fig = box_size_figure(result.findings["objects"])  # doctest: +SKIP
+    """
+    return _histogram_figure(objects, "size", title="Box size per class (COCO: small < 32 px, large ≥ 96 px)",
+                             axis="box size (px, √area)", digits=1, max_classes=max_classes)
+
+
+def box_aspect_figure(objects: ObjectsResult, *, max_classes: int = MAX_HISTOGRAM_CLASSES) -> Any | None:
+    """Each class's distribution of box aspect ratios (w / h, log-spaced bins); see :func:`box_size_figure`.
+
+    Example:
+        >>> fig = box_aspect_figure(result.findings["objects"])  # doctest: +SKIP
+    """
+    return _histogram_figure(objects, "aspect", title="Box aspect ratio per class (tall < 0.5, wide > 2)",
+                             axis="aspect (w / h)", digits=2, max_classes=max_classes)
+
+
+def box_figures(objects: ObjectsResult) -> list[tuple[Any, int]]:
+    """The objects check's figures for the report and the panel: ``[(figure, height)]``.
+
+    Example:
+        >>> [h for _, h in box_figures(result.findings["objects"])]  # doctest: +SKIP
+        [360, 360]
+    """
+    return [(fig, 360) for fig in (box_size_figure(objects), box_aspect_figure(objects)) if fig is not None]

@@ -49,6 +49,7 @@ from workbench.render.formatting import (
     relative_path,
     table_columns,
 )
+from workbench.render.overlays import Overlay, overlay_svg, overlays_for
 from workbench.render.sections import _sections, _summary_cards, section_states
 from workbench.render.thumbnails import _Thumbnails
 
@@ -111,12 +112,15 @@ def _records(finding: Any) -> list[dict[str, Any]]:
     return frame.to_dict(orient="records") if len(frame) else []
 
 
-def _generic_view(finding: Any, rows: list[dict[str, Any]], more: int, thumbs: Any) -> dict[str, Any]:
-    """A check's section from its protocol alone: the summary lines and its findings frame as a table."""
+def _generic_view(finding: Any, rows: list[dict[str, Any]], more: int, thumbs: Any, *,
+                  figures: list[Any], overlays: dict[str, list[Overlay]]) -> dict[str, Any]:
+    """A check's section from its protocol alone: the summary lines, its declared figures and its findings
+    frame as a table, each row's thumbnail with the boxes the audit flags on that image."""
     columns = table_columns(rows)
     return {"result": finding, "summary": finding.summary().splitlines(), "columns": columns, "more": more,
-            "n": finding.n_findings,
+            "n": finding.n_findings, "figures": [f for f in figures if f is not None],
             "rows": [{"thumb": next(thumbs), "filepath": r.get("filepath"), "record": r,
+                      "overlays": overlays.get(str(r.get("sample_id")), []),
                       "cells": [r.get(c) for c in columns]} for r in rows]}
 
 
@@ -157,7 +161,12 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
         [i.filepath for i in issues],
         *([r.get("filepath") for r in rows] for rows, _ in frames.values()),
     ]))
-    views = {name: _generic_view(result.findings[name], rows, more, group)
+    from workbench.checks.registry import get_check
+
+    overlays = overlays_for(result)  # the boxes each image's findings carry, drawn over its thumbnails
+    views = {name: _generic_view(result.findings[name], rows, more, group, overlays=overlays,
+                                 figures=[figures.add(fig, height=height)
+                                          for fig, height in get_check(name).draw_figures(result.findings[name])])
              for (name, (rows, more)), group in zip(frames.items(), frame_thumbs)}
 
     integrity_view = None
@@ -172,7 +181,8 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
             "result": dup,
             "clusters": [{
                 "cluster": c,
-                "members": [{"thumb": next(cluster_thumbs), "split": _item(c.splits, k), "label": _item(c.labels, k)}
+                "members": [{"thumb": next(cluster_thumbs), "split": _item(c.splits, k), "label": _item(c.labels, k),
+                             "boxes": overlays.get(c.sample_ids[k], [])}
                             for k in range(min(len(c.filepaths), MAX_CLUSTER_MEMBERS))],
                 "hidden": max(0, len(c.filepaths) - MAX_CLUSTER_MEMBERS),
             } for c in clusters],
@@ -188,7 +198,8 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
     if leak is not None:
         leakage_view = {
             "result": leak,
-            "pairs": [{"pair": p, "a": next(pair_thumbs), "b": next(pair_thumbs)} for p in pairs],
+            "pairs": [{"pair": p, "a": next(pair_thumbs), "b": next(pair_thumbs), "a_boxes": overlays.get(p.sample_id_a, []),
+                       "b_boxes": overlays.get(p.sample_id_b, [])} for p in pairs],
             "more": pairs_more,
             "by_splits": sorted(Counter(f"{p.split_a} ↔ {p.split_b}" for p in leak.pairs).items()),
         }
@@ -349,6 +360,7 @@ def render_html(result: AuditResult, path: str | Path | None = None, *, max_thum
         "plotly_js": Markup(plotly_js),
         "boot_js": Markup(_BOOT_JS) if plotly_js else "",
         "script_json": lambda fig: Markup(fig.json),
+        "overlay_svg": lambda overlays, t: Markup(overlay_svg(overlays, t.width, t.height)),
     })
     text = _environment(result.source).get_template(_TEMPLATE_NAME).render(**context)
     if path is not None:

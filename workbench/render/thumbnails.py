@@ -20,6 +20,9 @@ class Thumbnail:
     name: str
     uri: str | None
     note: str = ""
+    #: The encoded thumbnail's size in pixels (0 for a placeholder): what box overlays are drawn on.
+    width: int = 0
+    height: int = 0
 
 
 class _Thumbnails:
@@ -110,6 +113,7 @@ def encode_thumbnail(filepath: str, px: int = 96) -> Thumbnail:
             has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
             img = to_rgb(img)
             img.thumbnail((px, px))
+            width, height = img.size
             buffer = io.BytesIO()
             if has_alpha:
                 img.save(buffer, format="PNG", optimize=True)
@@ -125,4 +129,4 @@ def encode_thumbnail(filepath: str, px: int = 96) -> Thumbnail:
         logger.debug("thumbnail: cannot read %s: %s", filepath, exc)
         return Thumbnail(filepath, name, None, "unreadable image")
     uri = f"data:{mime};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    return Thumbnail(filepath, name, uri)
+    return Thumbnail(filepath, name, uri, width=width, height=height)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 DuplicateKind = Literal["exact", "near"]
+#: Boxes kept per copy in ``DuplicateCluster.objects`` / ``LeakPair.objects``.
+MAX_COPY_OBJECTS = 20
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,16 @@ class DuplicateLink:
 
 
 @dataclass(frozen=True)
+class CopyObject:
+    """One annotated object of a copy whose boxes disagree with another copy's: what the report and the
+    panels draw over that copy's thumbnail (relative ``(x, y, w, h)``, FiftyOne's)."""
+
+    sample_id: str
+    label: str | None
+    box: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
 class DuplicateCluster:
     """A group of samples that show the same picture.
 
@@ -77,6 +89,8 @@ class DuplicateCluster:
     links: tuple[DuplicateLink, ...] = ()
     #: Detection: members with the same classes whose boxes don't match (same class, IoU < 0.5).
     box_conflict: bool = False
+    #: With ``box_conflict``: the members' boxes (at most ``MAX_COPY_OBJECTS`` per member), to draw.
+    objects: tuple[CopyObject, ...] = ()
 
     @property
     def label_conflict(self) -> bool:
@@ -240,6 +254,8 @@ class LeakPair:
     evidence: str = ""
     #: Detection: the two carry the same classes but boxes that don't match (same class, IoU < 0.5).
     box_conflict: bool = False
+    #: With ``box_conflict``: both copies' boxes (at most ``MAX_COPY_OBJECTS`` each), to draw.
+    objects: tuple[CopyObject, ...] = ()
 
     @property
     def label_conflict(self) -> bool:

@@ -6,7 +6,9 @@ only sniffed through a memory map (the 2017 train file is 450 MB). When several 
 one split (``instances_``, ``person_keypoints_`` ...), only ``instances_`` is read, so the same
 image is not loaded twice. Detection also requires the images of at least one JSON to be found
 (:func:`workbench.io.sources.coco_images_dir`); a COCO JSON whose images are all missing is
-only taken when nothing else fits (they are then reported missing).
+only taken when nothing else fits (they are then reported missing). Split folders that each hold
+a COCO export (``train/labels.json`` + ``train/data/``: FiftyOne's exporter run once per split)
+are read as one source with a split per folder.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from pathlib import Path
 
 from workbench.errors import SourceError
 from workbench.io.formats._probe import head
-from workbench.io.sources import (SourceSpec, coco_file_names, coco_images_dir, file_contains, read_json,
-                                  split_of_name)
+from workbench.io.sources import (SPLIT_NAMES, SourceSpec, coco_file_names, coco_images_dir, file_contains,
+                                  read_json, split_of_name)
 
 _EMPTY_ANNOTATIONS = re.compile(rb'"annotations"\s*:\s*\[\s*\]')
 
@@ -74,13 +76,16 @@ def detect(root: Path) -> SourceSpec | None:
 def force(root: Path, *, quiet: bool = False) -> SourceSpec | None:
     """COCO JSONs at ``root`` or in ``root/annotations``, found images or not.
 
+    Returns None when there is none but split folders hold some (``train/labels.json``, one
+    FiftyOne export per split): those are read per split.
+
     Raises:
         SourceError: there is none (unless ``quiet``, which returns None).
     """
     files = _candidates(root)
     if files:
         return _spec(root, files)
-    if quiet:
+    if quiet or any(_candidates(d) for d in root.iterdir() if d.is_dir() and d.name.lower() in SPLIT_NAMES):
         return None
     raise SourceError(f"no COCO annotation JSON (with 'images' and 'annotations') found in {root} or "
                       f"{root / 'annotations'}")
@@ -112,9 +117,10 @@ def _file_spec(path: Path) -> SourceSpec:
 
 
 def diagnose(root: Path) -> list[str]:
-    """Why JSONs in the COCO places were not read, for the refusal message."""
+    """Why JSONs in the COCO places (and in split folders) were not read, for the refusal message."""
     notes = []
-    for folder in (root, root / "annotations"):
+    splits = sorted(d for d in root.iterdir() if d.is_dir() and d.name.lower() in SPLIT_NAMES)
+    for folder in (root, root / "annotations", *splits):
         for p in sorted(folder.glob("*.json")) if folder.is_dir() else ():
             if p.name.startswith(".") or is_coco_detection(p):
                 continue

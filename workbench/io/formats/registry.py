@@ -132,6 +132,8 @@ _builtin("huggingface", "a Hugging Face datasets folder: save_to_disk output (da
 _builtin("yolo", "a YOLOv5/YOLOv8 dataset: data.yaml or dataset.yaml naming classes and train/val/test images",
          "yolo", "detect", f"{_LOADING}:import_yolo", force="force", per_split=False, detect_file="detect_file",
          file_what="a YOLO data.yaml", diagnose="diagnose")
+_builtin("yolov4", "a YOLOv4 (Darknet) dataset: obj.names + images.txt (or data/), labels beside the images",
+         "yolo", "detect_darknet", f"{_LOADING}:import_yolo")
 _builtin("voc", "a Pascal VOC dataset: Annotations/*.xml + JPEGImages/ (or labels/*.xml + data/), splits from "
          "ImageSets/Main/*.txt", "voc", "detect", f"{_IMPORTERS}:import_voc", check_boxes=True)
 _builtin("cvat", "a CVAT image export: annotations.xml (or labels.xml) + images/ (or data/)", "cvat", "detect",
@@ -142,7 +144,7 @@ _builtin("fiftyone-classification", "a FiftyOneImageClassificationDataset export
 _builtin("fiftyone-detection", "a FiftyOneImageDetectionDataset export: data/ + labels.json",
          "fiftyone_exports", "detect_detection", f"{_IMPORTERS}:import_fiftyone_labels", check_boxes=True)
 _builtin("coco", "a COCO detection JSON, or annotations/instances_<split>.json next to <split>2017/ or images/",
-         "coco", "detect", f"{_LOADING}:import_coco", force="force", per_split=False, detect_file="detect_file",
+         "coco", "detect", f"{_LOADING}:import_coco", force="force", detect_file="detect_file",
          file_what="a COCO detection JSON", force_file="force_file", diagnose="diagnose")
 _builtin("segmentation", "an image segmentation directory: data/ + labels/ (or images/ + masks/) of same-named "
          "images and masks", "segmentation", "detect", f"{_IMPORTERS}:import_segmentation")

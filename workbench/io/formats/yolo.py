@@ -3,6 +3,10 @@
 Any ``*.yaml`` at the root counts when its content is such a mapping (``data.yaml`` and
 ``dataset.yaml`` are looked at first); YOLOv8's ``path:`` and ``images/train`` entries are
 the importer's business. A YAML without ``names`` and a split is someone else's config file.
+
+YOLOv4 (Darknet, FiftyOne's ``YOLOv4Dataset``): ``obj.names`` (one class per line) with
+``images.txt`` listing the images (or a ``data/`` folder of them), each image's labels in a
+``.txt`` beside it. The layout carries no split.
 """
 
 from __future__ import annotations
@@ -82,3 +86,33 @@ def diagnose(root: Path) -> list[str]:
             notes.append(f"{path.name} has no 'names' list of classes and no train/val/test entry, so it is not "
                          "a YOLO dataset description")
     return notes
+
+
+#: YOLOv4's class list, and where its images are listed (or kept).
+DARKNET_NAMES, DARKNET_LISTS = "obj.names", ("images.txt", "data")
+
+
+def darknet_config(names: Path) -> dict:
+    """A YOLOv4 export as the mapping :func:`workbench.io.yolo_labels.read_yolo_dataset` reads:
+    the classes of ``obj.names`` and its image list (``images.txt``, else ``data/``) as ``train``.
+
+    Example:
+        >>> darknet_config(Path("export/obj.names"))  # doctest: +SKIP
+        {'names': ['cat', 'dog'], 'train': 'images.txt'}
+    """
+    try:
+        classes = [line.strip() for line in names.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{names} can't be read as text ({exc})") from exc
+    if not classes:
+        raise SourceError(f"{names} lists no class; a YOLOv4 obj.names has one class name per line")
+    listing = next((n for n in DARKNET_LISTS if (names.parent / n).exists()), DARKNET_LISTS[0])
+    return {"names": classes, "train": listing}
+
+
+def detect_darknet(root: Path) -> SourceSpec | None:
+    """``obj.names`` beside ``images.txt`` or a ``data/`` folder: a YOLOv4 export."""
+    names = root / DARKNET_NAMES
+    if names.is_file() and ((root / DARKNET_LISTS[0]).is_file() or (root / DARKNET_LISTS[1]).is_dir()):
+        return SourceSpec(root, "yolov4", ((None, names),))
+    return None

@@ -1,0 +1,138 @@
+"""Instance masks read down to what the objects check needs: one :class:`~workbench.checks.mask_box.MaskShape`
+per object, computed while loading so that no whole mask is kept.
+
+- :func:`read_mask_shapes`: a FiftyOne ``Detections`` field whose objects carry masks (``mask`` or
+  ``mask_path``), read a chunk of samples at a time, or the summaries the COCO importer stored;
+- :func:`add_coco_mask_shapes`: a COCO JSON's ``segmentation`` (polygons, or uncompressed RLE) of each
+  annotation summarised within its ``bbox`` and stored on the annotation as ``wb_mask``
+  (``[x, y, w, h, fill]``, ``[]`` when empty), which FiftyOne's COCO importer keeps as an attribute
+  of the object. Compressed RLE strings are not decoded (no summary: not checked).
+
+Example:
+    >>> coco = {"images": [{"id": 1, "width": 10, "height": 10}], "annotations": [
+    ...     {"id": 1, "image_id": 1, "bbox": [0, 0, 4, 4], "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4]]}]}
+    >>> add_coco_mask_shapes(coco)["annotations"][0]["wb_mask"]
+    [0.0, 0.0, 0.4, 0.4, 1.0]
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from workbench.checks.mask_box import MaskShape, mask_shape, polygon_mask, rle_mask
+
+log = logging.getLogger(__name__)
+
+#: The object attribute holding a mask summary (:meth:`MaskShape.to_list`).
+ATTRIBUTE = "wb_mask"
+#: Samples whose masks are read at once.
+CHUNK = 256
+
+
+def _has_segmentation(annotation: dict) -> bool:
+    seg = annotation.get("segmentation")
+    return bool(seg) and (not isinstance(seg, list) or any(seg))
+
+
+def add_coco_mask_shapes(coco: dict) -> dict:
+    """``coco`` with a ``wb_mask`` summary on each annotation when any annotation has a segmentation.
+
+    A JSON without segmentations (a detection-only export) is returned as it is. Where others have
+    one, an annotation whose ``segmentation`` is empty (``[]``: FiftyOne's exporter writes that for a
+    mask without pixels) gets ``[]`` (an empty mask); one without the key (or ``null``) has no mask.
+    """
+    annotations = coco.get("annotations") or []
+    if not any(isinstance(a, dict) and _has_segmentation(a) for a in annotations):
+        return coco
+    sizes = {img.get("id"): (img.get("width"), img.get("height")) for img in coco.get("images") or []
+             if isinstance(img, dict)}
+    out, undecoded = [], 0
+    for ann in annotations:
+        if not isinstance(ann, dict) or ann.get("segmentation") is None:
+            out.append(ann)
+            continue
+        shape = _coco_shape(ann, sizes.get(ann.get("image_id"), (None, None)))
+        if shape is None:
+            undecoded += _has_segmentation(ann)
+            out.append(ann)
+        else:
+            out.append(dict(ann, **{ATTRIBUTE: shape.to_list()}))
+    if undecoded:
+        log.warning("%d COCO segmentations (compressed RLE, or malformed) were not decoded: their masks are not "
+                    "compared with their boxes", undecoded)
+    return dict(coco, annotations=out)
+
+
+def _coco_shape(ann: dict, size: tuple[Any, Any]) -> MaskShape | None:
+    width, height = size
+    try:
+        x, y, w, h = (float(v) for v in ann["bbox"])
+        width, height = int(width), int(height)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (w > 0 and h > 0 and width > 0 and height > 0):
+        return None
+    x0, y0, x1, y1 = round(x), round(y), max(round(x + w), round(x) + 1), max(round(y + h), round(y) + 1)
+    box = (x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height)
+    seg = ann.get("segmentation")
+    if not _has_segmentation(ann):
+        return MaskShape(None, 0.0)
+    if isinstance(seg, list):
+        mask = polygon_mask(seg, (x0, y0), (x1 - x0, y1 - y0))
+    elif isinstance(seg, dict) and isinstance(seg.get("counts"), list):
+        full = rle_mask(seg["counts"], height, width)
+        mask = None if full is None else full[max(y0, 0):y1, max(x0, 0):x1]
+    else:
+        return None
+    if mask is None or not math.prod(mask.shape):
+        return None
+    return mask_shape(mask, box)
+
+
+def read_mask_shapes(dataset: Any, field: str) -> list[list[MaskShape | None]] | None:
+    """Per sample, each object's mask summary (``None``: the object has no mask) of a ``Detections`` field,
+    aligned with ``dataset.values(f"{field}.detections")``; ``None`` when no object has one.
+
+    Masks are read :data:`CHUNK` samples at a time and summarised at once; masks stored in files
+    (``mask_path``) are opened one by one. An unreadable mask file counts as no mask.
+    """
+    from workbench._fo import fiftyone
+
+    fo = fiftyone()
+    path = f"{field}.detections"
+    if not any(dataset.aggregate([fo.Count(f"{path}.{key}") for key in ("mask", "mask_path", ATTRIBUTE)])):
+        return None  # one pass over the objects: no mask anywhere
+    ids = dataset.values("id")
+    out: list[list[MaskShape | None]] = []
+    for start in range(0, len(ids), CHUNK):
+        view = dataset.select(ids[start:start + CHUNK], ordered=True)
+        columns = view.values([f"{path}.bounding_box", f"{path}.mask", f"{path}.mask_path", f"{path}.{ATTRIBUTE}"])
+        for boxes, masks, paths, stored in zip(*columns):
+            out.append([_shape(box, mask, mask_file, summary)
+                        for box, mask, mask_file, summary in zip(boxes or [], masks or [], paths or [], stored or [])])
+    return out
+
+
+def _shape(box: Any, mask: Any, mask_file: str | None, summary: Any) -> MaskShape | None:
+    if mask is None and mask_file:
+        mask = _read_mask_file(mask_file)
+    if mask is None:
+        return MaskShape.from_list(summary)
+    try:
+        return mask_shape(mask, tuple(float(v) for v in box))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _read_mask_file(path: str) -> Any:
+    import numpy as np
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        log.debug("unreadable instance mask %s: %s", path, exc)
+        return None
