@@ -195,6 +195,8 @@ def test_audit_of_three_classification_annotators_end_to_end(tmp_path: Path, uni
     cfg = workbench.AuditConfig(embedder="none", annotator_fields=("ann_a", "ann_b", "ann_c"))
     result = workbench.audit(ds, cfg, progress=False)
     export = to_export_dict(result)["agreement"]
+    kappa = export["matrix"]["kappa"]  # annotator x annotator, symmetric, 1 on the diagonal
+    assert kappa[0][0] == 1.0 and kappa[0][1] == kappa[1][0] == export["pairs"][0]["kappa"]
     assert export["krippendorff_alpha"] < 11 / 24  # image 6 adds a disagreement
     assert [p["path"].rsplit("/", 1)[1] for p in export["images_below_alarm"]] == ["im1.png", "im3.png", "im5.png"]
     assert result.counts()["annotator_disagreements"] == 3
@@ -208,6 +210,7 @@ def test_audit_of_three_classification_annotators_end_to_end(tmp_path: Path, uni
     assert set(sample.values("id")) == set(ds.match_tags("wb:review-sample").values("id"))
     html = render_html(result)
     assert 'id="agreement"' in html and "Krippendorff" in html and "ann_a · ann_b" in html
+    assert "<th>Cohen&#39;s kappa</th>" in html or "<th>Cohen's kappa</th>" in html
     assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html and "more classes not shown" not in html
     from workbench.panels.agreement import agreement_panel
 

@@ -135,6 +135,18 @@ class AgreementResult:
     def n_findings(self) -> int:
         return len(self.below_alarm)
 
+    def matrix(self, attribute: str) -> list[list[float | None]]:
+        """The annotator x annotator matrix of a :class:`PairAgreement` attribute (``observed``, ``kappa``,
+        ``mean_iou``), in ``annotators`` order, symmetric; the diagonal is 1 (an annotator agrees with itself).
+
+        Example:
+            >>> r = AgreementResult("classification", ("a", "b"), 2, pairs=(PairAgreement("a", "b", 2, 0.5),))
+            >>> r.matrix("observed")
+            [[1.0, 0.5], [0.5, 1.0]]
+        """
+        value = {frozenset({p.a, p.b}): getattr(p, attribute) for p in self.pairs}
+        return [[1.0 if a == b else value.get(frozenset({a, b})) for b in self.annotators] for a in self.annotators]
+
     @property
     def reviewed_share(self) -> float | None:
         return self.n_reviewed / len(self.review_sample) if self.review_sample else None
@@ -183,6 +195,8 @@ class AgreementResult:
             "mean_iou": self.mean_iou, "label_agreement": self.label_agreement, "verdict": self.verdict,
             "target": self.target, "alarm": self.alarm, "min_iou": self.min_iou,
             "pairs": to_jsonable(self.pairs), "per_annotator": to_jsonable(self.per_annotator),
+            "matrix": {key: self.matrix(key) for key in
+                       (("observed", "kappa") if self.kind == "classification" else ("mean_iou", "observed"))},
             "classes": to_jsonable(self.classes),
             "images_below_alarm": [{"path": i.filepath, "score": i.score, "given": list(i.given),
                                     "consensus": i.consensus} for i in self.below_alarm],
