@@ -98,6 +98,24 @@ def test_coco_detection(tmp_path, unique_name):
     assert sorted(sum(table.frame["labels"], [])) == ["cat", "cat", "dog"]
 
 
+def test_coco_images_carry_their_own_split(tmp_path, unique_name):
+    """One JSON for every split: an image's ``split`` key, else its file_name's first folder, is its split;
+    other folders and values that name no split leave the image unsplit."""
+    images = tmp_path / "coco" / "data"
+    names = ["train/a.png", "val/b.png", "other/c.png", "d.png", "train/e.png"]
+    for i, name in enumerate(names):
+        write_image(images / name, i, size=40)
+    imgs = [{"id": i + 1, "file_name": n, "width": 40, "height": 40} for i, n in enumerate(names)]
+    imgs[3]["split"], imgs[4]["split"] = "Validation", "holdout"  # a key wins over the folder; junk is ignored
+    labels = tmp_path / "coco" / "labels.json"
+    labels.write_text(json.dumps({"images": imgs, "annotations": [], "categories": [{"id": 1, "name": "cat"}]}))
+    before = tree_digest(tmp_path)
+    frame = to_table(load(labels, name=unique_name)).frame
+    splits = {Path(p).name: s if isinstance(s, str) else None for p, s in zip(frame["filepath"], frame["split"])}
+    assert splits == {"a.png": "train", "b.png": "val", "c.png": None, "d.png": "val", "e.png": "train"}
+    assert tree_digest(tmp_path) == before
+
+
 def test_coco_malformed_annotation_is_reported_not_fatal(tmp_path, unique_name):
     labels = _coco_tree(tmp_path, bad=True)
     original = labels.read_text()

@@ -296,7 +296,35 @@ def import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path: 
         dataset.add_dir(dataset_type=fo.types.COCODetectionDataset, data_path=data_map,
                         labels_path=str(path), label_types=["detections"], label_field=label_field,
                         tags=tags)
+    if split is None and not tags:
+        _tag_image_splits(dataset, clean["images"], images_dir)
     return problems
+
+
+def _image_split(img: dict) -> str | None:
+    """A COCO image entry's split: its ``split`` key, else the first folder of its ``file_name``
+    (``train/0001.jpg``), when either is a split's name (``train``, ``val``, ``test`` and their synonyms)."""
+    from workbench.io.sources import SPLIT_NAMES
+
+    parts = Path(str(img.get("file_name", ""))).parts
+    for value in (img.get("split"), parts[0] if len(parts) > 1 else None):
+        if isinstance(value, str) and value.strip().lower() in SPLIT_NAMES:
+            return SPLIT_NAMES[value.strip().lower()]
+    return None
+
+
+def _tag_image_splits(dataset: Any, images: list[dict], images_dir: Path) -> None:
+    """Tag the samples of one split-less COCO JSON with each image's own split (:func:`_image_split`)."""
+    wanted = {os.path.normpath(os.path.abspath(images_dir / str(img["file_name"]))): s
+              for img in images if (s := _image_split(img))}
+    if not wanted:
+        return
+    by_split: dict[str, list[str]] = {}
+    for sid, path in zip(*dataset.values(["id", "filepath"])):
+        if path in wanted:
+            by_split.setdefault(wanted[path], []).append(sid)
+    for split_name, ids in by_split.items():
+        dataset.select(ids).tag_samples(split_name)
 
 
 def _drop_non_image_entries(coco: dict, labels_path: Path, images_dir: Path, roots: tuple[Path, ...]
