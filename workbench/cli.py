@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--images", help="COCO: folder the JSON's file_name entries are relative to")
     a.add_argument("--label-field", help="ground-truth field (default: detected)")
     a.add_argument("--split-field", help="sample field holding the split (default: train/val/test tags)")
+    a.add_argument("--annotators", metavar="FIELD,FIELD[,...]", default="",
+                   help="label fields of the same images, one per annotator (Classification, Detections or "
+                        "Segmentation), compared by the agreement check")
+    a.add_argument("--annotator-file", action="append", default=[], metavar="NAME=PATH",
+                   help="add an annotator's COCO (.json) or CVAT (.xml) export (inside the dataset folder) as the "
+                        "field NAME, matched to the images by file name, and compare it (repeatable)")
     a.add_argument("--report", metavar="HTML", help="write the HTML report here")
     a.add_argument("--json", metavar="PATH", help="write the JSON export here")
     a.add_argument("--embedder", default="auto", choices=embedder_names(),
@@ -192,7 +198,7 @@ def _audit(args: argparse.Namespace) -> int:
         min_class_ratio=args.min_class_ratio, allow_outside_root=args.allow_outside_root,
         review_budget=args.review_budget, calibrate=not args.no_calibration,
         calibration_samples=args.calibration_samples, check_options=parse_check_options(args.check_option),
-        skip_checks=tuple(args.skip_check))
+        skip_checks=tuple(args.skip_check), annotator_fields=_annotator_fields(args))
     key = args.name or (str(source.resolve()) if source.exists() else str(args.source))
     with audit_lock(key, args.cache_dir), contextlib.redirect_stdout(_ToStderr()):  # library prints -> stderr
         dataset, result = _load_and_audit(args, cfg)
@@ -213,6 +219,29 @@ def _audit(args: argparse.Namespace) -> int:
         print(f"failing (--fail-on): {', '.join(str(o.gate) for o in failed)}", file=sys.stderr)
         return EXIT_GATE
     return EXIT_OK
+
+
+def _annotator_files(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``--annotator-file NAME=PATH`` items as ``(name, path)``."""
+    from workbench.errors import AnnotatorFieldError
+
+    out = []
+    for item in args.annotator_file:
+        name, eq, path = item.partition("=")
+        if not (eq and name.strip() and path.strip()):
+            raise AnnotatorFieldError(f"--annotator-file: can't read {item!r}; write NAME=PATH, e.g. ann_b=ann_b.json")
+        out.append((name.strip(), path.strip()))
+    return out
+
+
+def _annotator_fields(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--annotators`` then the ``--annotator-file`` names, each once."""
+    fields = [f.strip() for f in args.annotators.split(",") if f.strip()]
+    if args.annotators.strip() and len(fields) != len(args.annotators.split(",")):
+        from workbench.errors import AnnotatorFieldError
+
+        raise AnnotatorFieldError(f"--annotators {args.annotators!r}: write FIELD,FIELD[,...] without empty names")
+    return tuple(dict.fromkeys(fields + [name for name, _ in _annotator_files(args)]))
 
 
 def _check_cache_dir(path: Path, *, dataset_root: Path | None = None) -> None:
@@ -238,6 +267,13 @@ def _load_and_audit(args: argparse.Namespace, cfg):
     connect()  # retries while FiftyOne's shared database service is still starting
     dataset = load(args.source, args.format, name=args.name, images=args.images, overwrite=args.overwrite,
                    allow_outside_root=args.allow_outside_root)
+    if args.annotator_file:
+        from workbench.io.annotator_files import add_annotator_file
+
+        for name, path in _annotator_files(args):
+            added = add_annotator_file(dataset, name, path, allow_outside_root=args.allow_outside_root)
+            logging.getLogger("workbench").info("annotator %s: %d images, %d objects from %s", name,
+                                                added.n_matched, added.n_objects, path)
     result = run_audit(dataset, cfg, label_field=args.label_field, split_field=args.split_field,
                        progress=not args.quiet)
     return dataset, result

@@ -121,6 +121,9 @@ class AuditConfig:
     check_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Registered checks not to run (recorded as skipped, so a gate on them fails).
     skip_checks: tuple[str, ...] = ()
+    #: Label fields of the same task, one per annotator, compared by the ``agreement`` check (two or
+    #: more; CLI ``--annotators ann_a,ann_b``).
+    annotator_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.embedder, str):
@@ -130,6 +133,15 @@ class AuditConfig:
                             f"not {type(self.embedder).__name__}")
         if isinstance(self.skip_checks, str):  # one name, not its letters
             object.__setattr__(self, "skip_checks", (self.skip_checks,))
+        if isinstance(self.annotator_fields, str):  # "a,b" as the CLI writes it
+            object.__setattr__(self, "annotator_fields", tuple(f.strip() for f in self.annotator_fields.split(",")))
+        fields = tuple(self.annotator_fields)
+        object.__setattr__(self, "annotator_fields", fields)
+        if fields and (len(set(fields)) < 2 or len(set(fields)) != len(fields) or not all(fields)):
+            from workbench.errors import AnnotatorFieldError
+
+            raise AnnotatorFieldError(f"annotator fields must be two or more different field names, not "
+                                      f"{', '.join(map(repr, fields))}")
         if self.check_options or self.skip_checks:
             _validate_checks(self.check_options, tuple(self.skip_checks))
 

@@ -40,3 +40,8 @@ class UnknownCheck(CheckConfigError):
 class CheckNotApplicable(WorkbenchError, ValueError):
     """Raised by a check that finds, once running, that the data can't support it (too few classes with
     enough examples, say): recorded as skipped with the message, like a missing requirement."""
+
+
+class AnnotatorFieldError(WorkbenchError, ValueError):
+    """Annotator fields (``--annotators``, ``--annotator-file``) that can't be compared: missing, not labels,
+    of different tasks, fewer than two, or an annotation file that matches no image."""

@@ -21,6 +21,7 @@ from workbench.checks.registry import CheckInputs, CheckSpec, ResultOf, SampleCo
 from workbench.config import AuditConfig
 from workbench.errors import CheckNotApplicable, EmbedderUnavailable
 from workbench.io.cache_folder import CacheUnusable
+from workbench.io.table import ANNOTATION_PREFIX
 from workbench.marks import reviews_from_tags
 from workbench.results import AuditArtifacts, AuditResult, CheckStatus, EmbeddingInfo
 from workbench.stages import Stages, crop_reader
@@ -185,7 +186,8 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     specs = registered_checks()
     record = _Log()
     t0 = time.perf_counter()
-    table = to_table(dataset, label_field=label_field, split_field=split_field)
+    table = to_table(dataset, label_field=label_field, split_field=split_field,
+                     annotator_fields=cfg.annotator_fields)
     frame = table.frame
     record.timings["table"] = time.perf_counter() - t0
     model, model_error = _load_model(cfg)
@@ -229,12 +231,19 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     object_predictions = (read_detector_predictions(st.columns, facts, cfg, dataset, info)
                           if table.task == "detection" else None)
     predictions = read_predictions(st.columns, cfg, dataset) if table.task != "detection" else None
+    reviews = reviews_from_tags(frame["id"], frame["tags"])
     inputs = CheckInputs(task=table.task, columns=st.columns, facts=tuple(facts),
-                         metadata={c: tuple(frame[c]) for c in frame.columns if c not in CORE_COLUMNS},
+                         metadata={c: tuple(frame[c]) for c in frame.columns
+                                   if c not in CORE_COLUMNS and not c.startswith(ANNOTATION_PREFIX)},
                          load_problems=tuple(info.get("load_problems", [])), embeddings=st.embeddings,
                          embedded_rows=st.embedded_rows, graph=st.graph, predictions=predictions,
                          object_predictions=object_predictions, near_rule=rule,
-                         calibration=calibration, pair_reader=st.pair_reader, crop_features=crop_reader(st, cfg))
+                         calibration=calibration, pair_reader=st.pair_reader, crop_features=crop_reader(st, cfg),
+                         annotations={f: tuple(None if _is_nan(v) else v for v in frame[ANNOTATION_PREFIX + f])
+                                      for f in cfg.annotator_fields},
+                         annotation_kind=table.annotation_kind,
+                         annotation_info=_annotation_info(dataset, cfg, info, table.annotation_kind),
+                         reviews=reviews)
     findings = run_checks(specs, inputs, cfg, record)
     record.timings["total"] = time.perf_counter() - t0
 
@@ -251,7 +260,27 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=cfg_dict, versions=versions(),
         checks=tuple(record.checks), embedding=embedding_info, neighbors=neighbor_info, findings=findings,
         timings={k: round(v, 3) for k, v in record.timings.items()},
-        reviews=reviews_from_tags(frame["id"], frame["tags"]), artifacts=_artifacts(st, findings.get("duplicates")))
+        reviews=reviews, artifacts=_artifacts(st, findings.get("duplicates")))
+
+
+def _is_nan(value: Any) -> bool:
+    """pandas stores a missing class label as NaN; the checks expect ``None``."""
+    import math
+
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _annotation_info(dataset: Any, cfg: AuditConfig, info: dict, kind: str) -> dict[str, Any]:
+    """Segmentation annotators: the mask targets of the first annotator field and the folders masks may
+    be read from."""
+    from workbench.io.boundary import dataset_roots
+
+    if kind != "segmentation":
+        return {}
+    targets = (getattr(dataset, "mask_targets", {}) or {}).get(cfg.annotator_fields[0]) or \
+        getattr(dataset, "default_mask_targets", None) or {}
+    return {"mask_targets": {int(k): str(v) for k, v in targets.items() if str(k).isdigit()},
+            "roots": () if cfg.allow_outside_root else dataset_roots(info)}
 
 
 def _artifacts(st: Stages, duplicates: Any) -> AuditArtifacts | None:

@@ -80,6 +80,7 @@ def test_the_audit_of_a_detection_dataset_flags_the_boxes_everywhere(tmp_path: P
     assert evaluate_gates(result, parse_gates("object-issues>50%"))[0].message.startswith("object-issues>50%: 3")
     html = render_html(result)
     assert 'id="objects"' in html and "<svg" in html and "negative images" in html
+    assert "more classes not shown" not in html  # fewer classes than rows shown: no negative "more" line
     assert sorted(Path(s.filepath).stem for s in ds.load_saved_view("wb-object-issues")) == ["a", "b", "c"]
     assert ds.match_tags("wb:object_issue").first()["wb_object_issues"]
     # Object level: the flagged boxes carry the attribute and label tag; the patches view has one tile each.

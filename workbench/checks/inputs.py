@@ -93,6 +93,17 @@ class CheckInputs:
     upstream: Mapping[type, Any] = field(default_factory=dict)
     #: The running check's ``measures_key`` (its ``file_measures`` numbers: :meth:`own_measures`).
     measures_key: str = ""
+    #: ``AuditConfig.annotator_fields``' labels, ``{field: per row}``: the class (classification), a tuple
+    #: of ``(class, (x, y, w, h) or None)`` (detection) or the mask's path or array (segmentation);
+    #: ``None`` where that annotator left the sample without a label.
+    annotations: Mapping[str, tuple] = field(default_factory=dict)
+    #: Their task (``classification``, ``detection`` or ``segmentation``; "" without annotator fields).
+    annotation_kind: str = ""
+    #: Segmentation: ``mask_targets`` (value -> class) and ``roots`` (folders masks may be read from; empty:
+    #: no boundary).
+    annotation_info: Mapping[str, Any] = field(default_factory=dict)
+    #: The review marks on the samples (``{sample id: "confirmed" | "not_error"}``, :mod:`workbench.marks`).
+    reviews: Mapping[str, str] = field(default_factory=dict)
 
     def result_of(self, kind: type) -> Any:
         """The result of the check that returns ``kind``; only for a type the check declared in ``needs``."""

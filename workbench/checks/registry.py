@@ -56,6 +56,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "workbench.checks.objects",
     "workbench.checks.object_labels",
     "workbench.checks.masks",
+    "workbench.checks.agreement",
 )
 
 #: The generic panel and report section for checks that declare none of their own.

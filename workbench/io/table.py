@@ -7,7 +7,8 @@ the image's mask), for detection ``boxes`` (each object's relative ``(x, y, w, h
 ``mask_shapes`` (each object's :class:`~workbench.checks.mask_box.MaskShape` or ``None``: the
 tight box around its mask and the share of its box it fills, not the mask), for segmentation ``mask_problem``
 (missing, unreadable, empty or unknown values; ``None``), ``tags`` and every user field of
-scalar type (kept for bias breakdowns).
+scalar type (kept for bias breakdowns). With ``annotator_fields``, one column ``annotation:<field>``
+per annotator (see :func:`annotator_columns`).
 From here on the audit is plain data.
 """
 
@@ -35,6 +36,8 @@ class DatasetTable:
     source: str
     #: The ground-truth field read (``None``: the dataset has no label field).
     label_field: str | None = None
+    #: The annotator fields' task (``classification``, ``detection``, ``segmentation``; "" without any).
+    annotation_kind: str = ""
 
 
 #: Values a mask uses for "no class" unless the dataset's mask targets name them: background, VOC's void.
@@ -169,10 +172,12 @@ def split_from_tags(tags: list[str]) -> str | None:
     return None
 
 
-def to_table(dataset: Any, *, label_field: str | None = None, split_field: str | None = None) -> DatasetTable:
+def to_table(dataset: Any, *, label_field: str | None = None, split_field: str | None = None,
+             annotator_fields: tuple[str, ...] = ()) -> DatasetTable:
     """Read ``dataset`` (a FiftyOne dataset or view) into a :class:`DatasetTable`.
 
     The split comes from ``split_field`` when given, else from tags such as ``train``/``test``.
+    ``annotator_fields`` are read by :func:`annotator_columns` (a missing or mixed field is an error).
 
     Example:
         >>> table = to_table(fo.load_dataset("workbench-demo"))  # doctest: +SKIP
@@ -216,6 +221,66 @@ def to_table(dataset: Any, *, label_field: str | None = None, split_field: str |
             continue
         if isinstance(fdef, scalar):
             frame[name] = dataset.values(name)
+    annotation_kind = ""
+    if annotator_fields:
+        annotation_kind, columns = annotator_columns(dataset, annotator_fields)
+        for name, values in columns.items():
+            frame[ANNOTATION_PREFIX + name] = values
     info = dataset.info.get("workbench", {})
     return DatasetTable(frame=frame, task=task, dataset_name=dataset.name,
-                        source=str(info.get("source", "")), label_field=field)
+                        source=str(info.get("source", "")), label_field=field,
+                        annotation_kind=annotation_kind)
+
+
+#: Table columns holding an annotator's labels: ``annotation:<field>``.
+ANNOTATION_PREFIX = "annotation:"
+
+
+def annotator_columns(dataset: Any, fields: tuple[str, ...]) -> tuple[str, dict[str, list[Any]]]:
+    """The task of the annotator ``fields`` and, per field, each sample's annotation: the class
+    (classification), a tuple of ``(class, (x, y, w, h) or None)`` (detection; polygons: the box around
+    them) or the mask's path or array (segmentation); ``None`` where the sample has no such label.
+
+    Raises:
+        AnnotatorFieldError: fewer than two fields, a field the dataset lacks or that holds no
+            Classification/Detections/Polylines/Segmentation, or fields of different tasks.
+
+    Example:
+        >>> annotator_columns(dataset, ("ann_a", "ann_b"))  # doctest: +SKIP
+        ('classification', {'ann_a': ['cat', None, ...], 'ann_b': [...]})
+    """
+    from workbench.errors import AnnotatorFieldError
+
+    if len(set(fields)) < 2:
+        raise AnnotatorFieldError(f"--annotators needs two or more different label fields, got {', '.join(fields)}; "
+                                  "agreement compares annotators with each other")
+    kinds = dict(_label_fields(dataset))
+    missing = [f for f in fields if f not in dataset.get_field_schema()]
+    if missing:
+        raise AnnotatorFieldError(f"dataset {dataset.name!r} has no field {', '.join(map(repr, missing))}; label "
+                                  f"fields: {', '.join(kinds) or 'none'}")
+    wrong = [f for f in fields if f not in kinds]
+    if wrong:
+        raise AnnotatorFieldError(f"annotator field {', '.join(map(repr, wrong))} holds no Classification, "
+                                  "Detections, Polylines or Segmentation labels")
+    tasks = {f: kinds[f] for f in fields}
+    if len(set(tasks.values())) > 1:
+        raise AnnotatorFieldError("annotator fields must hold the same kind of label; got "
+                                  + ", ".join(f"{f}: {t}" for f, t in tasks.items()))
+    task = tasks[fields[0]]
+    out: dict[str, list[Any]] = {}
+    for f in fields:
+        if task == "classification":
+            out[f] = list(dataset.values(f"{f}.label"))
+        elif task == "segmentation":
+            out[f] = [None if s is None else (s.mask_path or s.mask) for s in dataset.values(f)]
+        else:
+            objects = _object_list(dataset, f)
+            labels = dataset.values(f"{f}.{objects}.label")
+            boxes = (dataset.values(f"{f}.detections.bounding_box") if objects == "detections"
+                     else [None if v is None else [_box_around(s) for s in v]
+                           for v in dataset.values(f"{f}.polylines.points")])
+            out[f] = [None if labs is None else tuple((lab, _box(b) if objects == "detections" else b)
+                                                      for lab, b in zip(labs, bxs or [None] * len(labs)))
+                      for labs, bxs in zip(labels, boxes)]
+    return task, out

@@ -80,6 +80,10 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
             if field in schema:
                 dataset.delete_sample_field(field)
             return
+        doc = getattr(schema.get(field), "document_type", None)
+        if doc is not None and not any(isinstance(v, doc) for v in desired.values() if v is not None):
+            dataset.delete_sample_field(field)  # another label type than last time (a check's task changed)
+            before[field] = {}
         current = before.get(field, {})
         changes = {sid: v for sid, v in desired.items() if _comparable(current.get(sid)) != _comparable(v)}
         changes.update({sid: None for sid, v in current.items() if v is not None and sid not in desired})
@@ -87,6 +91,9 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
             dataset.set_values(field, changes, key_field="id")
 
     known = set(ids)
+    # Declarations naming one field (e.g. a consensus that is a class for one task, boxes for another)
+    # write the union of their values.
+    by_field: dict[str, dict[str, Any]] = {}
     for spec in specs:
         finding = result.findings.get(spec.name)
         for f in spec.writes.fields:
@@ -95,9 +102,11 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
                 desired = {sid: fo.Classification(**v) for sid, v in desired.items()}
             elif f.kind == "detections":
                 desired = {sid: fo.Detections(detections=[fo.Detection(**d) for d in v]) for sid, v in desired.items()}
-            sync(f.name, desired)
+            by_field.setdefault(f.name, {}).update(desired)
         for t in spec.writes.tags:
             _sync_tag(dataset, t.tag, (t.members(finding) if finding is not None else set()) & known)
+    for name, desired in by_field.items():
+        sync(name, desired)
     _store_vectors(dataset, result, ids, schema, store_embeddings)
     write_objects(dataset, result.label_field, specs, result.findings)
     for spec in specs:
