@@ -98,6 +98,26 @@ def test_coco_detection(tmp_path, unique_name):
     assert sorted(sum(table.frame["labels"], [])) == ["cat", "cat", "dog"]
 
 
+def test_coco_reload_replaces_the_boxes_and_keeps_the_tags(tmp_path, unique_name):
+    """Loading a COCO source again gives its boxes once (not the old ones beside the new), follows an edited
+    box, and keeps the tags a reviewer added in between; the user's files are unchanged by the loads."""
+    labels = _coco_tree(tmp_path)
+    ds = load(labels, name=unique_name)
+    assert ds.count("ground_truth.detections") == 3
+    ds.match({"filepath": {"$regex": "img1"}}).tag_samples("wb:reviewed:not_error")
+    coco = json.loads(labels.read_text())
+    coco["annotations"][0]["bbox"] = [4, 4, 12, 12]
+    labels.write_text(json.dumps(coco))
+    before = tree_digest(tmp_path)
+    for _ in range(2):
+        ds = load(labels, name=unique_name)
+    assert ds.count("ground_truth.detections") == 3
+    assert sorted(round(b[0] * 40) for boxes in ds.values("ground_truth.detections.bounding_box")
+                  for b in boxes or []) == [1, 4, 5]
+    assert ds.count_sample_tags() == {"wb:reviewed:not_error": 1}
+    assert tree_digest(tmp_path) == before
+
+
 def test_coco_images_carry_their_own_split(tmp_path, unique_name):
     """One JSON for every split: an image's ``split`` key, else its file_name's first folder, is its split;
     other folders and values that name no split leave the image unsplit."""

@@ -126,8 +126,17 @@ def _merge_into(dataset: Any, fresh: Any) -> None:
     if gone:
         log.info("removing %d samples whose files are no longer in the source", len(gone))
         dataset.delete_samples(gone)
-    # merge_lists keeps the union of tags, so review tags survive a reload.
-    dataset.merge_samples(fresh, key_field="filepath", insert_new=True, merge_lists=True, overwrite=True)
+    # Labels are replaced, not merged: merging label lists keeps the old objects beside the fresh ones
+    # (their ids differ), doubling every box on each reload. Tags are the union, so review tags survive.
+    tags_before = dict(zip(*dataset.values(["filepath", "tags"])))
+    dataset.merge_samples(fresh, key_field="filepath", insert_new=True, merge_lists=False, overwrite=True)
+    restored = {}
+    for sid, path, tags in zip(*dataset.values(["id", "filepath", "tags"])):
+        union = list(tags or []) + [t for t in tags_before.get(path) or [] if t not in (tags or [])]
+        if union != list(tags or []):
+            restored[sid] = union
+    if restored:
+        dataset.set_values("tags", restored, key_field="id")
 
 
 def _refresh_imagefolder(dataset: Any, spec: SourceSpec, label_field: str) -> list[dict]:
