@@ -19,6 +19,9 @@ from pathlib import Path
 
 #: The shipped demo data (``data/README.md``): ``train/<class>/`` and ``test/<class>/`` folders.
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo" / "fashion-mnist"
+#: The shipped detection demo (``data/README.md``, "Detection demo"): ``labels.json`` (COCO), the images
+#: under ``data/``, a detector's ``predictions.json`` (simulated) and three annotators' COCO files.
+DETECTION_DEMO = Path(__file__).resolve().parents[1] / "data" / "detection-demo"
 
 
 def load_planted() -> dict:
@@ -29,6 +32,41 @@ def load_planted() -> dict:
         20
     """
     return json.loads((DEMO.parent / "PLANTED.json").read_text(encoding="utf-8"))
+
+
+def load_detection_planted() -> dict:
+    """The box problems planted in the detection demo (``data/detection-demo/PLANTED.json``).
+
+    Example:
+        >>> sorted({p["kind"] for p in load_detection_planted()["planted"]})
+        ['duplicate', 'missing', 'shifted', 'swapped']
+    """
+    return json.loads((DETECTION_DEMO / "PLANTED.json").read_text(encoding="utf-8"))
+
+
+def found_planted(issues, planted: Sequence[dict], *, min_iou: float = 0.5) -> dict[str, tuple[int, int]]:
+    """Per planted kind, ``(found, planted)``: a planted box is found when a flagged object on its image
+    overlaps it (the given box; for a missing one the true box) with IoU >= ``min_iou``.
+
+    ``issues`` are records with ``filepath`` and a relative ``box`` (object label issues).
+    """
+    from PIL import Image
+
+    from workbench.checks.box_match import iou
+
+    found: dict[str, list[int]] = {}
+    for entry in planted:
+        path = DETECTION_DEMO / "data" / entry["file_name"]
+        with Image.open(path) as img:
+            w, h = img.size
+        x, y, bw, bh = entry["given_bbox"] or entry["true_bbox"]
+        target = (x / w, y / h, bw / w, bh / h)
+        hit = any(Path(i.filepath) == path and i.box is not None and iou(tuple(i.box), target) >= min_iou
+                  for i in issues)
+        counts = found.setdefault(entry["kind"], [0, 0])
+        counts[0] += hit
+        counts[1] += 1
+    return {k: (v[0], v[1]) for k, v in found.items()}
 
 
 def demo_path(relative: str) -> str:

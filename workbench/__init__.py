@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "load": "workbench.io.loading",
+    "add_annotator_file": "workbench.io.annotator_files",
     "run_audit": "workbench.orchestrator",
     "write_back": "workbench.render.fiftyone_app",
     "launch_app": "workbench.render.app_session",
