@@ -53,7 +53,8 @@ def test_the_mislabelled_region_is_found_with_its_class_pair_and_the_lowest_scor
     assert "1 object label issues in 1 of 6 images (segmentation)" in r.summary()
     assert from_jsonable(ObjectLabelIssuesResult, json.loads(json.dumps(to_jsonable(r)))) == r
     html = render_html(result)
-    assert 'id="object-labels"' in html and f"{BAD}.png" in html
+    assert 'id="object-labels"' in html and f"{BAD}.png" in html and "Flagged pixels (share)" in html
+    assert "class regions" in html and "working grid native 32x32" in html
 
 
 def test_the_write_back_scores_and_tags_the_images(tmp_path: Path, unique_name: str):
