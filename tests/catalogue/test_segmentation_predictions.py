@@ -120,3 +120,27 @@ def test_outside_the_root_is_read_when_allowed_and_needs_mask_targets(tmp_path: 
     with untouched(planted.root, elsewhere), pytest.raises(PredictionsError, match="need the dataset's integer "
                                                                                     "mask_targets"):
         workbench.run_audit(planted.dataset, cfg, progress=False, label_field="ground_truth")
+
+
+def test_through_the_cli_a_bad_folder_is_exit_2_and_a_good_one_is_exported(tmp_path: Path, unique_name: str):
+    """The CLI on the dataset by name: a missing ``.npy`` is one line on stderr and exit 2, no JSON written;
+    the whole folder runs and exports the flagged region."""
+    import json
+
+    from tests.catalogue.harness import run_cli
+
+    planted = planted_segmentation(tmp_path / "seg", unique_name)
+    out_json = tmp_path / "a.json"
+    fast = ("--embedder", "none", "--no-write-back", "--quiet", "--json", out_json)
+    with untouched(planted.root):
+        good = run_cli("audit", unique_name, *fast, "--predictions", planted.probs)
+    assert good.code == 0, good.text[-2000:]
+    doc = json.loads(out_json.read_text())["object_label_issues"]
+    assert doc["method"] == "segmentation" and [(Path(i["path"]).stem, i["label"], i["suggested_label"])
+                                                for i in doc["issues"]] == [("img2", "road", "car")]
+    out_json.unlink()
+    _remove(planted.probs)
+    with untouched(planted.root):
+        bad = run_cli("audit", unique_name, *fast, "--predictions", planted.probs)
+    assert bad.code == 2 and "has no img3.npy for the image" in bad.stderr and "Traceback" not in bad.text
+    assert not out_json.exists()
