@@ -97,7 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--no-incremental", action="store_true",
                    help="rebuild the k-NN graph instead of updating the one stored by the last audit")
     a.add_argument("--predictions", help="classification: CSV 'filepath,<class 1>,...' or a sample field with "
-                   "probabilities; detection: a COCO results JSON or a Detections field with confidences")
+                   "probabilities; detection: a COCO results JSON or a Detections field with confidences; "
+                   "segmentation: a folder of <image name>.npy per-pixel probabilities, (K, H, W) or (H, W, K)")
     a.add_argument("--review-budget", type=_positive_int, metavar="N",
                    help="label errors: samples in the review queue, ranked by label quality (default: "
                         "cleanlab's estimate of the number of label issues)")

@@ -179,8 +179,8 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     """
     from workbench.checks.pair_pixels import PairReader
     from workbench.io.table import to_table
-    from workbench.stages import (neighbor_graph, read_detector_predictions, read_files, read_predictions,
-                                  refuse_mostly_missing, versions)
+    from workbench.stages import (neighbor_graph, read_detector_predictions, read_files, read_mask_predictions,
+                                  read_predictions, refuse_mostly_missing, versions)
 
     cfg = config or AuditConfig()
     specs = registered_checks()
@@ -230,14 +230,18 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     # bad predictions are the user's to fix
     object_predictions = (read_detector_predictions(st.columns, facts, cfg, dataset, info)
                           if table.task == "detection" else None)
-    predictions = read_predictions(st.columns, cfg, dataset) if table.task != "detection" else None
+    segmentation_predictions = (read_mask_predictions(st.columns, cfg, dataset, info, table.label_field)
+                                if table.task == "segmentation" else None)
+    predictions = (read_predictions(st.columns, cfg, dataset)
+                   if table.task not in ("detection", "segmentation") else None)
     reviews = reviews_from_tags(frame["id"], frame["tags"])
     inputs = CheckInputs(task=table.task, columns=st.columns, facts=tuple(facts),
                          metadata={c: tuple(frame[c]) for c in frame.columns
                                    if c not in CORE_COLUMNS and not c.startswith(ANNOTATION_PREFIX)},
                          load_problems=tuple(info.get("load_problems", [])), embeddings=st.embeddings,
                          embedded_rows=st.embedded_rows, graph=st.graph, predictions=predictions,
-                         object_predictions=object_predictions, near_rule=rule,
+                         object_predictions=object_predictions,
+                         segmentation_predictions=segmentation_predictions, near_rule=rule,
                          calibration=calibration, pair_reader=st.pair_reader, crop_features=crop_reader(st, cfg),
                          annotations={f: tuple(None if _is_nan(v) else v for v in frame[ANNOTATION_PREFIX + f])
                                       for f in cfg.annotator_fields},

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from workbench.checks.inputs import ObjectPredictions
+from workbench.checks.inputs import ObjectPredictions, SegmentationPredictions
 from workbench.checks.registry import Predictions, SampleColumns
 from workbench.errors import PredictionsError, SourceError
 from workbench.results import NeighborInfo
@@ -173,6 +173,25 @@ def read_detector_predictions(columns: SampleColumns, facts: Sequence[Any], cfg:
     sizes = [(f.width, f.height) if f is not None else (None, None) for f in facts]
     return read_object_predictions(cfg.predictions, filepaths=columns.filepaths, sizes=sizes, dataset=dataset,
                                    info=info, roots=dataset_roots(info), allow_outside_root=cfg.allow_outside_root)
+
+
+def read_mask_predictions(columns: SampleColumns, cfg: AuditConfig, dataset: Any, info: dict,
+                          label_field: str | None) -> SegmentationPredictions | None:
+    """A segmentation dataset's per-pixel probabilities (``cfg.predictions``: a folder of ``.npy`` files).
+
+    Raises:
+        PredictionsError: the user's to fix (see :mod:`workbench.io.segmentation_predictions`).
+    """
+    from workbench.io.boundary import dataset_roots
+    from workbench.io.segmentation_predictions import read_segmentation_predictions
+
+    if not cfg.predictions or dataset is None or not label_field:
+        return None
+    targets = (getattr(dataset, "mask_targets", {}) or {}).get(label_field) or \
+        getattr(dataset, "default_mask_targets", None) or {}
+    return read_segmentation_predictions(cfg.predictions, filepaths=columns.filepaths,
+                                         masks=dataset.values(label_field), targets=targets,
+                                         roots=dataset_roots(info), allow_outside_root=cfg.allow_outside_root)
 
 
 def versions() -> dict[str, str]:

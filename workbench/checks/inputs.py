@@ -69,6 +69,25 @@ class ObjectPredictions:
 
 
 @dataclass(frozen=True)
+class SegmentationPredictions:
+    """A segmentation model's per-pixel class probabilities for some rows of the table
+    (:mod:`workbench.io.segmentation_predictions`), on one working grid.
+
+    ``labels`` ``(N, H, W)`` int: each pixel's class index in ``classes``; ``probs`` ``(N, K, H, W)``
+    float32, summing to 1 over K; ``rows`` the table rows, aligned. ``grid`` says how the masks were
+    brought to one shape (``native HxW`` or ``sampled HxW``); ``left_out`` counts images not assessed, by why.
+    """
+
+    rows: tuple[int, ...]
+    labels: Any
+    probs: Any
+    classes: tuple[str, ...]
+    source: str
+    grid: str = ""
+    left_out: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class CheckInputs:
     """What one check may read. Frozen; other checks' results only as declared (:meth:`result_of`)."""
 
@@ -84,6 +103,8 @@ class CheckInputs:
     predictions: Predictions | None = None
     #: A detection dataset's predicted boxes (``--predictions`` on a detection dataset).
     object_predictions: ObjectPredictions | None = None
+    #: A segmentation dataset's per-pixel probabilities (``--predictions`` folder of ``.npy`` files).
+    segmentation_predictions: SegmentationPredictions | None = None
     near_rule: Any = None
     calibration: Any = None
     pair_reader: Any = None

@@ -1,14 +1,17 @@
 """The registered check ``object_labels``: boxes with the wrong class, boxes in the wrong place, and
-objects nobody boxed, on a detection dataset.
+objects nobody boxed, on a detection dataset; mislabelled regions of semantic segmentation masks.
 
-Two ways, one result (:class:`~workbench.results.object_labels.ObjectLabelIssuesResult`):
+Three ways, one result (:class:`~workbench.results.object_labels.ObjectLabelIssuesResult`):
 
 - **with a detector's predictions** (``--predictions``: a COCO results JSON or a ``Detections`` field,
   :mod:`workbench.io.object_predictions`), cleanlab's ``object_detection`` scores every box
   (:mod:`workbench.checks.object_scores`);
 - **without**, the crops of the boxes are voted among their nearest crops
   (``workbench.checks.object_crops.find_crop_label_issues``). Until that module is present, the check is
-  skipped with the reason.
+  skipped with the reason;
+- **segmentation masks with a model's per-pixel probabilities** (``--predictions``: a folder of ``.npy``,
+  :mod:`workbench.io.segmentation_predictions`), cleanlab's ``segmentation`` module scores every image and
+  flags its pixels (:mod:`workbench.checks.segmentation_scores`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.checks.object_crops import CropOptions, find_crop_label_issues
 from workbench.checks.object_scores import ObjectScoreThresholds, find_object_label_issues
 from workbench.checks.objects import BOXES
+from workbench.checks.segmentation_scores import SegmentationThresholds, find_segmentation_label_issues
 from workbench.checks import registry as reg
 from workbench.checks.inputs import CheckInputs
 from workbench.results.object_labels import ObjectLabelIssuesResult
@@ -33,7 +37,7 @@ OBJECT_TAG = "wb:object-label-issue"
 
 
 _PREDICTION_THRESHOLDS = ("swapped_threshold", "badly_located_threshold", "overlooked_threshold", "confident",
-                          "plausible")
+                          "plausible", "segmentation_min_share")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ class ObjectLabelOptions:
 
     Without predictions: the ``crops_*`` options are :class:`~workbench.checks.object_crops.CropOptions`
     (``crops_k``, ``crops_background_threshold``, ``crops_proposals`` ...), checked the same way.
+
+    Segmentation: ``segmentation_min_share``, the share of an image's pixels one ``given -> predicted``
+    pair of flagged pixels must cover to be an issue.
 
     Example:
         >>> ObjectLabelOptions(swapped_threshold=0.3).thresholds().swapped
@@ -75,6 +82,7 @@ class ObjectLabelOptions:
     crops_proposal_scales: int = CropOptions.proposal_scales
     crops_proposal_max_iou: float = CropOptions.proposal_max_iou
     crops_seed: int = CropOptions.seed
+    segmentation_min_share: float = SegmentationThresholds.min_share
 
     def __post_init__(self) -> None:
         for name in _PREDICTION_THRESHOLDS:
@@ -96,10 +104,30 @@ class ObjectLabelOptions:
         return CropOptions(**{f.name: getattr(self, f"crops_{f.name}") for f in fields(CropOptions)})
 
 
+SUBJECT = reg.Requirement(
+    "object boxes, or masks with probabilities",
+    lambda i: BOXES.present(i) or (i.task == "segmentation" and i.segmentation_predictions is not None),
+    "needs object boxes (a Detections or Polylines field)",
+    by_task={"segmentation": "semantic masks need a model's per-pixel probabilities (--predictions: a folder of "
+                             "<image name>.npy files, (K, H, W) or (H, W, K), in mask_targets order)"})
 EVIDENCE = reg.Requirement(
-    "predicted boxes or box crops", lambda i: i.object_predictions is not None or i.crop_features is not None,
+    "predicted boxes or box crops",
+    lambda i: (i.object_predictions is not None or i.crop_features is not None
+               or i.segmentation_predictions is not None),
     "needs a detector's predictions (--predictions: a COCO results JSON or a Detections field with confidences) "
     "or the audit's embedder to judge the boxes' crops (not --embedder none)")
+
+
+def _from_segmentation(inputs: CheckInputs, options: ObjectLabelOptions) -> ObjectLabelIssuesResult:
+    import dataclasses
+
+    preds, cols = inputs.segmentation_predictions, inputs.columns
+    assert preds is not None
+    result = find_segmentation_label_issues(
+        [cols.ids[r] for r in preds.rows], [cols.filepaths[r] for r in preds.rows], preds.labels, preds.probs,
+        preds.classes, thresholds=SegmentationThresholds(min_share=options.segmentation_min_share))
+    return dataclasses.replace(result, facts=dict(result.facts, source=preds.source, grid=preds.grid,
+                                                  left_out=dict(preds.left_out)))
 
 
 def _from_predictions(inputs: CheckInputs, options: ObjectLabelOptions) -> ObjectLabelIssuesResult:
@@ -174,13 +202,15 @@ WRITES = reg.Writes(
 
 @reg.register_check(
     name="object_labels", title="object labels", report_title="Object label issues", result=ObjectLabelIssuesResult,
-    needs=(BOXES, EVIDENCE), count_key="object_label_issues", writes=WRITES,
+    needs=(SUBJECT, EVIDENCE), count_key="object_label_issues", writes=WRITES,
     gate=reg.GateSpec("object-label-issues", "objects with a label issue", lambda r: r.n_findings,
                       total=lambda r, audit: max(r.n_objects, 1)),
     section="sections/object_labels.html.j2", options=ObjectLabelOptions,
     absent_export={"object_label_issues": None})
 def run(inputs: CheckInputs, config: AuditConfig, options: ObjectLabelOptions) -> ObjectLabelIssuesResult:
-    """The predictions path when the audit has predicted boxes, else the crops path."""
+    """The segmentation path for masks, the predictions path when the audit has predicted boxes, else crops."""
+    if inputs.segmentation_predictions is not None:
+        return _from_segmentation(inputs, options)
     if inputs.object_predictions is not None:
         return _from_predictions(inputs, options)
     return _from_crops(inputs, options)

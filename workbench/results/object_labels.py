@@ -43,6 +43,10 @@ class ObjectLabelIssue:
     score: float
     suggested_label: str | None
     method: str
+    #: Segmentation only (``None`` otherwise): the flagged pixels of this ``label -> suggested_label`` pair
+    #: on the working grid, and their share of the image.
+    pixels: int | None = None
+    pixel_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class ImageLabelScore:
     filepath: str
     score: float | None
     flagged: bool
+    #: Segmentation only: the share of the image's pixels cleanlab flagged.
+    flagged_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,9 @@ class ObjectLabelIssuesResult:
     (``badly_located``) and objects without a box (``overlooked``), worst first.
 
     ``method`` is ``predictions`` (a detector's boxes scored with cleanlab's ``object_detection``) or
-    ``crops`` (no detector: the boxes' crops voted among their nearest crops). ``images`` holds every
+    ``crops`` (no detector: the boxes' crops voted among their nearest crops) or ``segmentation`` (a mask's
+    mislabelled regions from per-pixel probabilities: an issue is one ``label -> suggested_label`` region of
+    an image, ``n_objects`` counts the images' class regions). ``images`` holds every
     assessed image's score; ``thresholds`` the per-kind cut-offs used; ``facts`` what the method
     measured (e.g. numbers of predicted boxes, crops or folds).
 
@@ -103,10 +111,13 @@ class ObjectLabelIssuesResult:
             >>> ObjectLabelIssuesResult(method="predictions", n_images=4, n_objects=9).summary()
             'no object label issue among 9 objects in 4 images (predictions)'
         """
+        things = "class regions" if self.method == "segmentation" else "objects"
         if not self.issues:
-            return (f"no object label issue among {self.n_objects:,} objects in {self.n_images:,} images "
+            return (f"no object label issue among {self.n_objects:,} {things} in {self.n_images:,} images "
                     f"({self.method})")
         parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in self.counts().items() if n)
+        if self.method == "segmentation":
+            parts = f"{parts} (mislabelled regions)"
         head = (f"{len(self.issues):,} object label issues in {len(self.flagged_images):,} of {self.n_images:,} "
                 f"images ({self.method}): {parts}")
         swaps = Counter((printable(i.label), printable(i.suggested_label)) for i in self.issues
@@ -117,16 +128,21 @@ class ObjectLabelIssuesResult:
 
     def to_frame(self) -> Any:
         """One row per flagged object, worst first: ``sample_id, filepath, object_id, label, box, kind,
-        suggested_label``, ``is_<kind>_issue`` for each kind and ``object_label_score`` (low = bad)."""
+        suggested_label``, ``is_<kind>_issue`` for each kind and ``object_label_score`` (low = bad);
+        segmentation adds ``pixels`` and ``pixel_share``."""
         import pandas as pd
 
+        seg = self.method == "segmentation"
         cols = ["sample_id", "filepath", "object_id", "label", "box", "kind", "suggested_label",
-                *(f"is_{k}_issue" for k in OBJECT_ISSUE_KINDS), "object_label_score", "method"]
+                *(f"is_{k}_issue" for k in OBJECT_ISSUE_KINDS), "object_label_score", "method",
+                *(("pixels", "pixel_share") if seg else ())]
         return pd.DataFrame([{"sample_id": i.sample_id, "filepath": i.filepath, "object_id": i.object_id,
                               "label": i.label, "box": None if i.box is None else list(i.box), "kind": i.kind,
                               "suggested_label": i.suggested_label,
                               **{f"is_{k}_issue": i.kind == k for k in OBJECT_ISSUE_KINDS},
-                              "object_label_score": i.score, "method": i.method} for i in self.issues], columns=cols)
+                              "object_label_score": i.score, "method": i.method,
+                              **({"pixels": i.pixels, "pixel_share": i.pixel_share} if seg else {})}
+                             for i in self.issues], columns=cols)
 
     def to_export(self) -> dict[str, Any]:
         """``{"object_label_issues": {...}}``: counts, thresholds, facts, issues and image scores by path."""
@@ -135,8 +151,11 @@ class ObjectLabelIssuesResult:
             "thresholds": dict(self.thresholds), "facts": dict(self.facts),
             "issues": [{"path": i.filepath, "object_id": i.object_id, "label": i.label,
                         "box": None if i.box is None else list(i.box), "kind": i.kind, "score": i.score,
-                        "suggested_label": i.suggested_label} for i in self.issues],
-            "images": [{"path": i.filepath, "score": i.score, "flagged": i.flagged}
+                        "suggested_label": i.suggested_label,
+                        **({} if i.pixels is None else {"pixels": i.pixels, "pixel_share": i.pixel_share})}
+                       for i in self.issues],
+            "images": [{"path": i.filepath, "score": i.score, "flagged": i.flagged,
+                        **({} if i.flagged_share is None else {"flagged_share": i.flagged_share})}
                        for i in sorted(self.images, key=_image_order)]}}
 
 
