@@ -163,6 +163,11 @@ def test_findings_reach_the_json_summary_gate_and_report(planted):
     html = render_html(result)
     assert 'id="object-labels"' in html and "badly located" in html and "overlooked" in html
     assert "<td>nan</td>" not in html  # an overlooked object has no given class: a dash
+    section = html[html.index('id="object-labels"'):]
+    section = section[:section.index("</section>")]
+    for kind in ("swapped", "badly_located", "overlooked"):  # each flagged box is drawn over its thumbnail
+        assert f": {kind}</title></rect>" in section, kind
+    assert 'stroke-dasharray="3 2"><title>bird: overlooked' in section  # dashed, named by its suggested class
 
     from workbench.results import AuditResult
 
