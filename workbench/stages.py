@@ -172,7 +172,8 @@ def read_detector_predictions(columns: SampleColumns, facts: Sequence[Any], cfg:
         return None
     sizes = [(f.width, f.height) if f is not None else (None, None) for f in facts]
     return read_object_predictions(cfg.predictions, filepaths=columns.filepaths, sizes=sizes, dataset=dataset,
-                                   info=info, roots=dataset_roots(info), allow_outside_root=cfg.allow_outside_root)
+                                   info=info, roots=dataset_roots(info), allow_outside_root=cfg.allow_outside_root,
+                                   classes=sorted({lab for labs in columns.label_lists for lab in labs}))
 
 
 def read_mask_predictions(columns: SampleColumns, cfg: AuditConfig, dataset: Any, info: dict,

@@ -42,6 +42,8 @@ CASES = [
     ("score above 1", [_entry(score=1.5)], 2, "score 1.5 is not a confidence in [0, 1]"),
     ("no score", [{k: v for k, v in _entry().items() if k != "score"}], 2, "score None is not a number"),
     ("unknown category", [_entry(category_id=9)], 2, "unknown category_id 9; the dataset's categories are 1=cat"),
+    ("unknown category name", [_entry(category_id=None) | {"category_name": "giraffe"}], 2,
+     "unknown category_name 'giraffe'; the dataset's classes are"),
     ("no image key", [{k: v for k, v in _entry().items() if k != "image_id"}], 2, "no 'image_id' or 'file_name'"),
     ("image ids that match nothing", [_entry(image_id=700), _entry(image_id=701)], 2,
      "match no image of the dataset (2 entries name images it does not hold)"),

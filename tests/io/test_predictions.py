@@ -51,3 +51,25 @@ def test_field_values():
     np.testing.assert_allclose(out[2], [0.25, 0.75])
     with pytest.raises(PredictionsError, match="2 non-negative numbers"):
         predictions_from_field([[1, 2, 3]], ["a", "b"])
+
+
+def test_detector_category_ids_index_the_class_list_of_a_dataset_not_loaded_from_coco(tmp_path):
+    """VOC, YOLO, folders: no COCO categories, so ``category_id`` is the index in the sorted class list (what the
+    report lists); a ``category_name`` must be one of the classes."""
+    import json
+
+    from workbench.errors import PredictionsError
+    from workbench.io.object_predictions import read_object_predictions
+
+    image = tmp_path / "a.png"
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps([{"file_name": "a.png", "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9},
+                                 {"file_name": "a.png", "category_name": "cat", "bbox": [0, 0, 5, 5], "score": 0.8}]))
+    got = read_object_predictions(str(preds), filepaths=[str(image)], sizes=[(100, 100)], dataset=None, info={},
+                                  roots=[str(tmp_path)], classes=["dog", "cat", "dog"])
+    assert got.labels == (("dog", "cat"),) and got.boxes[0][0] == (0.1, 0.1, 0.2, 0.2)
+    preds.write_text(json.dumps([{"file_name": "a.png", "category_name": "giraffe", "bbox": [1, 1, 5, 5],
+                                  "score": 0.8}]))
+    with pytest.raises(PredictionsError, match="unknown category_name 'giraffe'"):
+        read_object_predictions(str(preds), filepaths=[str(image)], sizes=[(100, 100)], dataset=None, info={},
+                                roots=[str(tmp_path)], classes=["cat", "dog"])

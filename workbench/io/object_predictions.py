@@ -66,7 +66,8 @@ def object_predictions_from_field(values: Sequence[Any], field: str) -> dict[int
 
 def read_coco_results(path: str | Path, *, filepaths: Sequence[str], sizes: Sequence[tuple[int | None, int | None]],
                       categories: Mapping[int, str], image_ids: Mapping[int, int], roots: Sequence[str] = (),
-                      allow_outside_root: bool = False) -> tuple[dict[int, list[tuple[str, tuple, float]]], int]:
+                      allow_outside_root: bool = False, known: set[str] | None = None,
+                      ) -> tuple[dict[int, list[tuple[str, tuple, float]]], int]:
     """A COCO results JSON as ``({table row: [(label, relative box, score), ...]}, entries matching no image)``.
 
     Args:
@@ -75,6 +76,7 @@ def read_coco_results(path: str | Path, *, filepaths: Sequence[str], sizes: Sequ
         image_ids: ``{COCO image id: table row}``.
         roots: the dataset's folders (``dataset_roots``); the file must lie inside one unless
             ``allow_outside_root`` (no roots: anywhere).
+        known: the class names a ``category_name`` may take (``None``: any).
 
     Raises:
         PredictionsError: a missing, unreadable or malformed file, naming the entry and what to fix.
@@ -101,7 +103,7 @@ def read_coco_results(path: str | Path, *, filepaths: Sequence[str], sizes: Sequ
         if not isinstance(entry, dict):
             raise PredictionsError(f"{where}: {type(entry).__name__} is not an object; expected {RESULTS_SHAPE}")
         row = _row_of(entry, where, image_ids, by_name)
-        label = _category(entry, where, categories)
+        label = _category(entry, where, categories, known)
         box = _box(entry.get("bbox"), where, relative=False)
         score = _score(entry.get("score"), where)
         if row is None:
@@ -181,9 +183,13 @@ def _row_of(entry: dict, where: str, image_ids: Mapping[int, int], by_name: Mapp
     return by_name.get(os.path.realpath(name)) if os.path.isabs(name) else None
 
 
-def _category(entry: dict, where: str, categories: Mapping[int, str]) -> str:
+def _category(entry: dict, where: str, categories: Mapping[int, str], known: set[str] | None = None) -> str:
     if isinstance(entry.get("category_name"), str):
-        return entry["category_name"]
+        name = entry["category_name"]
+        if known and name not in known:
+            raise PredictionsError(f"{where}: unknown category_name {name!r}; the dataset's classes are "
+                                   f"{', '.join(sorted(known)[:10])}")
+        return name
     cat = entry.get("category_id")
     if isinstance(cat, bool) or not isinstance(cat, int):
         raise PredictionsError(f"{where}: category_id {cat!r} is not a whole number; expected {RESULTS_SHAPE}")
@@ -251,7 +257,7 @@ def coco_ground_truth(info: Mapping[str, Any], filepaths: Sequence[str]) -> tupl
 
 def read_object_predictions(spec: str, *, filepaths: Sequence[str], sizes: Sequence[tuple[int | None, int | None]],
                             dataset: Any, info: Mapping[str, Any], roots: Sequence[str] = (),
-                            allow_outside_root: bool = False) -> ObjectPredictions:
+                            allow_outside_root: bool = False, classes: Sequence[str] = ()) -> ObjectPredictions:
     """``--predictions`` of a detection dataset: a COCO results JSON (a ``.json`` path or any file) or a field.
 
     Raises:
@@ -268,13 +274,15 @@ def read_object_predictions(spec: str, *, filepaths: Sequence[str], sizes: Seque
                                f"detection dataset takes {RESULTS_SHAPE} or a field holding Detections")
     if path.suffix.lower() == ".json" or path.is_file():
         categories, ids = coco_ground_truth(info, filepaths)
-        if not categories:  # not loaded from COCO: ids index the dataset's class list
-            classes = list(getattr(dataset, "default_classes", None) or [])
-            categories = dict(enumerate(classes))
+        if not categories:  # not loaded from COCO: ids index the dataset's class list (its own, else the
+            # classes its boxes carry, sorted: what the report lists)
+            listed = list(getattr(dataset, "default_classes", None) or []) or sorted(set(classes))
+            categories = dict(enumerate(listed))
         if not ids and dataset is not None and "coco_id" in dataset.get_field_schema():
             ids = {int(v): row for row, v in enumerate(dataset.values("coco_id")) if v is not None}
         per_row, unmatched = read_coco_results(path, filepaths=filepaths, sizes=sizes, categories=categories,
-                                               image_ids=ids, roots=roots, allow_outside_root=allow_outside_root)
+                                               image_ids=ids, roots=roots, allow_outside_root=allow_outside_root,
+                                               known=set(categories.values()) | set(classes))
     elif dataset is not None and spec in dataset.get_field_schema():
         per_row = object_predictions_from_field(dataset.values(spec), spec)
     else:
