@@ -100,11 +100,17 @@ def test_coco_detection(tmp_path, unique_name):
 
 def test_coco_reload_replaces_the_boxes_and_keeps_the_tags(tmp_path, unique_name):
     """Loading a COCO source again gives its boxes once (not the old ones beside the new), follows an edited
-    box, and keeps the tags a reviewer added in between; the user's files are unchanged by the loads."""
+    box, and keeps the sample tags, and the label tags and attributes of unchanged boxes, that a reviewer
+    added in between; the user's files are unchanged by the loads."""
     labels = _coco_tree(tmp_path)
     ds = load(labels, name=unique_name)
     assert ds.count("ground_truth.detections") == 3
     ds.match({"filepath": {"$regex": "img1"}}).tag_samples("wb:reviewed:not_error")
+    kept = ds.match({"filepath": {"$regex": "img1"}}).first()  # an object the reload leaves as it was
+    kept.ground_truth.detections[0].tags.append("checked")
+    kept.ground_truth.detections[0]["note"] = "occluded"
+    kept.save()
+    kept_id = kept.ground_truth.detections[0].id
     coco = json.loads(labels.read_text())
     coco["annotations"][0]["bbox"] = [4, 4, 12, 12]
     labels.write_text(json.dumps(coco))
@@ -115,6 +121,9 @@ def test_coco_reload_replaces_the_boxes_and_keeps_the_tags(tmp_path, unique_name
     assert sorted(round(b[0] * 40) for boxes in ds.values("ground_truth.detections.bounding_box")
                   for b in boxes or []) == [1, 4, 5]
     assert ds.count_sample_tags() == {"wb:reviewed:not_error": 1}
+    assert ds.count_label_tags() == {"checked": 1}  # the unchanged box keeps its id, label tag and attribute
+    (det,) = [d for ds_dets in ds.values("ground_truth.detections") for d in ds_dets or [] if d.id == kept_id]
+    assert det.tags == ["checked"] and det["note"] == "occluded"
     assert tree_digest(tmp_path) == before
 
 
