@@ -155,6 +155,19 @@ def test_coco_malformed_annotation_is_reported_not_fatal(tmp_path, unique_name):
     assert labels.read_text() == original  # a cleaned copy was imported; the user's file is unchanged
 
 
+def test_an_annotation_problem_reaches_its_sample_in_the_app(tmp_path, unique_name):
+    """The dropped box of img2 is that sample's file problem: field, tag and the saved view, not only the JSON."""
+    import workbench
+
+    ds = load(_coco_tree(tmp_path, bad=True), name=unique_name)
+    result = workbench.audit(ds, workbench.AuditConfig(embedder="none"), progress=False)
+    annotation = [p for p in result.integrity.problems if p.kind == "annotation"]
+    assert len(annotation) == 1 and Path(annotation[0].filepath).name == "img2.png" and annotation[0].sample_id
+    view = ds.load_saved_view("wb-file-problems")
+    assert sorted(Path(p).name for p in view.values("filepath")) == ["img2.png", "missing.png"]
+    assert "non-positive" in ds[annotation[0].sample_id]["wb_file_problem"]
+
+
 def test_yolo(tmp_path, unique_name):
     root = tmp_path / "yolo"
     for split in ("train", "val"):
