@@ -351,3 +351,16 @@ def test_audit_with_embeddings_takes_crowdlab_consensus(tmp_path: Path, unique_n
     assert r.consensus_method.startswith("cleanlab CROWDLAB") and "3 folds" in r.consensus_method  # 3 images a class
     assert len(r.consensus) == 6 and all(0 <= x.quality <= 1 for x in r.consensus)
     assert all(a.quality is not None for a in r.per_annotator)
+
+
+def test_a_class_whose_boxes_agree_but_whose_names_do_not_is_not_meeting_the_target():
+    """Same place, different class: the class verdict is the worse of IoU and class agreement."""
+    from workbench.checks.agreement_compute import object_agreement
+    from workbench.checks.agreement_objects import box_iou_matrix
+
+    boxes = [[(0.0, 0.0, 0.4, 0.4)], [(0.0, 0.0, 0.4, 0.4)]]
+    r = object_agreement(["s"], ["/s"], [[["car"], ["bus"]]], [{(0, 1): box_iou_matrix(*boxes)}], ["a", "b"])
+    assert r.mean_iou == pytest.approx(1.0) and r.label_agreement == 0.0
+    assert r.classes and all(c.verdict == "alarm" for c in r.classes)
+    same = object_agreement(["s"], ["/s"], [[["car"], ["car"]]], [{(0, 1): box_iou_matrix(*boxes)}], ["a", "b"])
+    assert [c.verdict for c in same.classes] == ["meets target"]

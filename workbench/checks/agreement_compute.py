@@ -78,6 +78,24 @@ def classification_agreement(sample_ids: Sequence[str], filepaths: Sequence[str]
         consensus_method="majority vote (ties: the label that sorts first)")
 
 
+#: Same-class share on matched objects that meets the target / raises the alarm (Krippendorff's levels, as
+#: the classification options ``label_target`` and ``label_alarm``).
+LABEL_LEVELS = (0.8, 0.667)
+
+
+def _worse(a: str, b: str) -> str:
+    """The worse of two verdicts (``""``: nothing judged, the other wins).
+
+    Example:
+        >>> _worse("meets target", "alarm"), _worse("", "below target")
+        ('alarm', 'below target')
+    """
+    from workbench.checks.agreement_result import VERDICTS
+
+    ranked = [v for v in (a, b) if v in VERDICTS]
+    return max(ranked, key=VERDICTS.index) if ranked else ""
+
+
 def object_agreement(sample_ids: Sequence[str], filepaths: Sequence[str], labels: Sequence[Sequence[Labels]],
                      ious: Sequence[dict[tuple[int, int], np.ndarray]], annotators: Sequence[str], *,
                      kind: str = "detection", boxes: Sequence[Sequence[Sequence[Box | None] | None]] | None = None,
@@ -163,8 +181,12 @@ def object_agreement(sample_ids: Sequence[str], filepaths: Sequence[str], labels
     for c in set(cls_ious) | set(cls_unmatched):
         m = cls_ious.get(c, [])
         score = sum(m) / (len(m) + cls_unmatched[c]) if m or cls_unmatched[c] else 1.0
-        classes.append(ClassAgreement(str(c), len(m), cls_unmatched[c], _mean(m), _mean(cls_same.get(c, [])),
-                                      score, verdict(_mean(m), target, alarm)))
+        same = _mean(cls_same.get(c, []))
+        # A class is judged on where its boxes are and on what they are called: the worse of the two verdicts
+        # (same class on matched boxes against Krippendorff's 0.8 / 0.667 levels), so well-placed boxes that
+        # the annotators name differently don't "meet the target".
+        classes.append(ClassAgreement(str(c), len(m), cls_unmatched[c], _mean(m), same, score,
+                                      _worse(verdict(_mean(m), target, alarm), verdict(same, *LABEL_LEVELS))))
     classes.sort(key=lambda c: (c.score, c.label))
     mean_iou = _mean(all_ious)
     return AgreementResult(
