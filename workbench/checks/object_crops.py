@@ -69,6 +69,9 @@ class CropOptions:
             their size in 8 directions.
         relocate_gain: a box is ``badly_located`` only when a nearby place raises its own class's
             probability by at least this much (a shifted box gains when moved back onto its object).
+        proposal_min_votes: share of a window's ``k`` nearest crops (similarity-weighted) that must
+            be of the classifier's class: a window the classifier calls an object but whose neighbours
+            are background crops is not reported.
         max_proposals_per_image: windows scored per image (thinned evenly above it): bounds the cost.
         proposal_scales: window sizes (each class's median box size, the most common classes first).
         proposal_max_iou: windows overlapping an annotated box by this IoU or more are not scored.
@@ -85,6 +88,7 @@ class CropOptions:
     swap_threshold: float = 0.5
     proposals: bool = True
     proposal_threshold: float = 0.98
+    proposal_min_votes: float = 0.5
     relocate_from: float = 0.3
     relocate_gain: float = 0.6
     max_proposals_per_image: int = 64
@@ -106,6 +110,7 @@ class CropOptions:
         if not self.min_crop_side >= 1:  # NaN too
             raise ValueError(f"min_crop_side must be at least 1 pixel, not {self.min_crop_side}")
         for name in ("background_threshold", "swap_threshold", "proposal_threshold", "proposal_max_iou",
+                     "proposal_min_votes",
                      "relocate_from", "relocate_gain"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be above 0 and at most 1, not {getattr(self, name)}")
@@ -248,6 +253,9 @@ def _overlooked(inputs: CheckInputs, o: CropOptions, readable: list[int], per_ro
     best = objects.argmax(axis=1)
     conf = objects.max(axis=1)
     hits = [n for n in range(len(ok)) if conf[n] >= o.proposal_threshold and conf[n] > probs[n, bg]]
+    if hits:  # the classifier is over-confident on textures: the window's nearest crops must agree
+        votes = _window_votes(emb.vectors[ok[hits]], x, y, len(classes), o.k)
+        hits = [n for n, v in zip(hits, votes) if v[best[n]] >= o.proposal_min_votes]
     out: list[ObjectLabelIssue] = []
     for r in sorted({rows[ok[n]] for n in hits}):
         mine = [n for n in hits if rows[ok[n]] == r]
@@ -269,6 +277,16 @@ def _placed_or_swapped(verdict: tuple[str, int] | None, probs: np.ndarray, given
     others[[given, bg]] = -1.0
     best = int(others.argmax())
     return ("swapped", best) if verdict is not None and probs[best] > probs[given] else None
+
+
+def _window_votes(query: np.ndarray, x: np.ndarray, y: np.ndarray, n_classes: int, k: int) -> np.ndarray:
+    """Each query crop's class distribution among its ``k`` nearest crops of ``x`` (cosine-weighted)."""
+    sims = query @ x.T
+    top = np.argsort(-sims, axis=1)[:, :k]
+    weights = np.clip(np.take_along_axis(sims, top, axis=1), 1e-6, None)
+    votes = np.zeros((len(query), n_classes))
+    np.add.at(votes, (np.repeat(np.arange(len(query)), top.shape[1]), y[top].ravel()), weights.ravel())
+    return votes / votes.sum(axis=1, keepdims=True)
 
 
 def _relocation_gains(inputs: CheckInputs, o: CropOptions, boxes: _Crops, box_idx: list[int], bg_prob: np.ndarray,
