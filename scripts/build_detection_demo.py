@@ -225,6 +225,8 @@ def make_scenes(sources: Sources, rng: np.random.Generator) -> tuple[list[dict[s
             patch, origin = object_patch(name, side, sources, rng)
             alpha = np.asarray(patch)[..., 3]
             ys, xs = np.nonzero(alpha >= 128)
+            if not len(xs):  # a source whose mask is empty after resizing: no object to place
+                continue
             for _attempt in range(100):
                 px = int(rng.integers(width - patch.width + 1))
                 py = int(rng.integers(height - patch.height + 1))

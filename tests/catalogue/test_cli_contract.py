@@ -102,6 +102,8 @@ USAGE_CASES = [
     (("--check-option", "outliers.k=0"), "k must be at least 1, not 0"),
     (("--check-option", "outliers.k=2.5"), "'2.5' is not a whole number"),
     (("--check-option", "outliers.reference=foo"), "reference must be 'class' or 'all'"),
+    (("--check-option", "object_labels.crops_relocate_gain=0"), "crops_relocate_gain must be above 0"),
+    (("--check-option", "object_labels.crops_proposal_min_votes=2"), "crops_proposal_min_votes must be above 0"),
     (("--check-option", "nosuch.x=1"), "unknown check 'nosuch'"),
     (("--check-option", "image_quality"), "CHECK.OPTION=VALUE"),
     (("--check-option", "outliers.cut=2", "--check-option", "outliers.cut=3"), "outliers.cut is given twice"),

@@ -47,6 +47,8 @@ def test_each_planted_problem_is_found_with_its_kind_and_suggested_class(scenes_
     assert facts["classes"] == ["bag", "sneaker", "trouser"] and facts["classes_too_small"] == []
     assert facts["boxes_judged"] == facts["boxes"] and facts["folds"] == 5 and facts["k"] == 10
     assert facts["crops_cached"] == 0 and facts["crops_embedded"] == facts["boxes"] + facts["background_crops"]
+    # Boxes that look partly like background were tried moved (8 places each): the shifted one among them.
+    assert 1 <= facts["boxes_relocated"] < facts["boxes"] and facts["relocation_crops"] <= 8 * facts["boxes_relocated"]
     assert issues == sorted(issues, key=lambda i: (i.score, i.sample_id))
 
 
@@ -82,7 +84,9 @@ def test_images_not_read_are_skipped(scenes_run):
 @pytest.mark.parametrize("options, phrase", [
     ({"k": 0}, "k must be"), ({"folds": 1}, "folds must be at least 2"), ({"padding": 2.0}, "padding"),
     ({"background_threshold": 0.0}, "background_threshold"), ({"min_crop_side": 0}, "min_crop_side"),
-    ({"background_per_image": -1}, "background_per_image"), ({"max_proposals_per_image": 2.5}, "whole number")])
+    ({"background_per_image": -1}, "background_per_image"), ({"max_proposals_per_image": 2.5}, "whole number"),
+    ({"relocate_gain": 0.0}, "relocate_gain"), ({"relocate_from": 1.5}, "relocate_from"),
+    ({"proposal_min_votes": -0.1}, "proposal_min_votes")])
 def test_bad_options_are_refused(options, phrase):
     with pytest.raises(ValueError, match=phrase):
         CropOptions(**options)

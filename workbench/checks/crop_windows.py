@@ -159,3 +159,30 @@ def non_max_suppression(boxes: Sequence[Box], scores: Sequence[float], *, max_io
         if all(iou(boxes[i], boxes[j]) <= max_iou and overlap_share(boxes[i], boxes[j]) <= 0.5 for j in kept):
             kept.append(i)
     return kept
+
+
+def nearby_boxes(box: Box, *, shifts: Sequence[float] = (-0.5, 0.0, 0.5),
+                 scales: Sequence[float] = (1.0,)) -> list[Box]:
+    """Boxes around ``box``: each scale of its size (about its centre) moved by every pair of ``shifts``
+    (shares of the scaled size), pushed inside the image; ``box`` itself and repeats are left out.
+
+    Example:
+        >>> len(nearby_boxes((0.4, 0.4, 0.2, 0.2)))
+        8
+        >>> nearby_boxes((0.0, 0.0, 0.2, 0.2), shifts=(0.0,), scales=(0.5,))
+        [(0.05, 0.05, 0.1, 0.1)]
+    """
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
+    own = tuple(round(float(v), 4) for v in box)
+    out: list[Box] = []
+    for s in scales:
+        sw, sh = min(w * s, 1.0), min(h * s, 1.0)
+        for dy in shifts:
+            for dx in shifts:
+                nx = min(max(cx - sw / 2 + dx * sw, 0.0), 1.0 - sw)
+                ny = min(max(cy - sh / 2 + dy * sh, 0.0), 1.0 - sh)
+                b = (round(nx, 4), round(ny, 4), round(sw, 4), round(sh, 4))
+                if b != own and b not in out:
+                    out.append(b)
+    return out

@@ -24,8 +24,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.checks.crop_evidence import BACKGROUND, box_verdict, crop_evidence
-from workbench.checks.crop_windows import (background_boxes, image_seed, non_max_suppression, shifted_boxes,
-                                           sliding_windows, window_sizes)
+from workbench.checks.crop_windows import (
+    background_boxes,
+    image_seed,
+    nearby_boxes,
+    non_max_suppression,
+    shifted_boxes,
+    sliding_windows,
+    window_sizes,
+)
 from workbench.embeddings.crops import crop_pixels
 from workbench.errors import CheckNotApplicable
 from workbench.results.object_labels import ObjectLabelIssue
@@ -58,6 +65,13 @@ class CropOptions:
             reaches this probability and beats its own.
         proposals: look for ``overlooked`` objects with sliding windows.
         proposal_threshold: class probability a window needs to be reported as an overlooked object.
+        relocate_from: boxes whose background probability reaches this are re-scored moved by half
+            their size in 8 directions.
+        relocate_gain: a box is ``badly_located`` only when a nearby place raises its own class's
+            probability by at least this much (a shifted box gains when moved back onto its object).
+        proposal_min_votes: share of a window's ``k`` nearest crops (similarity-weighted) that must
+            be of the classifier's class: a window the classifier calls an object but whose neighbours
+            are background crops is not reported.
         max_proposals_per_image: windows scored per image (thinned evenly above it): bounds the cost.
         proposal_scales: window sizes (each class's median box size, the most common classes first).
         proposal_max_iou: windows overlapping an annotated box by this IoU or more are not scored.
@@ -74,6 +88,9 @@ class CropOptions:
     swap_threshold: float = 0.5
     proposals: bool = True
     proposal_threshold: float = 0.98
+    proposal_min_votes: float = 0.5
+    relocate_from: float = 0.3
+    relocate_gain: float = 0.6
     max_proposals_per_image: int = 64
     proposal_scales: int = 3
     proposal_max_iou: float = 0.3
@@ -92,7 +109,9 @@ class CropOptions:
             raise ValueError(f"padding must be between 0 and 1 (a share of the box), not {self.padding}")
         if not self.min_crop_side >= 1:  # NaN too
             raise ValueError(f"min_crop_side must be at least 1 pixel, not {self.min_crop_side}")
-        for name in ("background_threshold", "swap_threshold", "proposal_threshold", "proposal_max_iou"):
+        for name in ("background_threshold", "swap_threshold", "proposal_threshold", "proposal_max_iou",
+                     "proposal_min_votes",
+                     "relocate_from", "relocate_gain"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be above 0 and at most 1, not {getattr(self, name)}")
 
@@ -174,12 +193,17 @@ def find_crop_label_issues(inputs: CheckInputs, options: CropOptions = CropOptio
     train = box_idx + (bg_ok if BACKGROUND in index else [])
     y = np.array([index[boxes.labels[i]] if i < n_box else index[BACKGROUND] for i in train], dtype=np.int64)
     x = emb.vectors[train]
+    train_rows = np.array([boxes.rows[i] if i < n_box else bg_rows[i - n_box] for i in train])
     ev = crop_evidence(x, y, len(classes), k=o.k, folds=o.folds, seed=o.seed)
     bg = index.get(BACKGROUND)
     issues: list[ObjectLabelIssue] = []
+    gains, relocate_facts = ({}, {}) if bg is None else _relocation_gains(
+        inputs, o, boxes, box_idx, ev.probs[:, bg], x, y, train_rows, len(classes))
     for pos, i in enumerate(box_idx):
         verdict = box_verdict(ev.probs[pos], int(y[pos]), bool(ev.issue[pos]), bg, o.background_threshold,
                               o.swap_threshold)
+        if bg is not None and (verdict is None or verdict[0] == "badly_located"):
+            verdict = _placed_or_swapped(verdict, ev.probs[pos], int(y[pos]), bg, gains.get(pos), o.relocate_gain)
         if verdict is not None:
             r = boxes.rows[i]
             issues.append(ObjectLabelIssue(
@@ -194,7 +218,7 @@ def find_crop_label_issues(inputs: CheckInputs, options: CropOptions = CropOptio
     facts = {"method": METHOD, "boxes": n_box, "boxes_judged": len(box_idx), "boxes_skipped": dict(skipped),
              "background_crops": len(bg_ok) if bg is not None else 0, "crops_embedded": emb.n_computed,
              "crops_cached": emb.n_cached, "classes": judged, "classes_too_small": too_small,
-             "folds": ev.folds, "k": o.k, "cv_accuracy": ev.cv_accuracy, **proposal_facts,
+             "folds": ev.folds, "k": o.k, "cv_accuracy": ev.cv_accuracy, **relocate_facts, **proposal_facts,
              "kinds": dict(Counter(i.kind for i in issues)), "options": asdict(o),
              "seconds": round(time.perf_counter() - start, 3)}
     return issues, facts
@@ -229,6 +253,9 @@ def _overlooked(inputs: CheckInputs, o: CropOptions, readable: list[int], per_ro
     best = objects.argmax(axis=1)
     conf = objects.max(axis=1)
     hits = [n for n in range(len(ok)) if conf[n] >= o.proposal_threshold and conf[n] > probs[n, bg]]
+    if hits:  # the classifier is over-confident on textures: the window's nearest crops must agree
+        votes = _window_votes(emb.vectors[ok[hits]], x, y, len(classes), o.k)
+        hits = [n for n, v in zip(hits, votes) if v[best[n]] >= o.proposal_min_votes]
     out: list[ObjectLabelIssue] = []
     for r in sorted({rows[ok[n]] for n in hits}):
         mine = [n for n in hits if rows[ok[n]] == r]
@@ -238,3 +265,60 @@ def _overlooked(inputs: CheckInputs, o: CropOptions, readable: list[int], per_ro
             out.append(ObjectLabelIssue(cols.ids[r], cols.filepaths[r], None, None, windows[ok[n]], "overlooked",
                                         round(1.0 - float(conf[n]), 4), classes[int(best[n])], METHOD))
     return out, facts
+
+
+def _placed_or_swapped(verdict: tuple[str, int] | None, probs: np.ndarray, given: int, bg: int,
+                       gain: float | None, min_gain: float) -> tuple[str, int] | None:
+    """A box is badly located only when moving it gains its class ``min_gain``; a box that looks like
+    background where it is and does not gain by moving, but another object class beats its own, is swapped."""
+    if gain is not None and gain >= min_gain:
+        return "badly_located", bg
+    others = probs.copy()
+    others[[given, bg]] = -1.0
+    best = int(others.argmax())
+    return ("swapped", best) if verdict is not None and probs[best] > probs[given] else None
+
+
+def _window_votes(query: np.ndarray, x: np.ndarray, y: np.ndarray, n_classes: int, k: int) -> np.ndarray:
+    """Each query crop's class distribution among its ``k`` nearest crops of ``x`` (cosine-weighted)."""
+    sims = query @ x.T
+    top = np.argsort(-sims, axis=1)[:, :k]
+    weights = np.clip(np.take_along_axis(sims, top, axis=1), 1e-6, None)
+    votes = np.zeros((len(query), n_classes))
+    np.add.at(votes, (np.repeat(np.arange(len(query)), top.shape[1]), y[top].ravel()), weights.ravel())
+    return votes / votes.sum(axis=1, keepdims=True)
+
+
+def _relocation_gains(inputs: CheckInputs, o: CropOptions, boxes: _Crops, box_idx: list[int], bg_prob: np.ndarray,
+                      x: np.ndarray, y: np.ndarray, train_rows: np.ndarray, n_classes: int
+                      ) -> tuple[dict[int, float], dict[str, Any]]:
+    """For boxes that look partly like background (``bg_prob``): how much moving the box by half its size
+    raises its own class's probability at best. The box and its moved crops are scored by the same
+    classifier, fitted without any crop of the box's image (images split into ``o.folds`` groups)."""
+    from workbench.checks.probe import fitted_probabilities
+
+    tried = [pos for pos in range(len(box_idx)) if bg_prob[pos] >= o.relocate_from]
+    req_rows, req, owner = [], [], []
+    for pos in tried:
+        for b in nearby_boxes(boxes.boxes[box_idx[pos]]):
+            req_rows.append(boxes.rows[box_idx[pos]])
+            req.append(b)
+            owner.append(pos)
+    gains: dict[int, float] = {}
+    if not req:
+        return gains, {"boxes_relocated": 0, "relocation_crops": 0}
+    emb = inputs.crop_features(req_rows, req, padding=o.padding, min_side_px=o.min_crop_side)
+    owner_arr = np.array(owner)
+    for fold in range(o.folds):
+        images = {boxes.rows[box_idx[pos]] for pos in tried if boxes.rows[box_idx[pos]] % o.folds == fold}
+        mine = [pos for pos in tried if boxes.rows[box_idx[pos]] in images]
+        moved = [j for j in np.flatnonzero(emb.ok) if owner_arr[j] in set(mine)]
+        if not mine:
+            continue
+        keep = ~np.isin(train_rows, list(images))
+        probs = fitted_probabilities(x[keep], y[keep], np.r_[x[mine], emb.vectors[moved]], n_classes)
+        own = {pos: probs[n, y[pos]] for n, pos in enumerate(mine)}
+        for n, j in enumerate(moved, start=len(mine)):
+            pos = int(owner_arr[j])
+            gains[pos] = max(gains.get(pos, -1.0), float(probs[n, y[pos]] - own[pos]))
+    return gains, {"boxes_relocated": len(tried), "relocation_crops": int(emb.ok.sum())}

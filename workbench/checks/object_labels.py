@@ -77,7 +77,10 @@ class ObjectLabelOptions:
     crops_background_threshold: float = CropOptions.background_threshold
     crops_swap_threshold: float = CropOptions.swap_threshold
     crops_proposals: bool = CropOptions.proposals
+    crops_relocate_from: float = CropOptions.relocate_from
+    crops_relocate_gain: float = CropOptions.relocate_gain
     crops_proposal_threshold: float = CropOptions.proposal_threshold
+    crops_proposal_min_votes: float = CropOptions.proposal_min_votes
     crops_max_proposals_per_image: int = CropOptions.max_proposals_per_image
     crops_proposal_scales: int = CropOptions.proposal_scales
     crops_proposal_max_iou: float = CropOptions.proposal_max_iou
