@@ -101,6 +101,7 @@ def test_rare_class_and_bad_files(demo_run, planted):
     assert bad == {_abs(b["path"]): "unreadable" for b in planted["bad_files"]}
     not_run = {c.name: c.reason for c in result.checks if c.state != "ran"}  # a classification set: no boxes, masks
     assert not_run == {"objects": "needs object boxes (a Detections or Polylines field)",
+                       "object_labels": "needs object boxes (a Detections or Polylines field)",
                        "masks": "needs segmentation masks (a Segmentation field)",
                        "agreement": "needs two or more annotator fields (--annotators ann_a,ann_b)"}, result.checks
 
