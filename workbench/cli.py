@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import logging
 import sys
@@ -68,8 +69,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="label fields of the same images, one per annotator (Classification, Detections or "
                         "Segmentation), compared by the agreement check")
     a.add_argument("--annotator-file", action="append", default=[], metavar="NAME=PATH",
-                   help="add an annotator's COCO (.json) or CVAT (.xml) export (inside the dataset folder) as the "
-                        "field NAME, matched to the images by file name, and compare it (repeatable)")
+                   help="add an annotator's COCO JSON, CVAT XML or Label Studio JSON export (inside the dataset "
+                        "folder) as the field NAME (Label Studio, several annotators: NAME_<user id> each), "
+                        "matched to the images by file name, and compare it (repeatable)")
     a.add_argument("--report", metavar="HTML", help="write the HTML report here")
     a.add_argument("--json", metavar="PATH", help="write the JSON export here")
     a.add_argument("--embedder", default="auto", choices=embedder_names(),
@@ -235,14 +237,16 @@ def _annotator_files(args: argparse.Namespace) -> list[tuple[str, str]]:
     return out
 
 
-def _annotator_fields(args: argparse.Namespace) -> tuple[str, ...]:
-    """``--annotators`` then the ``--annotator-file`` names, each once."""
+def _annotator_fields(args: argparse.Namespace, added: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """``--annotators`` then the fields ``--annotator-file`` ``added``, each once. Before the files are read
+    (``added`` empty) only ``--annotators`` is checked: a Label Studio export can add several fields."""
     fields = [f.strip() for f in args.annotators.split(",") if f.strip()]
     if args.annotators.strip() and len(fields) != len(args.annotators.split(",")):
         from workbench.errors import AnnotatorFieldError
 
         raise AnnotatorFieldError(f"--annotators {args.annotators!r}: write FIELD,FIELD[,...] without empty names")
-    return tuple(dict.fromkeys(fields + [name for name, _ in _annotator_files(args)]))
+    _annotator_files(args)  # NAME=PATH is checked before anything is loaded
+    return () if args.annotator_file and not added else tuple(dict.fromkeys(fields + list(added)))
 
 
 def _check_cache_dir(path: Path, *, dataset_root: Path | None = None) -> None:
@@ -271,10 +275,14 @@ def _load_and_audit(args: argparse.Namespace, cfg):
     if args.annotator_file:
         from workbench.io.annotator_files import add_annotator_file
 
+        fields: list[str] = []
         for name, path in _annotator_files(args):
             added = add_annotator_file(dataset, name, path, allow_outside_root=args.allow_outside_root)
-            logging.getLogger("workbench").info("annotator %s: %d images, %d objects from %s", name,
-                                                added.n_matched, added.n_objects, path)
+            for one in (added, *added.others):
+                logging.getLogger("workbench").info("annotator %s: %d images, %d labels from %s", one.field,
+                                                    one.n_matched, one.n_objects, path)
+            fields += added.fields
+        cfg = dataclasses.replace(cfg, annotator_fields=_annotator_fields(args, tuple(fields)))
     result = run_audit(dataset, cfg, label_field=args.label_field, split_field=args.split_field,
                        progress=not args.quiet)
     return dataset, result

@@ -2,7 +2,8 @@
 a phrase of the message) and checks that no user file changed (:func:`untouched`).
 
 The dataset is the catalogue's two-image COCO set (one cat each at ``[5, 5, 10, 10]`` on 40x40 images);
-the second annotator's COCO export shifts each box one pixel right (IoU 90 / 110).
+the second annotator's COCO export shifts each box one pixel right (IoU 90 / 110). Label Studio exports give
+the same boxes in percent of the 40 x 40 images (:func:`_rect`; ``x`` 15 % is 6 px).
 """
 
 from __future__ import annotations
@@ -26,6 +27,31 @@ def _export(path: Path, file_names: list[str]) -> Path:
             for i in range(1, len(file_names) + 1)]
     path.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "cat"}]}))
     return path
+
+
+def _rect(x: float, y: float = 12.5, w: float = 25, h: float = 25, label: str = "cat", rotation: float = 0) -> dict:
+    """A Label Studio rectangle in percent of a 40 x 40 image."""
+    return {"type": "rectanglelabels", "from_name": "label", "to_name": "image", "original_width": 40,
+            "original_height": 40, "value": {"x": x, "y": y, "width": w, "height": h, "rotation": rotation,
+                                             "rectanglelabels": [label]}}
+
+
+def _task(image: str, *annotations: dict, **extra) -> dict:
+    return {"id": 1, "data": {"image": image}, "annotations": list(annotations), **extra}
+
+
+def _ann(who, *results: dict, cancelled: bool = False) -> dict:
+    return {"id": 1, "completed_by": who, "was_cancelled": cancelled, "result": list(results)}
+
+
+def _ls(path: Path, tasks: list) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(tasks))
+    return path
+
+
+UPLOADED = "/data/upload/3/1a2b3c4d-img1.png"  # img1.png, uploaded to Label Studio
+LOCAL = "/data/local-files/?d=dataset%2Fdata%2Fimg2.png"  # img2.png, served from local storage
 
 
 def _audit(src: Path, name: str, out: Path, *options: str):
@@ -70,6 +96,127 @@ def test_cvat_annotator_file_is_read_like_coco(tmp_path: Path, unique_name: str)
     assert "1 boxes without a usable box" in result.stderr
 
 
+def test_label_studio_export_of_two_annotators_is_compared_with_hand_computed_ious(tmp_path: Path,
+                                                                                    unique_name: str):
+    """Outcome: exit 0; a Label Studio export of annotators 3 and 12 adds ls_3 and ls_12. Annotator 3: img1 a
+    rectangle [6, 5, 10, 10] px, img2 a polygon around the same; annotator 12 (``completed_by`` as an object):
+    img1 a 10 x 12 px rectangle at (17, 5) turned 90 degrees clockwise around its top-left corner, so the box
+    around it is [5, 5, 12, 10], img2 exactly the ground truth. A cancelled annotation and the predictions are
+    left out (a prediction read as an annotation would add a field and a box)."""
+    root = tmp_path / "dataset"
+    src = coco(root)
+    polygon = {"type": "polygonlabels", "from_name": "poly", "to_name": "image",
+               "value": {"points": [[15, 12.5], [40, 12.5], [40, 37.5], [15, 37.5]], "polygonlabels": ["cat"]}}
+    ghost = {"model_version": "v1", "result": [_rect(60, label="ghost")]}
+    export = _ls(root / "annotators" / "label_studio.json", [
+        _task(UPLOADED, _ann(3, _rect(15)), _ann({"id": 12, "email": "b@example.org"}, _rect(42.5, w=25, h=30,
+                                                                                            rotation=90)),
+              predictions=[ghost]),
+        _task(LOCAL, _ann(3, polygon), _ann(12, _rect(12.5)), _ann(5, _rect(0), cancelled=True), predictions=[ghost])])
+    out = tmp_path / "out" / "audit.json"
+    with untouched(root):
+        result = _audit(src, unique_name, out, "--annotators", "ground_truth", "--annotator-file", f"ls={export}")
+    assert result.code == 0, result.text
+    agreement = json.loads(out.read_text())["agreement"]
+    assert agreement["annotators"] == ["ground_truth", "ls_3", "ls_12"] and agreement["n_images"] == 2
+    shifted, wider = 90 / 110, 100 / 120  # [6, 5, 10, 10] and [5, 5, 12, 10] against [5, 5, 10, 10]: 100 / 120
+    # [6, 5, 10, 10] against [5, 5, 12, 10]: intersection 10 x 10, union 100 + 120 - 100
+    expected = {("ground_truth", "ls_3"): [shifted, shifted], ("ground_truth", "ls_12"): [wider, 1.0],
+                ("ls_3", "ls_12"): [wider, shifted]}
+    pairs = {(p["a"], p["b"]): p for p in agreement["pairs"]}
+    for pair, ious in expected.items():
+        assert pairs[pair]["n_matched"] == 2 and pairs[pair]["unmatched_a"] == pairs[pair]["unmatched_b"] == 0
+        assert pairs[pair]["mean_iou"] == pytest.approx(sum(ious) / 2, abs=1e-6), pair
+    everything = [v for ious in expected.values() for v in ious]
+    assert agreement["mean_iou"] == pytest.approx(sum(everything) / len(everything), abs=1e-6)
+    assert "ghost" not in json.dumps(agreement["classes"])
+
+
+def test_label_studio_choices_are_compared_as_class_labels(tmp_path: Path, unique_name: str):
+    """Outcome: exit 0; an export of ``choices`` only adds Classification fields, compared as class labels:
+    annotators 3 and 12 agree on img1 (cat) and not on img2 (dog / cat): observed agreement 1/2, Cohen's
+    kappa (0.5 - 0.5) / (1 - 0.5) = 0."""
+    import fiftyone as fo
+
+    root = tmp_path / "dataset"
+    src = coco(root)
+
+    def choice(label: str) -> dict:
+        return {"type": "choices", "from_name": "species", "to_name": "image", "value": {"choices": [label]}}
+
+    export = _ls(root / "choices.json", [_task(UPLOADED, _ann(3, choice("cat")), _ann(12, choice("cat"))),
+                                          _task(LOCAL, _ann(3, choice("dog")), _ann(12, choice("cat")))])
+    out = tmp_path / "out" / "audit.json"
+    with untouched(root):
+        result = _audit(src, unique_name, out, "--annotator-file", f"species={export}")
+    assert result.code == 0, result.text
+    agreement = json.loads(out.read_text())["agreement"]
+    assert agreement["kind"] == "classification" and agreement["annotators"] == ["species_3", "species_12"]
+    pair = agreement["pairs"][0]
+    assert pair["observed"] == pytest.approx(0.5) and pair["kappa"] == pytest.approx(0, abs=1e-9)
+    assert [i["given"] for i in agreement["images_below_alarm"]] == [["dog", "cat"]]
+    dataset = fo.load_dataset(unique_name)
+    assert dataset.get_field("species_3").document_type is fo.Classification
+
+
+#: Label Studio exports that still compare: the tasks, the expected mean IoU of ground_truth and ls, the images
+#: compared, and a phrase of the warning (or None).
+LS_KEPT = {
+    "ls-task-without-annotations": ([_task(UPLOADED, _ann(3, _rect(15))), _task(LOCAL)], 90 / 110, 1, None),
+    "ls-unknown-result-types": ([_task(UPLOADED, _ann(3, _rect(15), {"type": "keypointlabels", "value": {
+        "x": 1, "y": 1, "keypointlabels": ["eye"]}}, {"type": "textarea", "value": {"text": ["?"]}})),
+                                 _task(LOCAL, _ann(3, _rect(15), {"type": "brushlabels", "value": {"rle": [1]}}))],
+                                90 / 110, 2, "3 results of other types"),
+    # x -5 % .. 40 % is clipped to 0 .. 16 px: [0, 5, 16, 10] against [5, 5, 10, 10] is 100 / 160; a NaN width
+    # and a box wholly right of the image are left out
+    "ls-out-of-range-and-nan": ([_task(UPLOADED, _ann(3, _rect(-5, w=45), _rect(15, w=float("nan")), _rect(150))),
+                                 _task(LOCAL, _ann(3, _rect(15)))], (100 / 160 + 90 / 110) / 2, 2,
+                                "2 boxes without a usable box"),
+    "ls-partly-unknown": ([_task(UPLOADED, _ann(3, _rect(15))), _task(LOCAL, _ann(3, _rect(15))),
+                           _task("/data/upload/3/deadbeef-ghost.png", _ann(3, _rect(15)))], 90 / 110, 2,
+                          "1 of its images match no sample"),
+    "ls-cancelled": ([_task(UPLOADED, _ann(3, _rect(15))), _task(LOCAL, _ann(3, _rect(0)), _ann(3, _rect(15)),
+                                                                 _ann(3, _rect(30), cancelled=True))],
+                     90 / 110, 2, "1 cancelled annotations"),
+}
+
+
+@pytest.mark.parametrize("tasks,mean_iou,n_images,phrase", list(LS_KEPT.values()), ids=list(LS_KEPT))
+def test_label_studio_export_with_bad_parts_still_compares(tasks, mean_iou, n_images, phrase, tmp_path: Path,
+                                                           unique_name: str):
+    root = tmp_path / "dataset"
+    src = coco(root)
+    export = _ls(root / "export.json", tasks)
+    out = tmp_path / "out" / "audit.json"
+    with untouched(root):
+        result = _audit(src, unique_name, out, "--annotators", "ground_truth", "--annotator-file", f"ls={export}")
+    assert result.code == 0, result.text
+    agreement = json.loads(out.read_text())["agreement"]
+    assert agreement["annotators"] == ["ground_truth", "ls"] and agreement["n_images"] == n_images
+    assert agreement["mean_iou"] == pytest.approx(mean_iou, abs=1e-6)
+    assert phrase is None or phrase in result.stderr, result.stderr
+
+
+def test_formats_are_told_by_content_not_extension(tmp_path: Path, unique_name: str):
+    """Outcome: exit 0; a Label Studio export named .xml and a COCO export without an extension are read as
+    what they hold, and agree as the shifted boxes do."""
+    root = tmp_path / "dataset"
+    src = coco(root)
+    export = _ls(root / "ls_export.xml", [_task(UPLOADED, _ann(3, _rect(15))), _task(LOCAL, _ann(3, _rect(15)))])
+    plain = _export(root / "coco_export", ["img1.png", "img2.png"])
+    out = tmp_path / "out" / "audit.json"
+    with untouched(root):
+        result = _audit(src, unique_name, out, "--annotator-file", f"ls={export}", "--annotator-file", f"cc={plain}")
+    assert result.code == 0, result.text
+    agreement = json.loads(out.read_text())["agreement"]
+    assert agreement["annotators"] == ["ls", "cc"] and agreement["mean_iou"] == pytest.approx(1.0, abs=1e-6)
+
+
+def _with_ground_truth(export: str, phrase: str) -> tuple[tuple[str, ...], str]:
+    """A case comparing ground_truth with the Label Studio export ``export`` of the dataset folder."""
+    return ("--annotators", "ground_truth", "--annotator-file", f"ls={{root}}/{export}"), phrase
+
+
 CASES = {
     "annotator-field-missing": (("--annotators", "ground_truth,nope"), "has no field 'nope'"),
     "only-one-annotator": (("--annotators", "ground_truth"), "two or more different field names"),
@@ -87,6 +234,16 @@ CASES = {
                                "not a readable CVAT XML file"),
     "annotator-file-clobbers-field": (("--annotator-file", "ground_truth={root}/ok.json", "--annotators", "x"),
                                       "already has a field 'ground_truth'"),
+    "ls-malformed-json": _with_ground_truth("ls_broken.json", "not a readable Label Studio JSON file"),
+    "ls-json-min-not-json": _with_ground_truth("ls_min.json", "task 0 is not a Label Studio task with a data object"),
+    "ls-empty-list": _with_ground_truth("ls_empty.json", "the export holds no tasks"),
+    "ls-no-annotations": _with_ground_truth("ls_none.json", "none of its 2 tasks has an annotation (1 cancelled"),
+    "ls-all-unknown": _with_ground_truth("ls_unknown.json", "none of its 2 images is a sample"),
+    "ls-climbs-out": _with_ground_truth("ls_climb.json", "none of its 3 images is a sample"),
+    "ls-annotator-field-clobbers": (("--annotator-file", "ground={root}/ls_clobber.json"),
+                                    "already has a field 'ground_truth'"),
+    "ls-outside-root": (("--annotators", "ground_truth", "--annotator-file", "ls={tmp}/elsewhere/ls.json"),
+                        "outside the dataset folder"),
 }
 
 
@@ -100,6 +257,18 @@ def test_bad_annotator_input_is_an_input_error(options, phrase, tmp_path: Path, 
     _export(root / "climb.json", ["../dataset/data/img1.png", str(root / "data" / "img2.png")])
     (root / "broken.json").write_text('{"images": [')
     (root / "broken.xml").write_text("<annotations><image name='a.png'>")
+    (root / "ls_broken.json").write_text('[{"data": {"image": "img1.png"}, "annotations": [')
+    _ls(root / "ls_min.json", [{"image": "img1.png", "label": [{"x": 1, "y": 1, "rectanglelabels": ["cat"]}]}])
+    _ls(root / "ls_empty.json", [])
+    _ls(root / "ls_none.json", [_task(UPLOADED, predictions=[{"result": [_rect(15)]}]),
+                                _task(LOCAL, _ann(3, _rect(15), cancelled=True))])
+    _ls(root / "ls_unknown.json", [_task("/data/upload/1/0badcafe-nothere.png", _ann(3, _rect(15))),
+                                   _task("https://example.com/also-not.png", _ann(3, _rect(15)))])
+    _ls(root / "ls_climb.json", [_task("/data/local-files/?d=..%2Fdataset%2Fdata%2Fimg1.png", _ann(3, _rect(15))),
+                                 _task(f"/data/local-files/?d={root}/data/img2.png", _ann(3, _rect(15))),
+                                 _task(str(root / "data" / "img2.png"), _ann(3, _rect(15)))])
+    _ls(root / "ls_clobber.json", [_task(UPLOADED, _ann("truth", _rect(15)), _ann(3, _rect(15)))])
+    _ls(tmp_path / "elsewhere" / "ls.json", [_task(UPLOADED, _ann(3, _rect(15)))])
     out = tmp_path / "out" / "audit.json"
     argv = [o.format(root=root, tmp=tmp_path) for o in options]
     with untouched(root, tmp_path / "elsewhere"):
