@@ -40,8 +40,9 @@ dataset = workbench.load(DETECTION_DEMO, name=DATASET_NAME)
 # ## The annotators' files, as fields
 #
 # Each export becomes a label field of the dataset, matched to the samples by the image's
-# path inside the dataset folder (`--annotator-file NAME=FILE` on the command line). COCO and
-# CVAT-for-images exports are read; a file outside the dataset folder is refused.
+# path inside the dataset folder (`--annotator-file NAME=FILE` on the command line). COCO,
+# CVAT-for-images and Label Studio JSON exports are read (a Label Studio export of several
+# annotators adds `NAME_<user id>` each: `added.fields`); a file outside the dataset folder is refused.
 
 # %%
 names = sorted(ANNOTATORS)

@@ -240,6 +240,7 @@ CASES = {
     "ls-no-annotations": _with_ground_truth("ls_none.json", "none of its 2 tasks has an annotation (1 cancelled"),
     "ls-all-unknown": _with_ground_truth("ls_unknown.json", "none of its 2 images is a sample"),
     "ls-climbs-out": _with_ground_truth("ls_climb.json", "none of its 3 images is a sample"),
+    "ls-one-annotator-alone": (("--annotator-file", "ls={root}/ls_one.json"), "two or more different field names"),
     "ls-annotator-field-clobbers": (("--annotator-file", "ground={root}/ls_clobber.json"),
                                     "already has a field 'ground_truth'"),
     "ls-outside-root": (("--annotators", "ground_truth", "--annotator-file", "ls={tmp}/elsewhere/ls.json"),
@@ -267,6 +268,7 @@ def test_bad_annotator_input_is_an_input_error(options, phrase, tmp_path: Path, 
     _ls(root / "ls_climb.json", [_task("/data/local-files/?d=..%2Fdataset%2Fdata%2Fimg1.png", _ann(3, _rect(15))),
                                  _task(f"/data/local-files/?d={root}/data/img2.png", _ann(3, _rect(15))),
                                  _task(str(root / "data" / "img2.png"), _ann(3, _rect(15)))])
+    _ls(root / "ls_one.json", [_task(UPLOADED, _ann(3, _rect(15))), _task(LOCAL, _ann(3, _rect(15)))])
     _ls(root / "ls_clobber.json", [_task(UPLOADED, _ann("truth", _rect(15)), _ann(3, _rect(15)))])
     _ls(tmp_path / "elsewhere" / "ls.json", [_task(UPLOADED, _ann(3, _rect(15)))])
     out = tmp_path / "out" / "audit.json"

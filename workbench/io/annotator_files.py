@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.io.labelstudio import (
+    AnnotatorExport,
     AnnotatorPart,
-    LabelStudioExport,
     is_labelstudio,
     read_tasks,
 )
@@ -130,16 +130,16 @@ def _format(path: str) -> str:
     return "Label Studio JSON" if head.startswith(b"[") else "COCO JSON"
 
 
-def _read(path: str, fmt: str) -> tuple[str, LabelStudioExport]:
+def _read(path: str, fmt: str) -> tuple[str, AnnotatorExport]:
     """The format (a JSON object can be one Label Studio task) and the export as annotator parts."""
     if fmt == "CVAT XML":
-        return fmt, LabelStudioExport("detections", (_read_cvat(path),), 1)
+        return fmt, AnnotatorExport("detections", (_read_cvat(path),), 1)
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if is_labelstudio(data):
         return "Label Studio JSON", read_tasks(data)
     if not isinstance(data, dict):
         raise TypeError(f"the JSON holds a {type(data).__name__}, not COCO's object")
-    return fmt, LabelStudioExport("detections", (_coco(data),), 1)
+    return fmt, AnnotatorExport("detections", (_coco(data),), 1)
 
 
 def _match(image: dict, by_rel: dict[str, str], by_tail: dict[str, list[str]]) -> str | None:

@@ -70,9 +70,10 @@ class AnnotatorPart:
 
 
 @dataclass(frozen=True)
-class LabelStudioExport:
-    """What :func:`read_tasks` found: the task kind, the annotators (by id) with a kept annotation, the
-    image references of tasks no one annotated, and cancelled annotations of annotators with none kept."""
+class AnnotatorExport:
+    """An export split by annotator. From :func:`read_tasks`: the task kind, the annotators (by id) with a
+    kept annotation, the image references of tasks no one annotated, and cancelled annotations of
+    annotators with none kept; a COCO or CVAT export is one part (``n_tasks`` 1)."""
 
     kind: Literal["detections", "classification"]
     annotators: tuple[AnnotatorPart, ...]
@@ -92,7 +93,7 @@ def is_labelstudio(data: Any) -> bool:
                                       and ("annotations" in data or "completions" in data))
 
 
-def read_labelstudio(path: str) -> LabelStudioExport:
+def read_labelstudio(path: str) -> AnnotatorExport:
     """:func:`read_tasks` of the JSON file at ``path``.
 
     Raises:
@@ -225,7 +226,7 @@ def _kept_annotations(tasks: list) -> tuple[dict[tuple[str, int], list], Counter
     return kept, cancelled, superseded
 
 
-def read_tasks(tasks: Any) -> LabelStudioExport:
+def read_tasks(tasks: Any) -> AnnotatorExport:
     """Label Studio's export (parsed JSON) per annotator, in COCO's shape (see the module's docstring).
 
     Raises:
@@ -271,7 +272,7 @@ def read_tasks(tasks: Any) -> LabelStudioExport:
                              cancelled[who], p["ignored"], superseded[who])
         for who, p in sorted(parts.items(), key=lambda item: _order(item[0])))
     annotated = {k for _, k in kept}
-    return LabelStudioExport(kind, annotators, len(tasks),
+    return AnnotatorExport(kind, annotators, len(tasks),
                              tuple(str(refs[k]) for k in range(len(tasks)) if k not in annotated),
                              sum(n for who, n in cancelled.items() if who not in parts))
 
