@@ -213,7 +213,7 @@ def _with_boxes(images: list[ImageAgreement], sample_ids: Sequence[str], labels:
         if image.score >= 1:
             break
         row = row_of[image.sample_id]
-        objects = tuple(AnnotatorObject(image.sample_id, name, lab, tuple(float(v) for v in box))  # type: ignore[arg-type]
+        objects = tuple(AnnotatorObject(image.sample_id, name, lab, tuple(round(float(v), 5) for v in box))  # type: ignore[arg-type]
                         for k, name in enumerate(names)
                         for lab, box in list(zip(labels[row][k] or (), boxes[row][k] or ()))[:MAX_ANNOTATOR_BOXES]
                         if box is not None)

@@ -115,8 +115,9 @@ def read_mask_shapes(dataset: Any, field: str) -> list[list[MaskShape | None]] |
         columns = view.values([f"{path}.bounding_box", f"{path}.mask", f"{path}.mask_path", f"{path}.{ATTRIBUTE}",
                                f"{path}.{GRID_ATTRIBUTE}"])
         for boxes, masks, paths, stored, grids in zip(*columns):
-            out.append([_shape(box, mask, mask_file, summary, grid) for box, mask, mask_file, summary, grid
-                        in zip(boxes or [], masks or [], paths or [], stored or [], grids or [None] * len(boxes or []))])
+            n = len(boxes or [])
+            out.append([_shape(*values) for values in zip(boxes or [], masks or [None] * n, paths or [None] * n,
+                                                          stored or [None] * n, grids or [None] * n)])
     return out
 
 
