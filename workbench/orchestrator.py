@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 #: Table columns every table has; the others are metadata (bias reads them).
 CORE_COLUMNS = frozenset({"id", "filepath", "tags", "split", "label", "labels", "boxes", "object_ids",
-                          "mask_problem", "mask_shapes"})
+                          "mask_problem", "mask_region", "mask_shapes"})
 
 
 class _NoModel(Exception):
@@ -164,8 +164,9 @@ def _columns(frame: Any, task: str, hashes: list[str | None]) -> SampleColumns:
     object_ids = tuple(tuple(o) for o in frame["object_ids"]) if "object_ids" in frame else ()
     masks = tuple(v if isinstance(v, str) else None for v in frame["mask_problem"]) if "mask_problem" in frame else ()
     shapes = tuple(tuple(s) for s in frame["mask_shapes"]) if "mask_shapes" in frame else ()
+    regions = tuple(frame["mask_region"]) if "mask_region" in frame else ()
     return SampleColumns(tuple(frame["id"]), tuple(frame["filepath"]), tuple(frame["split"]), labels, lists,
-                         tuple(hashes), boxes, object_ids, masks, shapes)
+                         tuple(hashes), boxes, object_ids, masks, shapes, regions)
 
 
 def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: str | None = None,

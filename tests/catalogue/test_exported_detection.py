@@ -4,7 +4,8 @@ The source is :mod:`tests.io.detection_exports`' twelve-image dataset (29 boxes,
 by ``YOLOv4Dataset``, ``YOLOv5Dataset``, ``VOCDetectionDataset``, ``CVATImageDataset`` or
 ``COCODetectionDataset`` (once per split folder), then one file is damaged the way files get
 damaged: a truncated XML or JSON, a label line missing a value, a box past the image's edge, an
-empty class list; COCO instance segmentations that are empty, misplaced or unreadable. Each case states the exit code and phrases of the output, and that no file of
+empty class list; COCO instance segmentations that are empty, misplaced or unreadable, and mask grids
+written by hand. Each case states the exit code and phrases of the output, and that no file of
 the dataset changed (:func:`untouched`).
 """
 
@@ -77,6 +78,23 @@ def _coco_segmentations(*segmentations: object) -> Callable[[Path], Path]:
     return build
 
 
+def _coco_mask_attributes(grid: object) -> Callable[[Path], Path]:
+    """A COCO JSON of two 64x64 images whose ``cat`` boxes carry workbench's own mask attributes as a user could
+    write them: a mask summary in a corner of the box (``wb_mask``) and the given ``wb_mask_grid``."""
+    def build(tmp: Path) -> Path:
+        root = tmp / "dataset"
+        images, annotations = [], []
+        for n, summary in enumerate(([0.25, 0.25, 0.5, 0.5, 1.0], [0.6, 0.6, 0.1, 0.1, 0.04])):
+            write_image(root / "data" / f"{n}.png", 80 + n, size=64)
+            images.append({"id": n + 1, "file_name": f"{n}.png", "width": 64, "height": 64})
+            annotations.append({"id": n + 1, "image_id": n + 1, "category_id": 1, "bbox": [16, 16, 32, 32],
+                                "area": 1024, "iscrowd": 0, "wb_mask": summary, "wb_mask_grid": grid})
+        (root / "labels.json").write_text(json.dumps({"images": images, "annotations": annotations,
+                                                      "categories": [{"id": 1, "name": "cat"}]}))
+        return root
+    return build
+
+
 CASES = {
     "yolov4-export-is-audited-as-detection": Case(_export("yolov4"), 0, (
         "(detection, 12 samples, 3 classes, splits: none)", "2 of 29 objects flagged: 1 tiny, 1 duplicate")),
@@ -111,6 +129,11 @@ CASES = {
                                                                0, ("no object flagged among 2",)),
     "coco-segmentation-rle-of-the-wrong-size-is-left-unchecked": Case(
         _coco_segmentations({"counts": [10, 5], "size": [64, 64]}), 0, ("no object flagged among 2",)),
+    # Mask grids (drawn over thumbnails) stored on the objects by hand: anything malformed is no grid, never a crash.
+    "coco-mask-grid-attribute-with-markup-is-ignored": Case(_coco_mask_attributes("<script>alert(1)</script>"), 0, (
+        "1 of 2 objects flagged: 1 mask_box_mismatch",)),
+    "coco-mask-grid-attribute-with-runs-past-its-cells-is-ignored": Case(
+        _coco_mask_attributes([2, 2, 1, 99, -4]), 0, ("1 of 2 objects flagged: 1 mask_box_mismatch",)),
     "objects-mask-iou-above-1-is-refused": Case(_coco_segmentations([]), 2, ("mask_iou must be between 0 and 1",),
                                                 ("--check-option", "objects.mask_iou=1.5")),
     "objects-mask-threshold-relaxed-by-option": Case(

@@ -364,3 +364,23 @@ def test_a_class_whose_boxes_agree_but_whose_names_do_not_is_not_meeting_the_tar
     assert r.classes and all(c.verdict == "alarm" for c in r.classes)
     same = object_agreement(["s"], ["/s"], [[["car"], ["car"]]], [{(0, 1): box_iou_matrix(*boxes)}], ["a", "b"])
     assert [c.verdict for c in same.classes] == ["meets target"]
+
+
+def test_only_the_worst_images_carry_each_annotator_s_boxes_and_only_so_many():
+    """Boxes kept for drawing are bounded: the first MAX_BOX_IMAGES images under a perfect score, at most
+    MAX_ANNOTATOR_BOXES boxes per annotator on each; an image where the annotators agree carries none."""
+    from workbench.checks.agreement_result import MAX_ANNOTATOR_BOXES, MAX_BOX_IMAGES
+
+    n = MAX_BOX_IMAGES + 5
+    many = [(0.05 * k, 0.0, 0.04, 0.04) for k in range(MAX_ANNOTATOR_BOXES + 3)]
+    ids = [f"s{k:03d}" for k in range(n + 1)]
+    boxes = [[many, [(0.5, 0.5, 0.1, 0.1)]] for _ in range(n)] + [[[(0.1, 0.1, 0.2, 0.2)]] * 2]
+    labels = [[["car"] * len(b[0]), ["car"] * len(b[1])] for b in boxes]
+    ious = [{(0, 1): box_iou_matrix(b[0], b[1])} for b in boxes]
+    r = object_agreement(ids, [f"/{i}.png" for i in ids], labels, ious, ["a", "b"], boxes=boxes)
+    carrying = [i for i in r.images if i.objects]
+    assert len(carrying) == MAX_BOX_IMAGES and all(i.score < 1 for i in carrying)
+    assert r.images[-1].score == 1 and r.images[-1].objects == ()
+    first = carrying[0].objects
+    assert [o.annotator for o in first] == ["a"] * MAX_ANNOTATOR_BOXES + ["b"]
+    assert [o.box for o in first[:MAX_ANNOTATOR_BOXES]] == [pytest.approx(b) for b in many[:MAX_ANNOTATOR_BOXES]]

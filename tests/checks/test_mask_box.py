@@ -75,3 +75,26 @@ def test_the_objects_check_flags_mask_kinds_and_keeps_them_through_json():
     assert r.to_export()["objects"]["issues"][1]["mask_iou"] == 0.375
     relaxed = find_object_issues(["b"], ["/b"], [["dog"]], [[BOX]], [(128, 64)], mask_shapes=shapes[1:], mask_iou=0.3)
     assert relaxed.issues == ()
+
+
+def test_the_mask_grid_is_bounded_keeps_thin_masks_and_refuses_malformed_stored_grids():
+    from workbench.results.mask_grid import MAX_RUNS, MaskGrid, mask_grid
+
+    shape = mask_shape(_mask(slice(None), slice(40, None)), BOX)  # the right 3/8 of the box: 24 x 16 px
+    assert shape.grid.box == shape.box and (shape.grid.columns, shape.grid.rows) == (16, 11)
+    assert shape.grid.n_on == 16 * 11
+    back = MaskShape.from_list(shape.to_list(), shape.grid.to_list())
+    assert back.grid.runs == shape.grid.runs and back.grid.box == pytest.approx(shape.grid.box)
+    checkers = np.indices((64, 64)).sum(axis=0) % 2 == 0  # every other pixel: 4,096 runs at full resolution
+    speckled = mask_grid(checkers, cells=64)
+    assert len(speckled.runs) <= MAX_RUNS and speckled.columns < 64
+    line = np.zeros((100, 100), bool)
+    line[50, :] = True  # one pixel high: no cell of a 16-cell grid is 40% on, but the line is kept
+    thin = mask_grid(line)
+    assert thin.rows == 1 and thin.n_on == thin.columns == 16 and thin.box == pytest.approx((0, 0.5, 1, 0.01))
+    assert mask_grid(np.zeros((4, 4))) is None
+    for bad in ([4, 4, 10, 10], [4, 4, -1, 2], [0, 4, 1], ["x"], "4 4 1", [4, 4, *([1] * (MAX_RUNS + 1))], [99, 1, 1]):
+        assert MaskGrid.from_list((0, 0, 1, 1), bad) is None, bad
+    assert MaskShape.from_list([0.1, 0.1, 0.2, 0.2, 0.5], ["<script>"]) == MaskShape((0.1, 0.1, 0.2, 0.2), 0.5)
+    broken = MaskGrid((0, 0, 1, 1), 2, 2, (1, 9))  # runs past its 4 cells: nothing past them is drawn
+    assert list(broken.spans()) == []

@@ -10,7 +10,8 @@ from typing import Sequence
 import numpy as np
 
 from workbench.checks.agreement_objects import Match, consensus_objects, match_objects, pair_score
-from workbench.checks.agreement_result import (AgreementResult, AnnotatorAgreement, ClassAgreement, Consensus,
+from workbench.checks.agreement_result import (MAX_ANNOTATOR_BOXES, MAX_BOX_IMAGES, AgreementResult,
+                                               AnnotatorAgreement, AnnotatorObject, ClassAgreement, Consensus,
                                                ImageAgreement, PairAgreement, verdict)
 from workbench.checks.agreement_stats import (fleiss_kappa, krippendorff_alpha, majority_label, pair_matrix,
                                               pairwise_share)
@@ -168,6 +169,8 @@ def object_agreement(sample_ids: Sequence[str], filepaths: Sequence[str], labels
         if boxes is not None:
             consensus.append(Consensus(sid, agreement=float(np.mean(scores)), objects=fused))
     images.sort(key=lambda i: (i.score, i.filepath))
+    if boxes is not None:
+        images = _with_boxes(images, sample_ids, labels, boxes, names)
     all_ious = [v for vs in pair_ious.values() for v in vs]
     all_same = [v for vs in pair_same.values() for v in vs]
     pairs = tuple(PairAgreement(names[k], names[l], pair_images[(k, l)], _mean(pair_same[(k, l)]),
@@ -196,6 +199,26 @@ def object_agreement(sample_ids: Sequence[str], filepaths: Sequence[str], labels
         consensus_method=("matched boxes fused: coordinates averaged, weighted by each box's mean IoU with the "
                           "others; kept where more than half the annotators drew the object") if boxes is not None
         else "")
+
+
+def _with_boxes(images: list[ImageAgreement], sample_ids: Sequence[str], labels: Sequence[Sequence[Labels]],
+                boxes: Sequence[Sequence[Sequence[Box | None] | None]], names: tuple[str, ...]) -> list[ImageAgreement]:
+    """``images`` (worst first) with every annotator's boxes on the first :data:`MAX_BOX_IMAGES` whose score is
+    under 1, at most :data:`MAX_ANNOTATOR_BOXES` per annotator, for the report and the panels to draw."""
+    import dataclasses
+
+    row_of = {sid: row for row, sid in enumerate(sample_ids)}
+    out = list(images)
+    for n, image in enumerate(out[:MAX_BOX_IMAGES]):
+        if image.score >= 1:
+            break
+        row = row_of[image.sample_id]
+        objects = tuple(AnnotatorObject(image.sample_id, name, lab, tuple(round(float(v), 5) for v in box))  # type: ignore[arg-type]
+                        for k, name in enumerate(names)
+                        for lab, box in list(zip(labels[row][k] or (), boxes[row][k] or ()))[:MAX_ANNOTATOR_BOXES]
+                        if box is not None)
+        out[n] = dataclasses.replace(image, objects=objects)
+    return out
 
 
 def review_sample(sample_ids: Sequence[str], strata: Sequence[str | None], *, share: float = 0.15,

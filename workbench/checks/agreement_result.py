@@ -7,6 +7,9 @@ from typing import Any
 
 from workbench.checks.agreement_objects import ConsensusObject
 
+#: Images (worst first, under a perfect score) that carry each annotator's boxes, and boxes per annotator on each.
+MAX_BOX_IMAGES = 200
+MAX_ANNOTATOR_BOXES = 12
 #: Verdicts of a mean matched IoU (or, for class labels, kappa) against the target and the alarm.
 VERDICTS = ("meets target", "below target", "alarm")
 
@@ -58,10 +61,22 @@ class AnnotatorAgreement:
 
 
 @dataclass(frozen=True)
+class AnnotatorObject:
+    """One box an annotator drew on an image (relative ``(x, y, w, h)``), kept so a renderer can draw it."""
+
+    sample_id: str
+    annotator: str
+    label: str | None
+    box: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
 class ImageAgreement:
     """One image: ``score`` in [0, 1] (class labels: the share of annotator pairs that agree; objects:
     per pair the matched IoU summed over matched plus unmatched objects, averaged over pairs), what
-    each annotator gave (``given``, aligned with the annotators), and the consensus."""
+    each annotator gave (``given``, aligned with the annotators), and the consensus. ``objects``: boxes,
+    on the :data:`MAX_BOX_IMAGES` worst images where annotators differ, every annotator's boxes (at most
+    :data:`MAX_ANNOTATOR_BOXES` each), for drawing."""
 
     sample_id: str
     filepath: str
@@ -70,6 +85,7 @@ class ImageAgreement:
     mean_iou: float | None = None
     n_unmatched: int = 0
     consensus: str | None = None
+    objects: tuple[AnnotatorObject, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,9 @@ class SampleColumns:
     #: Detection with instance masks only (else empty): each object's mask summary
     #: (:class:`~workbench.checks.mask_box.MaskShape`; ``None``: no mask), aligned with ``boxes``.
     mask_shapes: tuple[tuple[Any, ...], ...] = ()
+    #: Segmentation only (else empty): where each mask holds values its targets don't name
+    #: (:class:`~workbench.results.mask_grid.MaskGrid`; ``None``: nowhere, or no mask).
+    mask_regions: tuple[Any, ...] = ()
 
     def __len__(self) -> int:
         return len(self.ids)

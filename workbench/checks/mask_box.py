@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from workbench.checks.box_match import Box, iou
+from workbench.results.mask_grid import MaskGrid, mask_grid
 
 #: Kinds :func:`mask_disagreement` returns.
 EMPTY_MASK, MASK_BOX_MISMATCH = "empty_mask", "mask_box_mismatch"
@@ -30,18 +31,22 @@ EMPTY_MASK, MASK_BOX_MISMATCH = "empty_mask", "mask_box_mismatch"
 
 class MaskShape(NamedTuple):
     """What an instance mask says about its object: the tight box around its pixels (relative ``(x, y, w, h)``;
-    ``None`` when it has none) and the share of its annotated box the pixels fill (0 to 1)."""
+    ``None`` when it has none), the share of its annotated box the pixels fill (0 to 1), and the pixels on a
+    coarse grid over the tight box, for drawing (:class:`~workbench.results.mask_grid.MaskGrid`; ``None``:
+    not kept)."""
 
     box: Box | None
     fill: float
+    grid: MaskGrid | None = None
 
     def to_list(self) -> list[float]:
         """``[x, y, w, h, fill]``, or ``[]`` for an empty mask: how it is stored on a FiftyOne object."""
         return [] if self.box is None else [*(round(v, 6) for v in self.box), round(self.fill, 6)]
 
     @classmethod
-    def from_list(cls, values: Any) -> MaskShape | None:
-        """The inverse of :meth:`to_list`; ``None`` for anything else (no mask summary)."""
+    def from_list(cls, values: Any, grid: Any = None) -> MaskShape | None:
+        """The inverse of :meth:`to_list`; ``None`` for anything else (no mask summary). ``grid`` is the stored
+        :meth:`MaskGrid.to_list` (anything malformed: no grid)."""
         if not isinstance(values, (list, tuple)):
             return None
         if not values:
@@ -50,11 +55,12 @@ class MaskShape(NamedTuple):
             x, y, w, h, fill = (float(v) for v in values)
         except (TypeError, ValueError):
             return None
-        return cls((x, y, w, h), fill)
+        return cls((x, y, w, h), fill, MaskGrid.from_list((x, y, w, h), grid))
 
 
 def mask_shape(mask: Any, box: Box) -> MaskShape:
-    """The :class:`MaskShape` of ``mask``, a 2-D array covering ``box`` (any resolution; non-zero is the object).
+    """The :class:`MaskShape` of ``mask``, a 2-D array covering ``box`` (any resolution; non-zero is the object),
+    with its :func:`~workbench.results.mask_grid.mask_grid`.
 
     A 3-D mask (channels) counts a pixel when any channel is non-zero.
     """
@@ -63,15 +69,10 @@ def mask_shape(mask: Any, box: Box) -> MaskShape:
     pixels = np.asarray(mask)
     if pixels.ndim == 3:
         pixels = pixels.any(axis=2)
-    on = pixels != 0
-    if pixels.ndim != 2 or not on.any():
+    grid = mask_grid(pixels, box) if pixels.ndim == 2 else None
+    if grid is None:
         return MaskShape(None, 0.0)
-    rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
-    mh, mw = on.shape
-    x, y, w, h = box
-    tight = (x + w * cols[0] / mw, y + h * rows[0] / mh, w * (cols[-1] + 1 - cols[0]) / mw,
-             h * (rows[-1] + 1 - rows[0]) / mh)
-    return MaskShape(tuple(float(v) for v in tight), float(on.mean()))  # type: ignore[arg-type]
+    return MaskShape(grid.box, float((pixels != 0).mean()), grid)
 
 
 def mask_disagreement(shape: MaskShape, box: Box, *, min_iou: float, min_fill: float) -> tuple[str | None, float]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.checks.registry import (CheckInputs, GateSpec, Requirement, SampleField, SampleTag, SavedView, Writes,
                                        register_check)
+from workbench.results.mask_grid import MaskGrid
 
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
@@ -26,6 +27,8 @@ class MaskProblem:
     detail: str
     #: The classes the mask holds, as the table names them.
     classes: tuple[str, ...] = ()
+    #: For ``unknown values``: where the mask holds them, on a coarse grid over the image (for drawing).
+    mask: MaskGrid | None = None
 
 
 @dataclass(frozen=True)
@@ -63,16 +66,20 @@ class MasksResult:
                                         "classes": list(p.classes)} for p in self.problems]}}
 
 
-def find_mask_problems(sample_ids: Any, filepaths: Any, label_lists: Any, problems: Any) -> MasksResult:
-    """One :class:`MaskProblem` per sample whose mask problem (from the table) is not ``None``.
+def find_mask_problems(sample_ids: Any, filepaths: Any, label_lists: Any, problems: Any,
+                       regions: Any = ()) -> MasksResult:
+    """One :class:`MaskProblem` per sample whose mask problem (from the table) is not ``None``, with where the
+    mask holds unknown values when ``regions`` (aligned, from the table) says.
 
     Example:
         >>> r = find_mask_problems(["a", "b"], ["/a", "/b"], [["road"], ["7"]], [None, "unknown values: 7"])
         >>> [(p.sample_id, p.kind) for p in r.problems]
         [('b', 'unknown values')]
     """
-    found = tuple(MaskProblem(sid, fp, problem.split(":")[0], problem, tuple(labs))
-                  for sid, fp, labs, problem in zip(sample_ids, filepaths, label_lists, problems) if problem)
+    regions = list(regions) or [None] * len(sample_ids)
+    found = tuple(MaskProblem(sid, fp, problem.split(":")[0], problem, tuple(labs), region)
+                  for sid, fp, labs, problem, region in zip(sample_ids, filepaths, label_lists, problems, regions)
+                  if problem)
     return MasksResult(problems=found, n_masks=len(sample_ids))
 
 
@@ -92,4 +99,4 @@ TAG = "wb:mask_problem"
     absent_export={"masks": None})
 def run(inputs: CheckInputs, config: AuditConfig, options: None) -> MasksResult:
     cols = inputs.columns
-    return find_mask_problems(cols.ids, cols.filepaths, cols.label_lists, cols.mask_problems)
+    return find_mask_problems(cols.ids, cols.filepaths, cols.label_lists, cols.mask_problems, cols.mask_regions)

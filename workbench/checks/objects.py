@@ -48,6 +48,7 @@ from workbench.checks.registry import (
     Writes,
     register_check,
 )
+from workbench.results.mask_grid import MaskGrid
 from workbench.results.protocol import KindedIssues
 
 if TYPE_CHECKING:
@@ -83,6 +84,8 @@ class ObjectIssue:
     iou: float | None = None
     #: For ``empty_mask`` / ``mask_box_mismatch``: the IoU of the box around the mask's pixels with the box.
     mask_iou: float | None = None
+    #: The object's instance mask on a coarse grid, for drawing (``None``: no mask, or an empty one).
+    mask: MaskGrid | None = None
 
 
 @dataclass(frozen=True)
@@ -265,7 +268,8 @@ def find_object_issues(sample_ids: Sequence[str], filepaths: Sequence[str], labe
                                           tuple(sorted(kinds, key=ISSUE_KINDS.index)),
                                           None if size is None else round(size, 2),
                                           round(overlap, 4) if "duplicate" in kinds and overlap is not None else None,
-                                          agreement if set(kinds) & {"empty_mask", "mask_box_mismatch"} else None))
+                                          agreement if set(kinds) & {"empty_mask", "mask_box_mismatch"} else None,
+                                          getattr(shape, "grid", None)))
         present = sorted({lab for lab in labs if lab is not None})
         pairs.update((a, b) for n, a in enumerate(present) for b in present[n + 1:])
     issues.sort(key=lambda i: (min(ISSUE_KINDS.index(k) for k in i.kinds), i.filepath))

@@ -4,7 +4,8 @@ cleanlab's ``segmentation.rank.get_label_quality_scores(method="softmin")`` scor
 low = likely wrong) and ``segmentation.filter.find_label_issues`` flags the pixels whose given class the
 model contradicts with confidence (per-class thresholds learnt over every pixel of the dataset). For each
 image the flagged pixels are grouped by ``(given class, predicted class)``; a pair covering at least
-``min_share`` of the image is one issue (kind ``swapped``: the region is there, its class is not).
+``min_share`` of the image is one issue (kind ``swapped``: the region is there, its class is not), carrying
+where those pixels are on a coarse grid over the image (:func:`~workbench.results.mask_grid.mask_grid`).
 
 The inputs are already on one working grid (:mod:`workbench.io.segmentation_predictions` samples large
 or unequal masks), so cleanlab's own ``downsample`` stays at 1: it averages class *indices* over blocks,
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.results.mask_grid import REGION_CELLS, mask_grid
 from workbench.results.object_labels import (
     ImageLabelScore,
     ObjectLabelIssue,
@@ -76,7 +78,8 @@ def find_segmentation_label_issues(sample_ids: Sequence[str], filepaths: Sequenc
             where = mask & (labels[n] == g) & (predicted[n] == p)
             found.append(ObjectLabelIssue(sid, fp, None, classes[g], None, "swapped",
                                           float(pixel_scores[n][where].mean()), classes[p], "segmentation",
-                                          pixels=int(counts[g, p]), pixel_share=float(counts[g, p] / n_pixels)))
+                                          pixels=int(counts[g, p]), pixel_share=float(counts[g, p] / n_pixels),
+                                          mask=mask_grid(where, cells=REGION_CELLS)))
         issues.extend(found)
         images.append(ImageLabelScore(sid, fp, float(scores[n]), bool(found),
                                       flagged_share=float(mask.mean())))

@@ -5,8 +5,10 @@ per object, computed while loading so that no whole mask is kept.
   ``mask_path``), read a chunk of samples at a time, or the summaries the COCO importer stored;
 - :func:`add_coco_mask_shapes`: a COCO JSON's ``segmentation`` (polygons, or uncompressed RLE) of each
   annotation summarised within its ``bbox`` and stored on the annotation as ``wb_mask``
-  (``[x, y, w, h, fill]``, ``[]`` when empty), which FiftyOne's COCO importer keeps as an attribute
-  of the object. Compressed RLE strings are not decoded (no summary: not checked).
+  (``[x, y, w, h, fill]``, ``[]`` when empty) and ``wb_mask_grid`` (the pixels on a coarse grid over
+  that tight box, for drawing: :meth:`~workbench.results.mask_grid.MaskGrid.to_list`), which FiftyOne's
+  COCO importer keeps as attributes of the object. Compressed RLE strings are not decoded (no summary:
+  not checked).
 
 Example:
     >>> coco = {"images": [{"id": 1, "width": 10, "height": 10}], "annotations": [
@@ -25,8 +27,9 @@ from workbench.checks.mask_box import MaskShape, mask_shape, polygon_mask, rle_m
 
 log = logging.getLogger(__name__)
 
-#: The object attribute holding a mask summary (:meth:`MaskShape.to_list`).
+#: The object attributes holding a mask summary (:meth:`MaskShape.to_list`) and its grid (``MaskGrid.to_list``).
 ATTRIBUTE = "wb_mask"
+GRID_ATTRIBUTE = "wb_mask_grid"
 #: Samples whose masks are read at once.
 CHUNK = 256
 
@@ -58,7 +61,8 @@ def add_coco_mask_shapes(coco: dict) -> dict:
             undecoded += _has_segmentation(ann)
             out.append(ann)
         else:
-            out.append(dict(ann, **{ATTRIBUTE: shape.to_list()}))
+            grid = {GRID_ATTRIBUTE: shape.grid.to_list()} if shape.grid is not None else {}
+            out.append(dict(ann, **{ATTRIBUTE: shape.to_list()}, **grid))
     if undecoded:
         log.warning("%d COCO segmentations (compressed RLE, or malformed) were not decoded: their masks are not "
                     "compared with their boxes", undecoded)
@@ -108,18 +112,20 @@ def read_mask_shapes(dataset: Any, field: str) -> list[list[MaskShape | None]] |
     out: list[list[MaskShape | None]] = []
     for start in range(0, len(ids), CHUNK):
         view = dataset.select(ids[start:start + CHUNK], ordered=True)
-        columns = view.values([f"{path}.bounding_box", f"{path}.mask", f"{path}.mask_path", f"{path}.{ATTRIBUTE}"])
-        for boxes, masks, paths, stored in zip(*columns):
-            out.append([_shape(box, mask, mask_file, summary)
-                        for box, mask, mask_file, summary in zip(boxes or [], masks or [], paths or [], stored or [])])
+        columns = view.values([f"{path}.bounding_box", f"{path}.mask", f"{path}.mask_path", f"{path}.{ATTRIBUTE}",
+                               f"{path}.{GRID_ATTRIBUTE}"])
+        for boxes, masks, paths, stored, grids in zip(*columns):
+            n = len(boxes or [])
+            out.append([_shape(*values) for values in zip(boxes or [], masks or [None] * n, paths or [None] * n,
+                                                          stored or [None] * n, grids or [None] * n)])
     return out
 
 
-def _shape(box: Any, mask: Any, mask_file: str | None, summary: Any) -> MaskShape | None:
+def _shape(box: Any, mask: Any, mask_file: str | None, summary: Any, grid: Any = None) -> MaskShape | None:
     if mask is None and mask_file:
         mask = _read_mask_file(mask_file)
     if mask is None:
-        return MaskShape.from_list(summary)
+        return MaskShape.from_list(summary, grid)
     try:
         return mask_shape(mask, tuple(float(v) for v in box))  # type: ignore[arg-type]
     except (TypeError, ValueError):

@@ -98,32 +98,55 @@ def mask_classes(mask: Any, targets: dict | None) -> list[str]:
     return sorted(out)
 
 
-def _segmentation_labels(dataset: Any, field: str) -> tuple[list[list[str]], list[str | None]]:
-    """Per sample, the classes present in its mask (unreadable or absent masks: none), and what is
+def unknown_pixels(mask: Any, unknown: list[str]) -> Any:
+    """Where ``mask`` holds the ``unknown`` values (numbers, or ``#rrggbb`` colours of an RGB mask), as a bool array.
+
+    Example:
+        >>> unknown_pixels(np.array([[0, 7], [7, 1]]), ["7"]).tolist()  # doctest: +SKIP
+        [[False, True], [True, False]]
+    """
+    import numpy as np
+
+    mask = np.asarray(mask)
+    if mask.ndim == 3:
+        codes = [tuple(int(c[k:k + 2], 16) for k in (1, 3, 5)) for c in unknown if c.startswith("#")]
+        return np.any([(mask[..., :3] == code).all(axis=2) for code in codes], axis=0) if codes else \
+            np.zeros(mask.shape[:2], bool)
+    return np.isin(mask, [int(c) for c in unknown if c.lstrip("-").isdigit()])
+
+
+def _segmentation_labels(dataset: Any, field: str) -> tuple[list[list[str]], list[str | None], list[Any]]:
+    """Per sample, the classes present in its mask (unreadable or absent masks: none), what is
     wrong with the mask: ``missing``, ``unreadable``, ``empty`` (background only) or ``unknown values:
-    7, 9`` (values the dataset's mask targets don't name); ``None`` when nothing is."""
+    7, 9`` (values the dataset's mask targets don't name), ``None`` when nothing is, and where the
+    unknown values are (a :class:`~workbench.results.mask_grid.MaskGrid` over the image, else ``None``)."""
     from concurrent.futures import ThreadPoolExecutor
+
+    from workbench.results.mask_grid import REGION_CELLS, mask_grid
 
     targets = dataset.mask_targets.get(field) or dataset.default_mask_targets or None
 
-    def classes_of(seg: Any) -> tuple[list[str] | None, str | None]:
+    def classes_of(seg: Any) -> tuple[list[str] | None, str | None, Any]:
         if seg is None or (getattr(seg, "mask", None) is None and not getattr(seg, "mask_path", None)):
-            return [], "missing"
+            return [], "missing", None
         try:
-            classes = mask_classes(seg.get_mask(), targets)
+            mask = seg.get_mask()
+            classes = mask_classes(mask, targets)
         except (OSError, ValueError) as exc:
             log.debug("unreadable mask %s: %s", getattr(seg, "mask_path", None), exc)
-            return None, "unreadable"
+            return None, "unreadable", None
         unknown = [c for c in classes if targets and c not in set(map(str, targets.values()))]
-        return classes, ("empty" if not classes else f"unknown values: {', '.join(unknown)}" if unknown else None)
+        region = mask_grid(unknown_pixels(mask, unknown), cells=REGION_CELLS) if unknown else None
+        return classes, ("empty" if not classes else f"unknown values: {', '.join(unknown)}" if unknown else None), \
+            region
 
     with ThreadPoolExecutor(max_workers=4) as pool:  # PNG decoding releases the GIL
         found = list(pool.map(classes_of, dataset.values(field)))
-    unreadable = sum(c is None for c, _ in found)
+    unreadable = sum(c is None for c, _, _ in found)
     if unreadable:
         log.warning("%d segmentation masks could not be read; those images count as having no classes",
                     unreadable)
-    return [c or [] for c, _ in found], [problem for _, problem in found]
+    return [c or [] for c, _, _ in found], [problem for _, problem, _ in found], [r for _, _, r in found]
 
 
 def resolve_label_field(dataset: Any, label_field: str | None = None) -> tuple[str | None, str]:
@@ -211,7 +234,7 @@ def to_table(dataset: Any, *, label_field: str | None = None, split_field: str |
             frame["boxes"] = [[_box_around(shapes) for shapes in (v or [])]
                               for v in dataset.values(f"{field}.polylines.points")]
     elif field and task == "segmentation":
-        frame["labels"], frame["mask_problem"] = _segmentation_labels(dataset, field)
+        frame["labels"], frame["mask_problem"], frame["mask_region"] = _segmentation_labels(dataset, field)
 
     schema = dataset.get_field_schema()
     fo = fiftyone()

@@ -1,6 +1,6 @@
 """The panel of a check that declares none of its own: its summary, its declared figures, and its findings
-frame as a paged table with thumbnails (the boxes its records carry drawn over them) and a "Show in App"
-button (read from the result's protocol only)."""
+frame as a paged table with thumbnails (the boxes and masks its records carry drawn over them; annotators'
+boxes, with a legend naming them) and a "Show in App" button (read from the result's protocol only)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def findings_panel(result: AuditResult, *, check: str, dataset: Any = None, sess
     from workbench.checks.registry import get_check
     from workbench.panels.charts import figure_widget
     from workbench.render.formatting import fmt_cell, relative_path, table_columns
-    from workbench.render.overlays import overlays_for
+    from workbench.render.overlays import annotator_legend, annotator_overlays, legend_html, overlays_for
 
     spec = get_check(check)
     title = heading(spec.heading)
@@ -59,7 +59,9 @@ def findings_panel(result: AuditResult, *, check: str, dataset: Any = None, sess
     status = StatusLine()
     linker = AppLinker(DatasetHandle(result.dataset_name, dataset=dataset, session=session), session, status)
     body = w.HTML()
-    overlays = overlays_for(result)  # every box the audit flags on each image
+    # Every box and mask the audit flags on each image; a check whose records carry annotators' boxes draws those.
+    overlays = annotator_overlays(finding) or overlays_for(result)
+    legend = legend_html(annotator_legend(finding))
 
     def draw() -> None:
         rows = records[pager.start:pager.stop]
@@ -74,7 +76,7 @@ def findings_panel(result: AuditResult, *, check: str, dataset: Any = None, sess
     pager.reset(len(records))
     draw()
     ids = sorted({str(r["sample_id"]) for r in records if r.get("sample_id")})
-    lead = w.HTML(join([title, *(muted(line) for line in finding.summary().splitlines())]))
+    lead = w.HTML(join([title, *(muted(line) for line in finding.summary().splitlines()), Html(legend)]))
     charts = [figure_widget(fig, height=height) for fig, height in spec.draw_figures(finding)]
     box = w.VBox([lead, *(c for c in charts if c is not None),
                   linker.button("Show in App", lambda: ids, what="flagged samples"), status.widget, pager.widget, body])

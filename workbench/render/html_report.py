@@ -49,7 +49,14 @@ from workbench.render.formatting import (
     relative_path,
     table_columns,
 )
-from workbench.render.overlays import Overlay, overlay_svg, overlays_for
+from workbench.render.overlays import (
+    Overlay,
+    annotator_legend,
+    annotator_overlays,
+    legend_html,
+    overlay_svg,
+    overlays_for,
+)
 from workbench.render.sections import _sections, _summary_cards, section_states
 from workbench.render.thumbnails import _Thumbnails
 
@@ -115,12 +122,15 @@ def _records(finding: Any) -> list[dict[str, Any]]:
 def _generic_view(finding: Any, rows: list[dict[str, Any]], more: int, thumbs: Any, *,
                   figures: list[Any], overlays: dict[str, list[Overlay]]) -> dict[str, Any]:
     """A check's section from its protocol alone: the summary lines, its declared figures and its findings
-    frame as a table, each row's thumbnail with the boxes the audit flags on that image."""
+    frame as a table, each row's thumbnail with the boxes and masks the audit flags on that image; a check
+    whose records carry annotators' boxes draws those instead, with a legend naming the annotators."""
     columns = table_columns(rows)
+    own = annotator_overlays(finding)
     return {"result": finding, "summary": finding.summary().splitlines(), "columns": columns, "more": more,
             "n": finding.n_findings, "figures": [f for f in figures if f is not None],
+            "legend": annotator_legend(finding) if own else [],
             "rows": [{"thumb": next(thumbs), "filepath": r.get("filepath"), "record": r,
-                      "overlays": overlays.get(str(r.get("sample_id")), []),
+                      "overlays": (own or overlays).get(str(r.get("sample_id")), []),
                       "cells": [r.get(c) for c in columns]} for r in rows]}
 
 
@@ -163,7 +173,7 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
     ]))
     from workbench.checks.registry import get_check
 
-    overlays = overlays_for(result)  # the boxes each image's findings carry, drawn over its thumbnails
+    overlays = overlays_for(result)  # the boxes and masks each image's findings carry, drawn over its thumbnails
     views = {name: _generic_view(result.findings[name], rows, more, group, overlays=overlays,
                                  figures=[figures.add(fig, height=height)
                                           for fig, height in get_check(name).draw_figures(result.findings[name])])
@@ -361,6 +371,7 @@ def render_html(result: AuditResult, path: str | Path | None = None, *, max_thum
         "boot_js": Markup(_BOOT_JS) if plotly_js else "",
         "script_json": lambda fig: Markup(fig.json),
         "overlay_svg": lambda overlays, t: Markup(overlay_svg(overlays, t.width, t.height)),
+        "legend_html": lambda legend: Markup(legend_html(legend)),
     })
     text = _environment(result.source).get_template(_TEMPLATE_NAME).render(**context)
     if path is not None:

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from workbench.results.mask_grid import MaskGrid
 from workbench.results.protocol import printable
 
 #: ``swapped``: the box is right but its class is not; ``badly_located``: the class is right but the
@@ -47,6 +48,8 @@ class ObjectLabelIssue:
     #: on the working grid, and their share of the image.
     pixels: int | None = None
     pixel_share: float | None = None
+    #: Segmentation only: where those pixels are, on a coarse grid over the image, for drawing.
+    mask: MaskGrid | None = None
 
 
 @dataclass(frozen=True)
