@@ -117,6 +117,9 @@ def test_mask_grids_round_trip_through_json_and_old_results_still_load(masked: A
     stored = json.loads(path.read_text())
     issue = next(i for i in stored["findings"]["objects"]["issues"] if "shifted" in i["filepath"])
     assert len(json.dumps(issue["mask"])) < 200  # a few numbers, not the mask
+    flagged = next(i for i in result.findings["objects"].issues if "shifted" in i.filepath)
+    exported = next(i for i in result.findings["objects"].to_export()["objects"]["issues"] if "shifted" in i["path"])
+    assert exported["mask"] == {"box": list(flagged.mask.box), "grid": flagged.mask.to_list()}  # --json shows it
     old = to_jsonable(result.findings["objects"])
     for i in old["issues"]:
         del i["mask"]
@@ -206,6 +209,8 @@ def test_unknown_mask_values_are_drawn_where_the_mask_holds_them(tmp_path: Path,
     assert "<title>unknown values: 7</title>" in svg
     panel = html_text(findings_panel(result, check="masks"))
     assert _extent(_cells(panel)) == ((2, 10, 6, 14), 16)
+    [exported] = result.findings["masks"].to_export()["masks"]["problems"]
+    assert exported["mask"]["box"] == pytest.approx([2 / 16, 10 / 16, 4 / 16, 4 / 16])
     old = to_jsonable(result.findings["masks"])
     del old["problems"][0]["mask"]
     assert from_jsonable(MasksResult, old).problems[0].mask is None
@@ -252,6 +257,9 @@ def test_each_annotator_s_boxes_are_drawn_in_its_own_style_with_a_legend(tmp_pat
     panel = html_text(agreement_panel(result))
     assert HOSTILE not in panel and HOSTILE_ANNOTATOR not in panel
     assert "Boxes by annotator" in panel and '<rect x="4.8" y="4.8" width="19.2" height="19.2"' in panel
+    below = {Path(i["path"]).name: i for i in agreement.to_export()["agreement"]["images_below_alarm"]}
+    assert below["im0.png"]["objects"] == [{"annotator": o.annotator, "label": o.label, "box": list(o.box)}
+                                           for o in worst["im0.png"].objects]
     path = tmp_path / "audit.json"
     result.to_json(path)
     assert AuditResult.from_json(path).findings["agreement"] == agreement

@@ -215,7 +215,9 @@ class AgreementResult:
                        (("observed", "kappa") if self.kind == "classification" else ("mean_iou", "observed"))},
             "classes": to_jsonable(self.classes),
             "images_below_alarm": [{"path": i.filepath, "score": i.score, "given": list(i.given),
-                                    "consensus": i.consensus} for i in self.below_alarm],
+                                    "consensus": i.consensus,
+                                    "objects": [{"annotator": o.annotator, "label": o.label, "box": list(o.box)}
+                                                for o in i.objects]} for i in self.below_alarm],
             "consensus_method": self.consensus_method,
             "consensus": {c.sample_id: to_jsonable(c) for c in self.consensus},
             "review_sample": {"share": self.review_share, "size": len(self.review_sample),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.checks.registry import (CheckInputs, GateSpec, Requirement, SampleField, SampleTag, SavedView, Writes,
                                        register_check)
-from workbench.results.mask_grid import MaskGrid
+from workbench.results.mask_grid import MaskGrid, mask_export
 
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
@@ -63,7 +63,8 @@ class MasksResult:
     def to_export(self) -> dict[str, Any]:
         return {"masks": {"n_masks": self.n_masks,
                           "problems": [{"path": p.filepath, "kind": p.kind, "detail": p.detail,
-                                        "classes": list(p.classes)} for p in self.problems]}}
+                                        "classes": list(p.classes), "mask": mask_export(p.mask)}
+                                       for p in self.problems]}}
 
 
 def find_mask_problems(sample_ids: Any, filepaths: Any, label_lists: Any, problems: Any,

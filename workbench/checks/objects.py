@@ -48,7 +48,7 @@ from workbench.checks.registry import (
     Writes,
     register_check,
 )
-from workbench.results.mask_grid import MaskGrid
+from workbench.results.mask_grid import MaskGrid, mask_export
 from workbench.results.protocol import KindedIssues
 
 if TYPE_CHECKING:
@@ -178,7 +178,8 @@ class ObjectsResult(KindedIssues):
             "size_bin_edges": list(self.size_bin_edges), "aspect_bin_edges": list(self.aspect_bin_edges),
             "cooccurrence": [{"a": a, "b": b, "images": n} for a, b, n in self.cooccurrence],
             "issues": [{"path": i.filepath, "label": i.label, "box": None if i.box is None else list(i.box),
-                        "kinds": list(i.kinds), "size_px": i.size_px, "iou": i.iou, "mask_iou": i.mask_iou}
+                        "kinds": list(i.kinds), "size_px": i.size_px, "iou": i.iou, "mask_iou": i.mask_iou,
+                        "mask": mask_export(i.mask)}
                        for i in self.issues]}}
 
 

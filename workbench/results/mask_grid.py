@@ -158,3 +158,15 @@ def mask_grid(mask: Any, box: tuple[float, float, float, float] = (0.0, 0.0, 1.0
         n = max(1, n // 2)
     return MaskGrid(tuple(round(float(v), 6) for v in tight), int(grid.shape[1]), int(grid.shape[0]),  # type: ignore[arg-type]
                     runs)
+
+
+def mask_export(grid: MaskGrid | None) -> dict[str, Any] | None:
+    """A mask as the JSON export writes it: ``{"box": [x, y, w, h], "grid": [columns, rows, *runs]}``
+    (relative box of the mask's tight box; runs alternate off/on cells row by row), or ``None``.
+
+    Example:
+        >>> mask_export(None) is None
+        True
+    """
+    return None if grid is None else {"box": [float(v) for v in grid.box], "grid": grid.to_list()}
+

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from workbench.results.mask_grid import MaskGrid
+from workbench.results.mask_grid import MaskGrid, mask_export
 from workbench.results.protocol import printable
 
 #: ``swapped``: the box is right but its class is not; ``badly_located``: the class is right but the
@@ -154,7 +154,7 @@ class ObjectLabelIssuesResult:
             "thresholds": dict(self.thresholds), "facts": dict(self.facts),
             "issues": [{"path": i.filepath, "object_id": i.object_id, "label": i.label,
                         "box": None if i.box is None else list(i.box), "kind": i.kind, "score": i.score,
-                        "suggested_label": i.suggested_label,
+                        "suggested_label": i.suggested_label, "mask": mask_export(i.mask),
                         **({} if i.pixels is None else {"pixels": i.pixels, "pixel_share": i.pixel_share})}
                        for i in self.issues],
             "images": [{"path": i.filepath, "score": i.score, "flagged": i.flagged,
