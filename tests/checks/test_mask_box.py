@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from workbench.checks.mask_box import MaskShape, mask_disagreement, mask_shape, polygon_mask, rle_mask
+from workbench.checks.mask_box import (
+    MaskShape,
+    mask_disagreement,
+    mask_shape,
+    polygon_extent,
+    polygon_mask,
+    rle_mask,
+)
 from workbench.checks.objects import ObjectsResult, find_object_issues
 from workbench.results.serialize import from_jsonable, to_jsonable
 
@@ -49,6 +56,31 @@ def test_thresholds_decide_and_the_summary_round_trips_as_stored():
     assert back.box == pytest.approx(right.box) and back.fill == pytest.approx(right.fill)
     assert MaskShape.from_list([]) == MaskShape(None, 0.0)
     assert MaskShape.from_list(None) is None and MaskShape.from_list([1, 2]) is None
+
+
+IMAGE = (0.0, 0.0, 1.0, 1.0)  # a mask drawn over the whole 128 x 64 image, as COCO draws one
+
+
+def test_a_mask_drawn_over_the_image_is_judged_on_all_its_pixels_not_only_those_inside_its_box():
+    elsewhere = _mask(slice(0, 16), slice(0, 64), (64, 128))  # another object's place: the top-left quarter
+    shape = mask_shape(elsewhere, BOX, covers=IMAGE)
+    assert shape.box == pytest.approx((0.0, 0.0, 0.5, 0.25)) and shape.fill == 0.0
+    assert shape.grid.box == shape.box and shape.grid.n_on == shape.grid.columns * shape.grid.rows
+    assert mask_disagreement(shape, BOX, min_iou=0.7, min_fill=0.02) == ("mask_box_mismatch", 0.0)
+    wider = _mask(slice(32, 48), slice(32, 128), (64, 128))  # the box and as much again to its right
+    shape = mask_shape(wider, BOX, covers=IMAGE)
+    assert shape.box == pytest.approx((0.25, 0.5, 0.75, 0.25)) and shape.fill == 1.0
+    assert mask_disagreement(shape, BOX, min_iou=0.7, min_fill=0.02) == ("mask_box_mismatch", 0.6667)
+    half = mask_shape(_mask(slice(32, 48), slice(64, 128), (64, 128)), BOX, covers=IMAGE)  # half in, half out
+    assert half.box == pytest.approx((0.5, 0.5, 0.5, 0.25)) and half.fill == pytest.approx(0.5)
+    assert mask_disagreement(half, BOX, min_iou=0.7, min_fill=0.02) == ("mask_box_mismatch", 0.3333)
+    inside = mask_shape(_mask(slice(16, 24), slice(16, 48), (32, 64)), BOX, covers=IMAGE)  # half resolution
+    assert inside.box == pytest.approx(BOX) and inside.fill == 1.0
+    assert mask_shape(_mask(slice(32, 48), slice(32, 96), (64, 128)), BOX, covers=IMAGE)[:2] == \
+        mask_shape(np.ones((16, 64)), BOX)[:2]  # a mask inside its box: the same summary either way
+    assert polygon_extent([[1, 2, 5, 2, 5, 9], [7, 0]]) == (1.0, 0.0, 7.0, 9.0)
+    assert polygon_extent([]) is None and polygon_extent([[1, "y"]]) is None
+    assert polygon_extent([[1, float("nan")]]) is None
 
 
 def test_coco_polygons_and_uncompressed_rle_are_rasterised():

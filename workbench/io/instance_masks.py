@@ -3,12 +3,14 @@ per object, computed while loading so that no whole mask is kept.
 
 - :func:`read_mask_shapes`: a FiftyOne ``Detections`` field whose objects carry masks (``mask`` or
   ``mask_path``), read a chunk of samples at a time, or the summaries the COCO importer stored;
-- :func:`add_coco_mask_shapes`: a COCO JSON's ``segmentation`` (polygons, or uncompressed RLE) of each
-  annotation summarised within its ``bbox`` and stored on the annotation as ``wb_mask``
-  (``[x, y, w, h, fill]``, ``[]`` when empty) and ``wb_mask_grid`` (the pixels on a coarse grid over
-  that tight box, for drawing: :meth:`~workbench.results.mask_grid.MaskGrid.to_list`), which FiftyOne's
-  COCO importer keeps as attributes of the object. Compressed RLE strings are not decoded (no summary:
-  not checked).
+- :func:`add_coco_mask_shapes`: a COCO JSON's ``segmentation`` (polygons, or uncompressed RLE, both in
+  image pixels) of each annotation summarised on its whole extent in the image, inside its ``bbox`` or
+  not, and stored on the annotation as ``wb_mask`` (``[x, y, w, h, fill]``, ``[]`` when empty) and
+  ``wb_mask_grid`` (the pixels on a coarse grid over that tight box, for drawing:
+  :meth:`~workbench.results.mask_grid.MaskGrid.to_list`), which FiftyOne's COCO importer keeps as
+  attributes of the object. Compressed RLE strings are not decoded (no summary: not checked).
+  FiftyOne's own conversion of a segmentation into ``Detection.mask`` crops it to the box; workbench
+  doesn't use it.
 
 Example:
     >>> coco = {"images": [{"id": 1, "width": 10, "height": 10}], "annotations": [
@@ -23,7 +25,13 @@ import logging
 import math
 from typing import Any
 
-from workbench.checks.mask_box import MaskShape, mask_shape, polygon_mask, rle_mask
+from workbench.checks.mask_box import (
+    MaskShape,
+    mask_shape,
+    polygon_extent,
+    polygon_mask,
+    rle_mask,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +92,41 @@ def _coco_shape(ann: dict, size: tuple[Any, Any]) -> MaskShape | None:
     if not _has_segmentation(ann):
         return MaskShape(None, 0.0)
     if isinstance(seg, list):
-        mask = polygon_mask(seg, (x0, y0), (x1 - x0, y1 - y0))
+        extent = polygon_extent(seg)
+        if extent is None:
+            return None
+        left, top = math.floor(extent[0]), math.floor(extent[1])
+        right, bottom = max(math.ceil(extent[2]), left + 1), max(math.ceil(extent[3]), top + 1)
+        region = _region((x0, y0, x1, y1), (left, top, right, bottom), width, height)
+        mask = polygon_mask(seg, region[:2], (region[2] - region[0], region[3] - region[1]))
+        if mask is not None:  # PIL fills the pixel on a far vertex too: a vertex on x = 20.0 ends before pixel 20
+            mask = mask.copy()
+            mask[max(bottom - region[1], 0):, :] = 0
+            mask[:, max(right - region[0], 0):] = 0
     elif isinstance(seg, dict) and isinstance(seg.get("counts"), list):
         full = rle_mask(seg["counts"], height, width)
-        mask = None if full is None else full[max(y0, 0):y1, max(x0, 0):x1]
+        if full is None:
+            return None
+        rows, cols = full.any(axis=1).nonzero()[0], full.any(axis=0).nonzero()[0]
+        extent = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1) if len(rows) else (x0, y0, x1, y1)
+        region = _region((x0, y0, x1, y1), extent, width, height)
+        mask = full[region[1]:region[3], region[0]:region[2]]
     else:
         return None
     if mask is None or not math.prod(mask.shape):
         return None
-    return mask_shape(mask, box)
+    covers = (region[0] / width, region[1] / height, (region[2] - region[0]) / width, (region[3] - region[1]) / height)
+    return mask_shape(mask, box, covers=covers)
+
+
+def _region(box: tuple[int, int, int, int], extent: tuple[int, int, int, int], width: int, height: int
+            ) -> tuple[int, int, int, int]:
+    """The pixels ``(x0, y0, x1, y1)`` (ends excluded) spanning both the box and the mask's ``extent``, within the
+    ``width`` x ``height`` image and at least one pixel: a COCO mask is judged on its whole extent, not only on the
+    part inside its box."""
+    x0 = min(max(min(box[0], extent[0]), 0), width - 1)
+    y0 = min(max(min(box[1], extent[1]), 0), height - 1)
+    return x0, y0, max(min(max(box[2], extent[2]), width), x0 + 1), max(min(max(box[3], extent[3]), height), y0 + 1)
 
 
 def read_mask_shapes(dataset: Any, field: str) -> list[list[MaskShape | None]] | None:
