@@ -269,3 +269,37 @@ def test_each_annotator_s_boxes_are_drawn_in_its_own_style_with_a_legend(tmp_pat
     from workbench.checks.agreement_result import AgreementResult
 
     assert all(i.objects == () for i in from_jsonable(AgreementResult, old).images)
+
+
+def test_a_coco_mask_outside_its_box_is_drawn_where_its_pixels_are(tmp_path: Path, unique_name: str) -> None:
+    """A COCO JSON whose two objects' polygons are swapped (a 32 x 32 square on the left, a 48 x 16 bar on the
+    right of a 128 x 64 image): each flagged box is drawn with the other object's mask, whole, outside the box."""
+    import fiftyone as fo
+    from PIL import Image
+
+    import workbench
+    from tests.conftest import write_image
+    from tests.io.test_instance_masks import LEFT, RIGHT, _coco, _square
+    from workbench.render.html_report import render_html
+
+    root = tmp_path / "swapped"
+    path = write_image(root / "data" / "two.png", 9, size=128)
+    Image.open(path).resize((128, 64)).save(path)
+    (root / "labels.json").write_text(json.dumps(_coco((LEFT, _square(*RIGHT)), (RIGHT, _square(*LEFT)))))
+    ds = workbench.load(root / "labels.json", name=unique_name)
+    try:
+        result = workbench.run_audit(ds, workbench.AuditConfig(embedder="none"), progress=False)
+    finally:
+        fo.delete_dataset(ds.name)
+    issues = {i.label: i for i in result.findings["objects"].issues}
+    assert {label: i.kinds for label, i in issues.items()} == {"cat": ("mask_box_mismatch",),
+                                                               "dog": ("mask_box_mismatch",)}
+    svg = re.search(r"<svg .*?</svg>", _row(_section(render_html(result), "objects"), "two.png"), re.DOTALL).group(0)
+    assert 'viewBox="0 0 96 48"' in svg  # 128 x 64 shown at 96 px: 0.75 px a pixel
+    assert '<rect x="6" y="6" width="24" height="24"' in svg and '<rect x="54" y="18" width="36" height="12"' in svg
+    paths = re.findall(r'<path class="mask" d="[^"]+"[^>]*><title>([^<]*)</title>', svg)
+    assert paths == ["cat: mask_box_mismatch", "dog: mask_box_mismatch"]
+    cat, dog = (re.search(rf'<path class="mask" d="([^"]+)"[^>]*><title>{label}:', svg).group(0) for label in
+                ("cat", "dog"))
+    assert _extent(_cells(cat)) == ((54, 18, 90, 30), 36 * 12)  # the bar's place, all of it: not the cat's box
+    assert _extent(_cells(dog)) == ((6, 6, 30, 30), 24 * 24)  # the square's place
