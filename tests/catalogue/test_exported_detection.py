@@ -4,8 +4,8 @@ The source is :mod:`tests.io.detection_exports`' twelve-image dataset (29 boxes,
 by ``YOLOv4Dataset``, ``YOLOv5Dataset``, ``VOCDetectionDataset``, ``CVATImageDataset`` or
 ``COCODetectionDataset`` (once per split folder), then one file is damaged the way files get
 damaged: a truncated XML or JSON, a label line missing a value, a box past the image's edge, an
-empty class list; COCO instance segmentations that are empty, misplaced or unreadable, and mask grids
-written by hand. Each case states the exit code and phrases of the output, and that no file of
+empty class list; COCO instance segmentations that are empty, misplaced (in a corner of the box,
+outside it, past its edge) or unreadable, and mask grids written by hand. Each case states the exit code and phrases of the output, and that no file of
 the dataset changed (:func:`untouched`).
 """
 
@@ -123,6 +123,11 @@ CASES = {
         "1 of 2 objects flagged: 1 empty_mask",)),
     "coco-segmentation-polygon-in-a-corner-of-its-box-is-a-mismatch": Case(
         _coco_segmentations([[36, 36, 48, 36, 48, 48, 36, 48]]), 0, ("1 of 2 objects flagged: 1 mask_box_mismatch",)),
+    # COCO draws segmentations in image pixels: a mask is judged on all of it, not on the part inside its box.
+    "coco-segmentation-polygon-outside-its-box-is-a-mismatch-not-an-empty-mask": Case(
+        _coco_segmentations([[48, 16, 64, 16, 64, 48, 48, 48]]), 0, ("1 of 2 objects flagged: 1 mask_box_mismatch",)),
+    "coco-segmentation-polygon-past-its-box-edge-is-a-mismatch": Case(
+        _coco_segmentations([[16, 16, 64, 16, 64, 48, 16, 48]]), 0, ("1 of 2 objects flagged: 1 mask_box_mismatch",)),
     "coco-segmentation-malformed-polygon-is-left-unchecked": Case(_coco_segmentations([["x", "y", "z"]]), 0, (
         "no object flagged among 2",)),
     "coco-segmentation-compressed-rle-is-left-unchecked": Case(_coco_segmentations({"counts": "PPYo0", "size": [64, 64]}),
