@@ -24,15 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.checks.crop_evidence import BACKGROUND, box_verdict, crop_evidence
-from workbench.checks.crop_windows import (
-    background_boxes,
-    image_seed,
-    nearby_boxes,
-    non_max_suppression,
-    shifted_boxes,
-    sliding_windows,
-    window_sizes,
-)
+from workbench.checks.crop_proposals import REFINE_STEPS, CropSet, find_overlooked
+from workbench.checks.crop_windows import background_boxes, image_seed, nearby_boxes, shifted_boxes
 from workbench.embeddings.crops import crop_pixels
 from workbench.errors import CheckNotApplicable
 from workbench.results.object_labels import ObjectLabelIssue
@@ -65,6 +58,12 @@ class CropOptions:
             reaches this probability and beats its own.
         proposals: look for ``overlooked`` objects with sliding windows.
         proposal_threshold: class probability a window needs to be reported as an overlooked object.
+        proposal_seed: windows an object class leads with this probability are refined (moved, grown,
+            shrunk, reshaped while the class's probability rises; :mod:`workbench.checks.crop_proposals`).
+        max_seeds_per_image: windows refined per image at most (the most probable after NMS).
+        refine_rounds: refinement rounds (steps of 25% then 12.5% of the window; 0: no refinement).
+        max_window_negatives: windows that join the background class at most (drawn at random above it;
+            bounds memory: each is one embedding vector).
         relocate_from: boxes whose background probability reaches this are re-scored moved by half
             their size in 8 directions.
         relocate_gain: a box is ``badly_located`` only when a nearby place raises its own class's
@@ -89,6 +88,10 @@ class CropOptions:
     proposals: bool = True
     proposal_threshold: float = 0.98
     proposal_min_votes: float = 0.5
+    proposal_seed: float = 0.5
+    max_seeds_per_image: int = 3
+    refine_rounds: int = 4
+    max_window_negatives: int = 50_000
     relocate_from: float = 0.3
     relocate_gain: float = 0.6
     max_proposals_per_image: int = 64
@@ -97,7 +100,8 @@ class CropOptions:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("k", "folds", "min_class_boxes", "max_proposals_per_image", "proposal_scales"):
+        for name in ("k", "folds", "min_class_boxes", "max_proposals_per_image", "proposal_scales",
+                     "max_seeds_per_image", "max_window_negatives"):
             if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")
         if self.folds < 2:
@@ -105,13 +109,15 @@ class CropOptions:
         if self.background_per_image < 0 or int(self.background_per_image) != self.background_per_image:
             raise ValueError(f"background_per_image must be a whole number of at least 0, not "
                              f"{self.background_per_image!r}")
+        if self.refine_rounds not in range(len(REFINE_STEPS) + 1):
+            raise ValueError(f"refine_rounds must be a whole number from 0 to {len(REFINE_STEPS)}, not "
+                             f"{self.refine_rounds!r}")
         if not 0 <= self.padding <= 1:
             raise ValueError(f"padding must be between 0 and 1 (a share of the box), not {self.padding}")
         if not self.min_crop_side >= 1:  # NaN too
             raise ValueError(f"min_crop_side must be at least 1 pixel, not {self.min_crop_side}")
         for name in ("background_threshold", "swap_threshold", "proposal_threshold", "proposal_max_iou",
-                     "proposal_min_votes",
-                     "relocate_from", "relocate_gain"):
+                     "proposal_min_votes", "proposal_seed", "relocate_from", "relocate_gain"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be above 0 and at most 1, not {getattr(self, name)}")
 
@@ -211,7 +217,8 @@ def find_crop_label_issues(inputs: CheckInputs, options: CropOptions = CropOptio
                 round(float(ev.quality[pos]), 4), None if verdict[1] == bg else classes[verdict[1]], METHOD))
     proposal_facts: dict[str, Any] = {"proposals_scored": 0}
     if o.proposals and bg is not None:
-        found, proposal_facts = _overlooked(inputs, o, readable, per_row, sizes, boxes.labels, x, y, classes)
+        found, proposal_facts = find_overlooked(inputs, o, readable, per_row, sizes, boxes.labels,
+                                                CropSet(x, y, train_rows), classes, METHOD)
         issues += found
     issues.sort(key=lambda i: (i.score, i.sample_id))
     skipped = Counter(emb.skipped[i] for i in emb.skipped if i < n_box)
@@ -224,49 +231,6 @@ def find_crop_label_issues(inputs: CheckInputs, options: CropOptions = CropOptio
     return issues, facts
 
 
-def _overlooked(inputs: CheckInputs, o: CropOptions, readable: list[int], per_row: dict[int, list[Any]],
-                sizes: np.ndarray, labels: list[str], x: np.ndarray, y: np.ndarray, classes: list[str]
-                ) -> tuple[list[ObjectLabelIssue], dict[str, Any]]:
-    """Sliding windows away from every box, scored by a classifier fitted on all crops, then NMS."""
-    from workbench.checks.probe import fitted_probabilities
-
-    cols = inputs.columns
-    scales = window_sizes(sizes, labels, o.proposal_scales) if len(sizes) else []
-    rows, windows = [], []
-    for r in readable:
-        for w in sliding_windows(per_row[r], scales, max_windows=o.max_proposals_per_image,
-                                 max_overlap_iou=o.proposal_max_iou):
-            rows.append(r)
-            windows.append(w)
-    facts: dict[str, Any] = {"proposal_sizes": scales, "proposals_scored": 0, "proposals_cached": 0}
-    if not windows:
-        return [], facts
-    emb = inputs.crop_features(rows, windows, padding=o.padding, min_side_px=o.min_crop_side)
-    ok = np.flatnonzero(emb.ok)
-    facts.update(proposals_scored=len(ok), proposals_cached=emb.n_cached, proposals_embedded=emb.n_computed)
-    if not len(ok):
-        return [], facts
-    probs = fitted_probabilities(x, y, emb.vectors[ok], len(classes))
-    bg = classes.index(BACKGROUND)
-    objects = probs.copy()
-    objects[:, bg] = -1.0
-    best = objects.argmax(axis=1)
-    conf = objects.max(axis=1)
-    hits = [n for n in range(len(ok)) if conf[n] >= o.proposal_threshold and conf[n] > probs[n, bg]]
-    if hits:  # the classifier is over-confident on textures: the window's nearest crops must agree
-        votes = _window_votes(emb.vectors[ok[hits]], x, y, len(classes), o.k)
-        hits = [n for n, v in zip(hits, votes) if v[best[n]] >= o.proposal_min_votes]
-    out: list[ObjectLabelIssue] = []
-    for r in sorted({rows[ok[n]] for n in hits}):
-        mine = [n for n in hits if rows[ok[n]] == r]
-        for keep in non_max_suppression([windows[ok[n]] for n in mine], [float(conf[n]) for n in mine],
-                                        max_iou=o.proposal_max_iou):
-            n = mine[keep]
-            out.append(ObjectLabelIssue(cols.ids[r], cols.filepaths[r], None, None, windows[ok[n]], "overlooked",
-                                        round(1.0 - float(conf[n]), 4), classes[int(best[n])], METHOD))
-    return out, facts
-
-
 def _placed_or_swapped(verdict: tuple[str, int] | None, probs: np.ndarray, given: int, bg: int,
                        gain: float | None, min_gain: float) -> tuple[str, int] | None:
     """A box is badly located only when moving it gains its class ``min_gain``; a box that looks like
@@ -277,16 +241,6 @@ def _placed_or_swapped(verdict: tuple[str, int] | None, probs: np.ndarray, given
     others[[given, bg]] = -1.0
     best = int(others.argmax())
     return ("swapped", best) if verdict is not None and probs[best] > probs[given] else None
-
-
-def _window_votes(query: np.ndarray, x: np.ndarray, y: np.ndarray, n_classes: int, k: int) -> np.ndarray:
-    """Each query crop's class distribution among its ``k`` nearest crops of ``x`` (cosine-weighted)."""
-    sims = query @ x.T
-    top = np.argsort(-sims, axis=1)[:, :k]
-    weights = np.clip(np.take_along_axis(sims, top, axis=1), 1e-6, None)
-    votes = np.zeros((len(query), n_classes))
-    np.add.at(votes, (np.repeat(np.arange(len(query)), top.shape[1]), y[top].ravel()), weights.ravel())
-    return votes / votes.sum(axis=1, keepdims=True)
 
 
 def _relocation_gains(inputs: CheckInputs, o: CropOptions, boxes: _Crops, box_idx: list[int], bg_prob: np.ndarray,
