@@ -20,13 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.checks.crop_evidence import BACKGROUND
-from workbench.checks.crop_windows import (
-    away_from,
-    non_max_suppression,
-    refinement_steps,
-    sliding_windows,
-    window_sizes,
-)
+from workbench.checks.crop_folds import CropSet, FoldModels, WindowCrops
+from workbench.checks.crop_windows import away_from, non_max_suppression, refinement_steps
 from workbench.results.object_labels import ObjectLabelIssue
 
 if TYPE_CHECKING:
@@ -51,72 +46,46 @@ class Window:
     vector: np.ndarray
 
 
-def find_overlooked(inputs: CheckInputs, o: CropOptions, readable: list[int], per_row: dict[int, list[Any]],
-                    sizes: np.ndarray, labels: list[str], crops: CropSet, classes: list[str], method: str,
+def find_overlooked(inputs: CheckInputs, o: CropOptions, per_row: dict[int, list[Any]], windows: WindowCrops,
+                    folds: FoldModels, crops: CropSet, classes: list[str], method: str,
                     ) -> tuple[list[ObjectLabelIssue], dict[str, Any]]:
     """Windows away from every box that the crops say hold an object of a class, as ``overlooked`` issues.
 
-    Every window also serves as a background example: nearly all windows away from the boxes are
-    background, so a texture that merely resembles a class (stripes and trousers) is outvoted by the
-    many similar windows, while a real unannotated object still looks like its class's annotated crops.
-    The images are split into ``o.folds`` groups and each group's windows are scored by a classifier
-    (and a neighbour vote) that never saw that group's windows.
-
-    Args:
-        readable: table rows whose pixels were read; ``per_row`` their annotated boxes.
-        sizes, labels: every annotated box's ``(w, h)`` and class (for the window sizes).
-        crops: the annotated and background crops (``classes`` includes
-            :data:`~workbench.checks.crop_evidence.BACKGROUND`).
+    Seeds are the windows a classifier fitted on the annotated and background crops alone calls an
+    object (it still likes a window that shows part of one); each is refined with its image's fold
+    classifier (:func:`workbench.checks.crop_folds.fold_models`, which also learned from the windows
+    that partial views are background), and reported when that classifier and the window's nearest
+    annotated crops agree.
 
     Returns:
         ``(issues, facts)``: one issue per reported window (``object_id=None``, the class as the
-        suggestion, score ``1 - probability``); facts count the windows, seeds and refinement crops.
+        suggestion, score ``1 - probability``); facts count the seeds and refinement crops.
     """
     cols = inputs.columns
-    scales = window_sizes(sizes, labels, o.proposal_scales) if len(sizes) else []
-    rows, boxes = [], []
-    for r in readable:
-        for w in sliding_windows(per_row[r], scales, max_windows=o.max_proposals_per_image,
-                                 max_overlap_iou=o.proposal_max_iou):
-            rows.append(r)
-            boxes.append(w)
-    facts: dict[str, Any] = {"proposal_sizes": scales, "proposals_scored": 0, "proposals_cached": 0,
-                             "proposal_seeds": 0, "refinement_crops": 0}
-    if not boxes:
+    facts: dict[str, Any] = {"proposal_seeds": 0, "refinement_crops": 0}
+    if not windows.rows:
         return [], facts
     bg = classes.index(BACKGROUND)
-    emb = inputs.crop_features(rows, boxes, padding=o.padding, min_side_px=o.min_crop_side)
-    ok = np.flatnonzero(emb.ok)
-    facts.update(proposals_scored=len(ok), proposals_cached=emb.n_cached, proposals_embedded=emb.n_computed)
-    negatives = _negatives(len(ok), o.max_window_negatives, o.seed)
-    train = CropSet(np.r_[crops.vectors, emb.vectors[ok[negatives]]],
-                    np.r_[crops.labels, np.full(len(negatives), bg, dtype=np.int64)],
-                    np.r_[crops.rows, np.asarray(rows)[ok[negatives]]])
     plain = _model(crops, len(classes))
-    seeds = _seeds(_windows(plain, [rows[j] for j in ok], [boxes[j] for j in ok], emb.vectors[ok], bg), o)
-    folds = max(2, min(o.folds, len(readable)))
-    fold_of = {r: n % folds for n, r in enumerate(sorted({rows[j] for j in ok}))}
+    seeds = _seeds(_windows(plain, windows.rows, windows.boxes, windows.vectors, bg), o)
     hits: list[Window] = []
     n_refine = 0
-    for fold in range(folds):
-        held = np.isin(train.rows, [r for r, f in fold_of.items() if f == fold])
-        fold_set = CropSet(train.vectors[~held], train.labels[~held], train.rows[~held])
-        model = _model(fold_set, len(classes))
-        mine = [j for j in ok if fold_of[rows[j]] == fold]
-        coarse = _windows(model, [rows[j] for j in mine], [boxes[j] for j in mine], emb.vectors[mine], bg)
-        start = [w for w in seeds if fold_of[w.row] == fold]
+    for fold, model in enumerate(folds.models):
+        mine = [n for n, r in enumerate(windows.rows) if folds.fold_of[r] == fold]
+        coarse = _windows(model, [windows.rows[n] for n in mine], [windows.boxes[n] for n in mine],
+                          windows.vectors[mine], bg)
+        start = [w for w in seeds if folds.fold_of[w.row] == fold]
         start = _windows(model, [w.row for w in start], [w.box for w in start],
                          np.stack([w.vector for w in start]) if start else np.zeros((0, 1)), bg)
         refined, n = refine(inputs, o, model, start, per_row, bg)
         n_refine += n
         found = [w for w in (*coarse, *refined) if w.conf >= o.proposal_threshold and w.conf > w.background]
         if found:  # the window's nearest annotated and background crops (its own image's left out) must agree
-            near = ~np.isin(crops.rows, [r for r, f in fold_of.items() if f == fold])
+            near = ~np.isin(crops.rows, [r for r, f in folds.fold_of.items() if f == fold])
             votes = window_votes(np.stack([w.vector for w in found]), crops.vectors[near], crops.labels[near],
                                  len(classes), o.k)
             hits += [w for w, v in zip(found, votes) if v[w.label] >= o.proposal_min_votes]
-    n_seeds = len(seeds)
-    facts.update(proposal_seeds=n_seeds, refinement_crops=n_refine, window_negatives=len(negatives), folds=folds)
+    facts.update(proposal_seeds=len(seeds), refinement_crops=n_refine)
     out: list[ObjectLabelIssue] = []
     for r in sorted({w.row for w in hits}):
         mine_hits = [w for w in hits if w.row == r]
@@ -126,22 +95,6 @@ def find_overlooked(inputs: CheckInputs, o: CropOptions, readable: list[int], pe
             out.append(ObjectLabelIssue(cols.ids[r], cols.filepaths[r], None, None, w.box, "overlooked",
                                         round(1.0 - w.conf, 4), classes[w.label], method))
     return out, facts
-
-
-@dataclass(frozen=True)
-class CropSet:
-    """Crops a classifier is fitted on: ``vectors [N, D]`` (L2-normalised), class indices, image rows."""
-
-    vectors: np.ndarray
-    labels: np.ndarray
-    rows: np.ndarray
-
-
-def _negatives(n: int, most: int, seed: int) -> np.ndarray:
-    """Which of ``n`` windows join the background class: all, or ``most`` drawn without replacement."""
-    if n <= most:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, most, replace=False))
 
 
 def _model(train: CropSet, n_classes: int) -> Callable[[np.ndarray], np.ndarray]:
