@@ -104,6 +104,8 @@ USAGE_CASES = [
     (("--check-option", "outliers.reference=foo"), "reference must be 'class' or 'all'"),
     (("--check-option", "object_labels.crops_relocate_gain=0"), "crops_relocate_gain must be above 0"),
     (("--check-option", "object_labels.crops_proposal_min_votes=2"), "crops_proposal_min_votes must be above 0"),
+    (("--check-option", "object_labels.crops_refine_rounds=9"), "crops_refine_rounds must be a whole number from 0"),
+    (("--check-option", "object_labels.crops_max_window_negatives=0"), "crops_max_window_negatives must be"),
     (("--check-option", "nosuch.x=1"), "unknown check 'nosuch'"),
     (("--check-option", "image_quality"), "CHECK.OPTION=VALUE"),
     (("--check-option", "outliers.cut=2", "--check-option", "outliers.cut=3"), "outliers.cut is given twice"),

@@ -130,7 +130,7 @@ def sliding_windows(annotated: Sequence[Box], sizes: Sequence[tuple[float, float
         for y in ys:
             for x in xs:
                 box = (x, y, w, h)
-                if all(iou(box, a) < max_overlap_iou and overlap_share(box, a) < 0.5 for a in annotated):
+                if away_from(box, annotated, max_overlap_iou):
                     out.append(box)
     if len(out) > max_windows:
         keep = np.unique(np.linspace(0, len(out) - 1, max_windows).round().astype(int))
@@ -186,3 +186,45 @@ def nearby_boxes(box: Box, *, shifts: Sequence[float] = (-0.5, 0.0, 0.5),
                 if b != own and b not in out:
                     out.append(b)
     return out
+
+
+def refinement_steps(box: Box, step: float) -> list[Box]:
+    """Boxes one step from ``box``: moved by ``step`` of its width or height in each of the 4 directions,
+    grown and shrunk by ``step`` about its centre, and widened, narrowed, heightened and flattened by
+    ``step`` (an aspect change); pushed inside the image, repeats and ``box`` itself left out.
+
+    Example:
+        >>> len(refinement_steps((0.4, 0.4, 0.2, 0.2), 0.25))
+        10
+        >>> (0.45, 0.4, 0.2, 0.2) in refinement_steps((0.4, 0.4, 0.2, 0.2), 0.25)
+        True
+    """
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
+    grow, shrink = 1.0 + step, 1.0 / (1.0 + step)
+    shapes = [(w, h, dx, dy) for dx, dy in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step))]
+    shapes += [(w * f, h * g, 0.0, 0.0) for f, g in ((grow, grow), (shrink, shrink), (grow, 1.0), (shrink, 1.0),
+                                                       (1.0, grow), (1.0, shrink))]
+    own = tuple(round(float(v), 4) for v in box)
+    out: list[Box] = []
+    for sw, sh, dx, dy in shapes:
+        sw, sh = min(sw, 1.0), min(sh, 1.0)
+        nx = min(max(cx - sw / 2 + dx * w, 0.0), 1.0 - sw)
+        ny = min(max(cy - sh / 2 + dy * h, 0.0), 1.0 - sh)
+        b = (round(nx, 4), round(ny, 4), round(sw, 4), round(sh, 4))
+        if b != own and b not in out:
+            out.append(b)
+    return out
+
+
+def away_from(box: Box, annotated: Sequence[Box], max_overlap_iou: float) -> bool:
+    """Whether ``box`` may hold an object no annotated box covers: IoU under ``max_overlap_iou`` with every
+    box, and neither holding half of one nor lying half inside one (the rule :func:`sliding_windows` uses).
+
+    Example:
+        >>> away_from((0.5, 0.5, 0.2, 0.2), [(0.0, 0.0, 0.3, 0.3)], 0.3)
+        True
+        >>> away_from((0.1, 0.1, 0.2, 0.2), [(0.0, 0.0, 0.3, 0.3)], 0.3)
+        False
+    """
+    return all(iou(box, a) < max_overlap_iou and overlap_share(box, a) < 0.5 for a in annotated)

@@ -24,15 +24,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.checks.crop_evidence import BACKGROUND, box_verdict, crop_evidence
-from workbench.checks.crop_windows import (
-    background_boxes,
-    image_seed,
-    nearby_boxes,
-    non_max_suppression,
-    shifted_boxes,
-    sliding_windows,
-    window_sizes,
-)
+from workbench.checks.crop_folds import CropSet, FoldModels, WindowCrops, embed_windows, fold_models
+from workbench.checks.crop_proposals import REFINE_STEPS, find_overlooked
+from workbench.checks.crop_windows import background_boxes, image_seed, nearby_boxes, shifted_boxes
 from workbench.embeddings.crops import crop_pixels
 from workbench.errors import CheckNotApplicable
 from workbench.results.object_labels import ObjectLabelIssue
@@ -65,6 +59,12 @@ class CropOptions:
             reaches this probability and beats its own.
         proposals: look for ``overlooked`` objects with sliding windows.
         proposal_threshold: class probability a window needs to be reported as an overlooked object.
+        proposal_seed: windows an object class leads with this probability are refined (moved, grown,
+            shrunk, reshaped while the class's probability rises; :mod:`workbench.checks.crop_proposals`).
+        max_seeds_per_image: windows refined per image at most (the most probable after NMS).
+        refine_rounds: refinement rounds (steps of 25% then 12.5% of the window; 0: no refinement).
+        max_window_negatives: windows that join the background class at most (drawn at random above it;
+            bounds memory: each is one embedding vector).
         relocate_from: boxes whose background probability reaches this are re-scored moved by half
             their size in 8 directions.
         relocate_gain: a box is ``badly_located`` only when a nearby place raises its own class's
@@ -89,15 +89,20 @@ class CropOptions:
     proposals: bool = True
     proposal_threshold: float = 0.98
     proposal_min_votes: float = 0.5
+    proposal_seed: float = 0.5
+    max_seeds_per_image: int = 3
+    refine_rounds: int = 4
+    max_window_negatives: int = 50_000
     relocate_from: float = 0.3
     relocate_gain: float = 0.6
-    max_proposals_per_image: int = 64
-    proposal_scales: int = 3
+    max_proposals_per_image: int = 100
+    proposal_scales: int = 1
     proposal_max_iou: float = 0.3
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("k", "folds", "min_class_boxes", "max_proposals_per_image", "proposal_scales"):
+        for name in ("k", "folds", "min_class_boxes", "max_proposals_per_image", "proposal_scales",
+                     "max_seeds_per_image", "max_window_negatives"):
             if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")
         if self.folds < 2:
@@ -105,13 +110,15 @@ class CropOptions:
         if self.background_per_image < 0 or int(self.background_per_image) != self.background_per_image:
             raise ValueError(f"background_per_image must be a whole number of at least 0, not "
                              f"{self.background_per_image!r}")
+        if self.refine_rounds not in range(len(REFINE_STEPS) + 1):
+            raise ValueError(f"refine_rounds must be a whole number from 0 to {len(REFINE_STEPS)}, not "
+                             f"{self.refine_rounds!r}")
         if not 0 <= self.padding <= 1:
             raise ValueError(f"padding must be between 0 and 1 (a share of the box), not {self.padding}")
         if not self.min_crop_side >= 1:  # NaN too
             raise ValueError(f"min_crop_side must be at least 1 pixel, not {self.min_crop_side}")
         for name in ("background_threshold", "swap_threshold", "proposal_threshold", "proposal_max_iou",
-                     "proposal_min_votes",
-                     "relocate_from", "relocate_gain"):
+                     "proposal_min_votes", "proposal_seed", "relocate_from", "relocate_gain"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be above 0 and at most 1, not {getattr(self, name)}")
 
@@ -197,8 +204,15 @@ def find_crop_label_issues(inputs: CheckInputs, options: CropOptions = CropOptio
     ev = crop_evidence(x, y, len(classes), k=o.k, folds=o.folds, seed=o.seed)
     bg = index.get(BACKGROUND)
     issues: list[ObjectLabelIssue] = []
-    gains, relocate_facts = ({}, {}) if bg is None else _relocation_gains(
-        inputs, o, boxes, box_idx, ev.probs[:, bg], x, y, train_rows, len(classes))
+    crops = CropSet(x, y, train_rows)
+    windows = WindowCrops([], [], np.zeros((0, 1), np.float32), {})
+    gains: dict[int, float] = {}
+    relocate_facts: dict[str, Any] = {}
+    if bg is not None:
+        windows = embed_windows(inputs, o, readable, per_row, sizes, boxes.labels)
+        folds = fold_models(crops, windows, readable, o, bg, len(classes))
+        bg_fold = _fold_background(x[:len(box_idx)], [boxes.rows[i] for i in box_idx], folds, bg)
+        gains, relocate_facts = _relocation_gains(inputs, o, boxes, box_idx, y, x, folds, bg_fold)
     for pos, i in enumerate(box_idx):
         verdict = box_verdict(ev.probs[pos], int(y[pos]), bool(ev.issue[pos]), bg, o.background_threshold,
                               o.swap_threshold)
@@ -209,9 +223,13 @@ def find_crop_label_issues(inputs: CheckInputs, options: CropOptions = CropOptio
             issues.append(ObjectLabelIssue(
                 cols.ids[r], cols.filepaths[r], boxes.object_ids[i], boxes.labels[i], boxes.boxes[i], verdict[0],
                 round(float(ev.quality[pos]), 4), None if verdict[1] == bg else classes[verdict[1]], METHOD))
-    proposal_facts: dict[str, Any] = {"proposals_scored": 0}
+    proposal_facts: dict[str, Any] = {"proposals_scored": 0, **windows.facts}
     if o.proposals and bg is not None:
-        found, proposal_facts = _overlooked(inputs, o, readable, per_row, sizes, boxes.labels, x, y, classes)
+        found, more = find_overlooked(inputs, o, per_row, windows, folds, crops, classes, METHOD)
+        proposal_facts.update(more, window_negatives=min(len(windows.rows), o.max_window_negatives))
+        n_found = len(found)
+        issues, found = _moved_off(issues, found, boxes, box_idx, bg_fold, ev.quality, o, cols.ids)
+        proposal_facts["windows_explained_by_moved_boxes"] = n_found - len(found)
         issues += found
     issues.sort(key=lambda i: (i.score, i.sample_id))
     skipped = Counter(emb.skipped[i] for i in emb.skipped if i < n_box)
@@ -222,49 +240,6 @@ def find_crop_label_issues(inputs: CheckInputs, options: CropOptions = CropOptio
              "kinds": dict(Counter(i.kind for i in issues)), "options": asdict(o),
              "seconds": round(time.perf_counter() - start, 3)}
     return issues, facts
-
-
-def _overlooked(inputs: CheckInputs, o: CropOptions, readable: list[int], per_row: dict[int, list[Any]],
-                sizes: np.ndarray, labels: list[str], x: np.ndarray, y: np.ndarray, classes: list[str]
-                ) -> tuple[list[ObjectLabelIssue], dict[str, Any]]:
-    """Sliding windows away from every box, scored by a classifier fitted on all crops, then NMS."""
-    from workbench.checks.probe import fitted_probabilities
-
-    cols = inputs.columns
-    scales = window_sizes(sizes, labels, o.proposal_scales) if len(sizes) else []
-    rows, windows = [], []
-    for r in readable:
-        for w in sliding_windows(per_row[r], scales, max_windows=o.max_proposals_per_image,
-                                 max_overlap_iou=o.proposal_max_iou):
-            rows.append(r)
-            windows.append(w)
-    facts: dict[str, Any] = {"proposal_sizes": scales, "proposals_scored": 0, "proposals_cached": 0}
-    if not windows:
-        return [], facts
-    emb = inputs.crop_features(rows, windows, padding=o.padding, min_side_px=o.min_crop_side)
-    ok = np.flatnonzero(emb.ok)
-    facts.update(proposals_scored=len(ok), proposals_cached=emb.n_cached, proposals_embedded=emb.n_computed)
-    if not len(ok):
-        return [], facts
-    probs = fitted_probabilities(x, y, emb.vectors[ok], len(classes))
-    bg = classes.index(BACKGROUND)
-    objects = probs.copy()
-    objects[:, bg] = -1.0
-    best = objects.argmax(axis=1)
-    conf = objects.max(axis=1)
-    hits = [n for n in range(len(ok)) if conf[n] >= o.proposal_threshold and conf[n] > probs[n, bg]]
-    if hits:  # the classifier is over-confident on textures: the window's nearest crops must agree
-        votes = _window_votes(emb.vectors[ok[hits]], x, y, len(classes), o.k)
-        hits = [n for n, v in zip(hits, votes) if v[best[n]] >= o.proposal_min_votes]
-    out: list[ObjectLabelIssue] = []
-    for r in sorted({rows[ok[n]] for n in hits}):
-        mine = [n for n in hits if rows[ok[n]] == r]
-        for keep in non_max_suppression([windows[ok[n]] for n in mine], [float(conf[n]) for n in mine],
-                                        max_iou=o.proposal_max_iou):
-            n = mine[keep]
-            out.append(ObjectLabelIssue(cols.ids[r], cols.filepaths[r], None, None, windows[ok[n]], "overlooked",
-                                        round(1.0 - float(conf[n]), 4), classes[int(best[n])], METHOD))
-    return out, facts
 
 
 def _placed_or_swapped(verdict: tuple[str, int] | None, probs: np.ndarray, given: int, bg: int,
@@ -279,46 +254,67 @@ def _placed_or_swapped(verdict: tuple[str, int] | None, probs: np.ndarray, given
     return ("swapped", best) if verdict is not None and probs[best] > probs[given] else None
 
 
-def _window_votes(query: np.ndarray, x: np.ndarray, y: np.ndarray, n_classes: int, k: int) -> np.ndarray:
-    """Each query crop's class distribution among its ``k`` nearest crops of ``x`` (cosine-weighted)."""
-    sims = query @ x.T
-    top = np.argsort(-sims, axis=1)[:, :k]
-    weights = np.clip(np.take_along_axis(sims, top, axis=1), 1e-6, None)
-    votes = np.zeros((len(query), n_classes))
-    np.add.at(votes, (np.repeat(np.arange(len(query)), top.shape[1]), y[top].ravel()), weights.ravel())
-    return votes / votes.sum(axis=1, keepdims=True)
+def _fold_background(x: np.ndarray, rows: list[int], folds: FoldModels, bg: int) -> np.ndarray:
+    """Each box's background probability under its image's fold classifier (``x`` and ``rows`` aligned)."""
+    out = np.zeros(len(rows))
+    for fold, model in enumerate(folds.models):
+        mine = [pos for pos, r in enumerate(rows) if folds.fold_of.get(r) == fold]
+        if mine:
+            out[mine] = model(x[mine])[:, bg]
+    return out
 
 
-def _relocation_gains(inputs: CheckInputs, o: CropOptions, boxes: _Crops, box_idx: list[int], bg_prob: np.ndarray,
-                      x: np.ndarray, y: np.ndarray, train_rows: np.ndarray, n_classes: int
-                      ) -> tuple[dict[int, float], dict[str, Any]]:
-    """For boxes that look partly like background (``bg_prob``): how much moving the box by half its size
-    raises its own class's probability at best. The box and its moved crops are scored by the same
-    classifier, fitted without any crop of the box's image (images split into ``o.folds`` groups)."""
-    from workbench.checks.probe import fitted_probabilities
+def _moved_off(issues: list[ObjectLabelIssue], found: list[ObjectLabelIssue], boxes: _Crops, box_idx: list[int],
+               bg_prob: np.ndarray, quality: np.ndarray, o: CropOptions, ids: Any,
+               ) -> tuple[list[ObjectLabelIssue], list[ObjectLabelIssue]]:
+    """An unboxed object next to a box of its class that looks like background is that box, moved off it:
+    the box becomes ``badly_located`` (replacing another verdict) and the window is not reported again."""
+    from workbench.checks.box_match import iou
 
-    tried = [pos for pos in range(len(box_idx)) if bg_prob[pos] >= o.relocate_from]
+    row_of = {sid: r for r, sid in enumerate(ids)}
+    kept: list[ObjectLabelIssue] = []
+    by_object = {i.object_id: i for i in issues if i.object_id is not None}
+    for w in found:
+        r = row_of[w.sample_id]
+        near = [pos for pos, i in enumerate(box_idx) if boxes.rows[i] == r and boxes.labels[i] == w.suggested_label
+                and bg_prob[pos] >= o.relocate_from and iou(tuple(boxes.boxes[i]), tuple(w.box)) > 0]
+        if not near:
+            kept.append(w)
+            continue
+        pos = max(near, key=lambda p: iou(tuple(boxes.boxes[box_idx[p]]), tuple(w.box)))
+        i = box_idx[pos]
+        by_object[boxes.object_ids[i]] = ObjectLabelIssue(
+            w.sample_id, w.filepath, boxes.object_ids[i], boxes.labels[i], boxes.boxes[i], "badly_located",
+            round(float(quality[pos]), 4), None, METHOD)
+    unnamed = [i for i in issues if i.object_id is None]
+    return unnamed + list(by_object.values()), kept
+
+
+def _relocation_gains(inputs: CheckInputs, o: CropOptions, boxes: _Crops, box_idx: list[int], y: np.ndarray,
+                      x: np.ndarray, folds: FoldModels, bg_prob: np.ndarray) -> tuple[dict[int, float], dict[str, Any]]:
+    """For boxes whose fold classifier (which learned from the windows that a view cutting through an
+    object is background) gives background (``bg_prob``) at least ``relocate_from``: how much moving the
+    box by half its size raises its own class's probability at best, under the same classifier."""
+    rows = [boxes.rows[box_idx[pos]] for pos in range(len(box_idx))]
+    tried = [pos for pos in range(len(box_idx)) if rows[pos] in folds.fold_of and bg_prob[pos] >= o.relocate_from]
     req_rows, req, owner = [], [], []
     for pos in tried:
         for b in nearby_boxes(boxes.boxes[box_idx[pos]]):
-            req_rows.append(boxes.rows[box_idx[pos]])
+            req_rows.append(rows[pos])
             req.append(b)
             owner.append(pos)
     gains: dict[int, float] = {}
     if not req:
         return gains, {"boxes_relocated": 0, "relocation_crops": 0}
     emb = inputs.crop_features(req_rows, req, padding=o.padding, min_side_px=o.min_crop_side)
-    owner_arr = np.array(owner)
-    for fold in range(o.folds):
-        images = {boxes.rows[box_idx[pos]] for pos in tried if boxes.rows[box_idx[pos]] % o.folds == fold}
-        mine = [pos for pos in tried if boxes.rows[box_idx[pos]] in images]
-        moved = [j for j in np.flatnonzero(emb.ok) if owner_arr[j] in set(mine)]
-        if not mine:
+    ok = np.flatnonzero(emb.ok)
+    own = {pos: float(folds.model_for(rows[pos])(x[pos:pos + 1])[0, y[pos]]) for pos in tried}
+    for fold, model in enumerate(folds.models):
+        moved = [j for j in ok if folds.fold_of[req_rows[j]] == fold]
+        if not moved:
             continue
-        keep = ~np.isin(train_rows, list(images))
-        probs = fitted_probabilities(x[keep], y[keep], np.r_[x[mine], emb.vectors[moved]], n_classes)
-        own = {pos: probs[n, y[pos]] for n, pos in enumerate(mine)}
-        for n, j in enumerate(moved, start=len(mine)):
-            pos = int(owner_arr[j])
+        probs = model(emb.vectors[moved])
+        for n, j in enumerate(moved):
+            pos = owner[j]
             gains[pos] = max(gains.get(pos, -1.0), float(probs[n, y[pos]] - own[pos]))
-    return gains, {"boxes_relocated": len(tried), "relocation_crops": int(emb.ok.sum())}
+    return gains, {"boxes_relocated": len(tried), "relocation_crops": len(ok)}

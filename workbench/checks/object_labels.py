@@ -81,6 +81,10 @@ class ObjectLabelOptions:
     crops_relocate_gain: float = CropOptions.relocate_gain
     crops_proposal_threshold: float = CropOptions.proposal_threshold
     crops_proposal_min_votes: float = CropOptions.proposal_min_votes
+    crops_proposal_seed: float = CropOptions.proposal_seed
+    crops_max_seeds_per_image: int = CropOptions.max_seeds_per_image
+    crops_refine_rounds: int = CropOptions.refine_rounds
+    crops_max_window_negatives: int = CropOptions.max_window_negatives
     crops_max_proposals_per_image: int = CropOptions.max_proposals_per_image
     crops_proposal_scales: int = CropOptions.proposal_scales
     crops_proposal_max_iou: float = CropOptions.proposal_max_iou

@@ -4,6 +4,7 @@ L-BFGS), fitted fold by fold so each sample is scored by a model that never saw 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 
@@ -68,12 +69,26 @@ def fitted_probabilities(train: np.ndarray, labels: np.ndarray, query: np.ndarra
         >>> fitted_probabilities(x, np.r_[np.zeros(5, int), np.ones(5, int)], x[:1], 2).argmax(1).tolist()
         [0]
     """
+    return probability_model(train, labels, n_classes, max_iter=max_iter)(query)
+
+
+def probability_model(train: np.ndarray, labels: np.ndarray, n_classes: int, *, max_iter: int = 200,
+                      ) -> Callable[[np.ndarray], np.ndarray]:
+    """:func:`fit_softmax_regression` fitted once on ``train`` (standardised on its rows), as a function
+    from query rows to class probabilities: for callers that score several batches with one model.
+
+    Example:
+        >>> x = np.r_[np.zeros((5, 2)), np.ones((5, 2))].astype(np.float32)
+        >>> model = probability_model(x, np.r_[np.zeros(5, int), np.ones(5, int)], 2)
+        >>> model(x[-1:]).argmax(1).tolist()
+        [1]
+    """
     train = np.asarray(train, dtype=np.float32)
     mean = train.mean(axis=0)
     scale = train.std(axis=0)
     scale[scale == 0] = 1.0
     w, b = fit_softmax_regression((train - mean) / scale, labels, n_classes, max_iter=max_iter)
-    return _softmax(((np.asarray(query, dtype=np.float32) - mean) / scale) @ w + b)
+    return lambda query: _softmax(((np.asarray(query, dtype=np.float32) - mean) / scale) @ w + b)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
