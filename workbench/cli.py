@@ -282,9 +282,11 @@ def _load_and_audit(args: argparse.Namespace, cfg):
         cfg = dataclasses.replace(cfg, annotator_fields=_annotator_fields(args, annotator_fields(reads)))
         written = written_for_run(dataset, reads)  # a failing audit removes the fields it added
     with written as added:
+        from workbench.results.protocol import printable
+
         for one in (f for a in added for f in (a, *a.others)):
             logging.getLogger("workbench").info("annotator %s: %d images, %d labels from %s", one.field,
-                                                one.n_matched, one.n_objects, one.path)
+                                                one.n_matched, one.n_objects, printable(one.path))
         result = run_audit(dataset, cfg, label_field=args.label_field, split_field=args.split_field,
                            progress=not args.quiet)
     return dataset, result
