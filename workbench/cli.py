@@ -272,19 +272,23 @@ def _load_and_audit(args: argparse.Namespace, cfg):
     connect()  # retries while FiftyOne's shared database service is still starting
     dataset = load(args.source, args.format, name=args.name, images=args.images, overwrite=args.overwrite,
                    allow_outside_root=args.allow_outside_root)
-    if args.annotator_file:
-        from workbench.io.annotator_files import add_annotator_file
+    written: contextlib.AbstractContextManager = contextlib.nullcontext(())
+    if args.annotator_file:  # every export read and checked, and the fields with them, before any is written
+        from workbench.io.annotator_files import annotator_fields, read_annotator_file
+        from workbench.io.annotator_write import written_for_run
 
-        fields: list[str] = []
-        for name, path in _annotator_files(args):
-            added = add_annotator_file(dataset, name, path, allow_outside_root=args.allow_outside_root)
-            for one in (added, *added.others):
-                logging.getLogger("workbench").info("annotator %s: %d images, %d labels from %s", one.field,
-                                                    one.n_matched, one.n_objects, path)
-            fields += added.fields
-        cfg = dataclasses.replace(cfg, annotator_fields=_annotator_fields(args, tuple(fields)))
-    result = run_audit(dataset, cfg, label_field=args.label_field, split_field=args.split_field,
-                       progress=not args.quiet)
+        reads = [read_annotator_file(dataset, name, path, allow_outside_root=args.allow_outside_root)
+                 for name, path in _annotator_files(args)]
+        cfg = dataclasses.replace(cfg, annotator_fields=_annotator_fields(args, annotator_fields(reads)))
+        written = written_for_run(dataset, reads)  # a failing audit removes the fields it added
+    with written as added:
+        from workbench.results.protocol import printable
+
+        for one in (f for a in added for f in (a, *a.others)):
+            logging.getLogger("workbench").info("annotator %s: %d images, %d labels from %s", one.field,
+                                                one.n_matched, one.n_objects, printable(one.path))
+        result = run_audit(dataset, cfg, label_field=args.label_field, split_field=args.split_field,
+                           progress=not args.quiet)
     return dataset, result
 
 

@@ -178,23 +178,41 @@ LS_KEPT = {
     "ls-cancelled": ([_task(UPLOADED, _ann(3, _rect(15))), _task(LOCAL, _ann(3, _rect(0)), _ann(3, _rect(15)),
                                                                  _ann(3, _rect(30), cancelled=True))],
                      90 / 110, 2, "1 cancelled annotations"),
+    # annotator 9 cancelled all it did: no field, but counted and named
+    "ls-annotator-only-cancelled": ([_task(UPLOADED, _ann(3, _rect(15)), _ann(9, _rect(0), cancelled=True)),
+                                     _task(LOCAL, _ann(3, _rect(15)), _ann(9, _rect(0), cancelled=True))],
+                                    90 / 110, 2, "2 cancelled annotations of annotators who have nothing else were "
+                                                 "left out (no field for annotator 9)"),
+    # an unknown image's name holding terminal control characters is shown escaped in the warning
+    "ls-control-characters-in-a-name": ([_task(UPLOADED, _ann(3, _rect(15))), _task(LOCAL, _ann(3, _rect(15))),
+                                         _task("/data/upload/3/deadbeef-\x1b[2J\x1b]0;pwned\x07evil.png",
+                                               _ann(3, _rect(15)))], 90 / 110, 2,
+                                        "1 of its images match no sample and were left out (e.g. /data/upload/3/"
+                                        "deadbeef-\\x1b[2J\\x1b]0;pwned\\x07evil.png)"),
 }
+
+
+def _compare_with_ground_truth(src: Path, tasks: list, name: str):
+    """``audit SRC --annotators ground_truth --annotator-file ls=export.json`` (the export of ``tasks`` beside
+    ``src``; nothing under that folder may change): the outcome and where its JSON goes."""
+    root = src.parent
+    export = _ls(root / "export.json", tasks)
+    out = root.parent / "out" / "audit.json"
+    with untouched(root):
+        result = _audit(src, name, out, "--annotators", "ground_truth", "--annotator-file", f"ls={export}")
+    return result, out
 
 
 @pytest.mark.parametrize("tasks,mean_iou,n_images,phrase", list(LS_KEPT.values()), ids=list(LS_KEPT))
 def test_label_studio_export_with_bad_parts_still_compares(tasks, mean_iou, n_images, phrase, tmp_path: Path,
                                                            unique_name: str):
-    root = tmp_path / "dataset"
-    src = coco(root)
-    export = _ls(root / "export.json", tasks)
-    out = tmp_path / "out" / "audit.json"
-    with untouched(root):
-        result = _audit(src, unique_name, out, "--annotators", "ground_truth", "--annotator-file", f"ls={export}")
+    result, out = _compare_with_ground_truth(coco(tmp_path / "dataset"), tasks, unique_name)
     assert result.code == 0, result.text
     agreement = json.loads(out.read_text())["agreement"]
     assert agreement["annotators"] == ["ground_truth", "ls"] and agreement["n_images"] == n_images
     assert agreement["mean_iou"] == pytest.approx(mean_iou, abs=1e-6)
     assert phrase is None or phrase in result.stderr, result.stderr
+    assert "\x1b" not in result.text and "\x07" not in result.text
 
 
 def test_formats_are_told_by_content_not_extension(tmp_path: Path, unique_name: str):
@@ -238,13 +256,21 @@ CASES = {
     "ls-json-min-not-json": _with_ground_truth("ls_min.json", "task 0 is not a Label Studio task with a data object"),
     "ls-empty-list": _with_ground_truth("ls_empty.json", "the export holds no tasks"),
     "ls-no-annotations": _with_ground_truth("ls_none.json", "none of its 2 tasks has an annotation (1 cancelled"),
-    "ls-all-unknown": _with_ground_truth("ls_unknown.json", "none of its 2 images is a sample"),
+    "ls-all-unknown": _with_ground_truth("ls_unknown.json", ("none of its 2 images is a sample",
+                                                             "each task's data.image must end with the image's path")),
     "ls-climbs-out": _with_ground_truth("ls_climb.json", "none of its 3 images is a sample"),
     "ls-one-annotator-alone": (("--annotator-file", "ls={root}/ls_one.json"), "two or more different field names"),
     "ls-annotator-field-clobbers": (("--annotator-file", "ground={root}/ls_clobber.json"),
                                     "already has a field 'ground_truth'"),
     "ls-outside-root": (("--annotators", "ground_truth", "--annotator-file", "ls={tmp}/elsewhere/ls.json"),
                         "outside the dataset folder"),
+    # annotators 3 and 12 give ls_3 and ls_12; a second export named ls_3 would overwrite one of them
+    "annotator-file-fields-clash": (("--annotator-file", "ls={root}/ls_two.json", "--annotator-file",
+                                     "ls_3={root}/ok.json"),
+                                    "--annotator-file ls_3={root}/ok.json and --annotator-file ls={root}/ls_two.json "
+                                    "(annotator 3 of a Label Studio export) both give the field 'ls_3'"),
+    "annotator-file-same-name-twice": (("--annotators", "ground_truth", "--annotator-file", "ann_b={root}/ok.json",
+                                        "--annotator-file", "ann_b={root}/ls_one.json"), "both give the field 'ann_b'"),
 }
 
 
@@ -270,14 +296,28 @@ def test_bad_annotator_input_is_an_input_error(options, phrase, tmp_path: Path, 
                                  _task(str(root / "data" / "img2.png"), _ann(3, _rect(15)))])
     _ls(root / "ls_one.json", [_task(UPLOADED, _ann(3, _rect(15))), _task(LOCAL, _ann(3, _rect(15)))])
     _ls(root / "ls_clobber.json", [_task(UPLOADED, _ann("truth", _rect(15)), _ann(3, _rect(15)))])
+    _ls(root / "ls_two.json", [_task(UPLOADED, _ann(3, _rect(15)), _ann(12, _rect(12.5)))])
     _ls(tmp_path / "elsewhere" / "ls.json", [_task(UPLOADED, _ann(3, _rect(15)))])
     out = tmp_path / "out" / "audit.json"
     argv = [o.format(root=root, tmp=tmp_path) for o in options]
     with untouched(root, tmp_path / "elsewhere"):
         result = _audit(src, unique_name, out, *argv)
     assert result.code == 2, result.text
-    assert phrase in result.stderr and "Traceback" not in result.text
-    assert not out.exists()
+    for one in (phrase,) if isinstance(phrase, str) else phrase:
+        assert one.format(root=root) in result.stderr, result.stderr
+    assert "Traceback" not in result.text and not out.exists()
+    assert _label_fields(unique_name) == ["ground_truth"]  # the failed run left no annotator field behind
+
+
+def _label_fields(name: str) -> list[str]:
+    """The dataset's Detections and Classification fields (none when it was never loaded)."""
+    import fiftyone as fo
+
+    if not fo.dataset_exists(name):
+        return ["ground_truth"]
+    dataset = fo.load_dataset(name)
+    return sorted(f for kind in (fo.Detections, fo.Classification)
+                  for f in dataset.get_field_schema(embedded_doc_type=kind))
 
 
 def test_annotator_fields_of_different_label_types_are_an_input_error(tmp_path: Path, unique_name: str):
@@ -295,3 +335,59 @@ def test_annotator_fields_of_different_label_types_are_an_input_error(tmp_path: 
                          "--annotators", "ann_a,ann_b")
     assert result.code == 2, result.text
     assert "same kind of label" in result.stderr and "ann_a: classification" in result.stderr
+
+
+def _same_names(root: Path) -> Path:
+    """A COCO dataset whose a/img1.png and b/img1.png share a name (and c/img2.png), one cat each."""
+    names = ["a/img1.png", "b/img1.png", "c/img2.png"]
+    for k, name in enumerate(names):
+        write_image(root / name, k, size=40)
+    (root / "labels.json").write_text(json.dumps({
+        "images": [{"id": k, "file_name": n, "width": 40, "height": 40} for k, n in enumerate(names)],
+        "annotations": [{"id": k, "image_id": k, "category_id": 1, "bbox": [5, 5, 10, 10], "area": 100,
+                         "iscrowd": 0} for k in range(len(names))],
+        "categories": [{"id": 1, "name": "cat"}]}))
+    return root / "labels.json"
+
+
+AMBIGUOUS = "/data/upload/3/1a2b3c4d-img1.png (a/img1.png, b/img1.png)"
+
+
+@pytest.mark.parametrize("tasks,code,phrase", [
+    ([_task(UPLOADED, _ann(3, _rect(15))), _task("/data/upload/3/1a2b3c4d-img2.png", _ann(3, _rect(15)))], 0,
+     f"1 of its images name several samples and were left out (e.g. {AMBIGUOUS})"),
+    ([_task(UPLOADED, _ann(3, _rect(15)))], 2,
+     f"none of its 1 images is a sample of dataset '{{name}}' (1 name several samples, e.g. {AMBIGUOUS})"),
+], ids=["ls-name-of-two-samples", "ls-only-names-of-two-samples"])
+def test_a_name_of_several_samples_is_ambiguous_not_unknown(tasks, code, phrase, tmp_path: Path, unique_name: str):
+    """Outcome: an uploaded img1.png when the dataset has a/img1.png and b/img1.png is left out as ambiguous,
+    the candidates named (not "match no sample"); the other image is compared (exit 0). With no other image:
+    exit 2 saying so."""
+    result, out = _compare_with_ground_truth(_same_names(tmp_path / "dataset"), tasks, unique_name)
+    assert result.code == code, result.text
+    assert phrase.format(name=unique_name) in result.stderr and "match no sample" not in result.stderr
+    if code == 0:
+        agreement = json.loads(out.read_text())["agreement"]
+        assert agreement["n_images"] == 1 and agreement["mean_iou"] == pytest.approx(IOU, abs=1e-6)
+
+
+def test_a_failed_run_removes_the_annotator_fields_it_added(tmp_path: Path, unique_name: str):
+    """Outcome: exit 0 adds ann_b; a later run adding ann_b again and a classification export `species` fails
+    after writing them (exit 2: boxes and class labels can't be compared): species is removed, ann_b (added by
+    the earlier run, given again) stays, and so does its record in dataset.info."""
+    import fiftyone as fo
+
+    root = tmp_path / "dataset"
+    src = coco(root)
+    ok = _export(root / "ok.json", ["img1.png", "img2.png"])
+    choices = _ls(root / "choices.json", [_task(UPLOADED, _ann(3, {"type": "choices", "from_name": "species",
+                                                                   "value": {"choices": ["cat"]}}))])
+    out = tmp_path / "out" / "audit.json"
+    with untouched(root):
+        first = _audit(src, unique_name, out, "--annotators", "ground_truth", "--annotator-file", f"ann_b={ok}")
+        failed = _audit(src, unique_name, tmp_path / "out" / "failed.json", "--annotators", "ground_truth",
+                        "--annotator-file", f"ann_b={ok}", "--annotator-file", f"species={choices}")
+    assert first.code == 0, first.text
+    assert failed.code == 2 and "same kind of label" in failed.stderr, failed.text
+    assert _label_fields(unique_name) == ["ann_b", "ground_truth"]
+    assert set(fo.load_dataset(unique_name).info["workbench"]["annotator_files"]) == {"ann_b"}

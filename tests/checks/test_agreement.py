@@ -158,6 +158,37 @@ def test_crowdlab_consensus_with_out_of_fold_probabilities_from_embeddings():
     assert empty.n_images == 0 and empty.n_findings == 0 and "no image has a label" in empty.notes[0]
 
 
+def test_a_stray_class_one_annotator_gave_keeps_crowdlab_and_counts_as_a_disagreement():
+    """A class that no majority vote picked (one annotator's slip, here a hostile name) has no image to train the
+    probe on: CROWDLAB still runs (the class gets a probability column of 0), and the slip is a disagreement."""
+    from workbench.checks.agreement import AgreementOptions, run
+    from workbench.checks.inputs import CheckInputs, SampleColumns
+    from workbench.config import AuditConfig
+    from workbench.embeddings.pipeline import Embeddings
+
+    rng = np.random.default_rng(0)
+    truth = ["cat"] * 20 + ["dog"] * 20
+    vectors = np.r_[rng.normal(0, 1, (20, 8)) + 3, rng.normal(0, 1, (20, 8)) - 3].astype(np.float32)
+    stray = "<script>alert('x')</script>"
+    careless = [stray if k == 7 else ("dog" if t == "cat" else "cat") if k % 3 == 0 else t
+                for k, t in enumerate(truth)]
+    ids = tuple(f"s{i}" for i in range(40))
+    cols = SampleColumns(ids, tuple(f"/{i}.png" for i in ids), (None,) * 40, (None,) * 40, ((),) * 40, (None,) * 40)
+    inputs = CheckInputs("classification", cols, (), {},
+                         embeddings=Embeddings(ids=ids, vectors=vectors, model_id="test-vectors"),
+                         embedded_rows=np.arange(40), annotation_kind="classification",
+                         annotations={"a": tuple(truth), "b": tuple(truth), "careless": tuple(careless)})
+    r = run(inputs, AuditConfig(embedder="none"), AgreementOptions())
+    assert r.consensus_method.startswith("cleanlab CROWDLAB") and not r.notes
+    assert [c.label for c in r.consensus] == truth
+    quality = {a.name: a for a in r.per_annotator}
+    assert quality["careless"].quality < min(quality["a"].quality, quality["b"].quality)
+    # careless agrees with the consensus on the 40 - 14 images it did not get wrong (k % 3 == 0: 14; k = 7: 1)
+    assert quality["careless"].agreement_with_consensus == pytest.approx(25 / 40)
+    slip = next(i for i in r.images if i.sample_id == "s7")
+    assert slip.score == pytest.approx(1 / 3) and stray in slip.given and slip in r.below_alarm
+
+
 def dataclass_replace(obj, **changes):
     import dataclasses
 

@@ -78,3 +78,28 @@ def test_label_studio_single_task_object_is_read(dataset, tmp_path: Path):
     path.write_text(json.dumps(_task(LOCAL, _ann(3, _rect(15)))))
     added = add_annotator_file(dataset, "one", path)
     assert added.format == "Label Studio JSON" and added.n_matched == 1
+
+
+def test_exports_are_read_and_checked_before_anything_is_written(dataset, tmp_path: Path):
+    """read_annotator_file writes nothing; annotator_fields refuses two exports giving one field (naming both);
+    remove_annotator_fields deletes only fields workbench added."""
+    from workbench.errors import AnnotatorFieldError
+    from workbench.io.annotator_files import annotator_fields, read_annotator_file
+    from workbench.io.annotator_write import remove_annotator_fields, write_annotator_files
+
+    root = tmp_path / "dataset"
+    before = set(dataset.get_field_schema())
+    two = read_annotator_file(dataset, "ls", _ls(root / "two.json", [
+        _task(UPLOADED, _ann(3, _rect(15)), _ann(12, _rect(12.5))), _task(LOCAL, _ann(9, _rect(1), cancelled=True))]))
+    three = read_annotator_file(dataset, "ls_3", _export(root / "b.json", ["img1.png", "img2.png"]))
+    assert set(dataset.get_field_schema()) == before and "annotator_files" not in dataset.info.get("workbench", {})
+    assert two.fields == ("ls_3", "ls_12") and two.files[0].cancelled_annotators == ("9",)
+    assert annotator_fields([two]) == ("ls_3", "ls_12")
+    with pytest.raises(AnnotatorFieldError, match=r"ls_3=.*b\.json and --annotator-file ls=.*two\.json \(annotator 3 "
+                                                  r"of a Label Studio export\) both give the field 'ls_3'"):
+        write_annotator_files(dataset, [two, three])
+    assert set(dataset.get_field_schema()) == before
+    write_annotator_files(dataset, [two])
+    remove_annotator_fields(dataset, ["ls_3", "ground_truth"])  # ground_truth is the user's: left alone
+    assert set(dataset.get_field_schema()) - before == {"ls_12"} and "ground_truth" in dataset.get_field_schema()
+    assert set(dataset.info["workbench"]["annotator_files"]) == {"ls_12"}

@@ -125,9 +125,16 @@ def test_one_field_per_annotator_cancelled_and_predictions_left_out():
     three, twelve = export.annotators
     assert sorted(three.images) == [0, 1] and sorted(twelve.images) == [0]
     assert three.n_cancelled == 1 and twelve.n_cancelled == 0
-    assert export.n_cancelled_elsewhere == 1  # annotator 7 has nothing kept: no field
+    assert export.n_cancelled_elsewhere == 1 and export.cancelled_annotators == ("7",)  # nothing kept: no field
     assert export.unannotated == ("c.png",)
     assert all(a["category_id"] != "ghost" for p in export.annotators for a in p.annotations)
+
+
+def test_an_annotation_without_completed_by_is_annotator_unknown():
+    export = read_tasks([task("a.png", {"result": [rect(1, 1, 5, 5)]}, ann(None, rect(2, 2, 5, 5)),
+                              ann(4, rect(3, 3, 5, 5)))])
+    assert [p.annotator for p in export.annotators] == ["4", "unknown"]
+    assert export.annotators[1].n_superseded == 1  # both unattributed annotations are one "unknown" annotator
 
 
 def test_an_annotator_annotating_a_task_again_counts_once():

@@ -178,16 +178,20 @@ def _with_cleanlab(result: AgreementResult, inputs: CheckInputs, config: AuditCo
     import pandas as pd
 
     names = result.annotators
-    classes = sorted({x for r in ratings for x in r if x is not None})
-    index = {c: k for k, c in enumerate(classes)}
     rated = [row for row, r in enumerate(ratings) if any(x is not None for x in r)]
     if not rated:
         return dataclasses.replace(result, notes=(*result.notes, "no image has a label from any annotator"))
+    # cleanlab wants labels 0..K-1 and K probability columns: the classes a majority vote picked first (the
+    # probe learns them), then the classes only some annotator gave (a column of probability 0)
+    majority = {c.label for c in result.consensus if c.label is not None}
+    given = {x for r in ratings for x in r if x is not None}
+    classes = sorted(majority) + sorted(given - majority)
+    index = {c: k for k, c in enumerate(classes)}
     frame = pd.DataFrame([[np.nan if x is None else index[x] for x in ratings[row]] for row in rated],
                          columns=list(names), dtype=float)
     frame = frame.loc[:, frame.notna().any()]
     probs, why = _consensus_probabilities(inputs, config, rated, {c.sample_id: c.label for c in result.consensus},
-                                          index)
+                                          index, len(majority))
     if probs is None or frame.shape[1] < 2:
         from cleanlab.multiannotator import get_majority_vote_label
 
@@ -217,9 +221,12 @@ def _stat(stats: Any, name: str, column: str) -> float | None:
 
 
 def _consensus_probabilities(inputs: CheckInputs, config: AuditConfig, rated: list[int],
-                             majority: dict[str, str | None], index: dict[str, int]) -> tuple[Any, str]:
+                             majority: dict[str, str | None], index: dict[str, int], n_voted: int
+                             ) -> tuple[Any, str]:
     """Out-of-fold class probabilities for the rated rows, from the probe on the embeddings trained on the
-    majority labels (``None`` and the reason when there are no embeddings or too few images per class)."""
+    majority labels (``None`` and the reason when there are no embeddings or too few images per class).
+    ``index`` numbers the ``n_voted`` classes some majority vote picked first; the classes after them (given
+    by some annotator, picked by no vote) get probability 0."""
     from workbench.checks.probe import out_of_fold_probabilities
 
     if inputs.embeddings is None or inputs.embedded_rows is None:
@@ -229,11 +236,12 @@ def _consensus_probabilities(inputs: CheckInputs, config: AuditConfig, rated: li
     if any(row not in graph_row for row in rated):
         return None, "some annotated images have no embedding"
     y = np.array([index[majority[ids[row]]] for row in rated])  # type: ignore[index]
-    counts = np.bincount(y, minlength=len(index))
+    counts = np.bincount(y, minlength=n_voted)
     if (counts < 2).any():
         return None, "every class needs 2+ images (by majority vote) to cross-validate the classifier"
     vectors = np.asarray(inputs.embeddings.vectors)[[graph_row[row] for row in rated]]
     probs, folds, accuracy = out_of_fold_probabilities(vectors, y, n_folds=config.cv_folds, seed=config.seed)
+    probs = np.pad(probs, ((0, 0), (0, len(index) - probs.shape[1])))
     return probs, f"out-of-fold probabilities of a probe on the embeddings ({folds} folds, accuracy {accuracy:.2f})"
 
 

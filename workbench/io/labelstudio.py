@@ -3,7 +3,8 @@
 
 The export is a list of tasks ``{"id", "data": {"image": ...}, "annotations": [...], "predictions": [...]}``
 (one task object, as cloud target storage writes it, is read too). Each annotation is by one user
-(``completed_by``: a user id, or ``{"id", "email", ...}``) and holds a list of results:
+(``completed_by``: a user id, or ``{"id", "email", ...}``; annotations without it are one annotator,
+``unknown``) and holds a list of results:
 
 - ``rectanglelabels`` (or ``rectangle``): ``x``, ``y``, ``width``, ``height`` in percent of the image and
   ``rotation`` in degrees, clockwise around the top-left corner ``(x, y)``. A rotated rectangle becomes the
@@ -17,7 +18,8 @@ The export is a list of tasks ``{"id", "data": {"image": ...}, "annotations": [.
 A box is clipped to the image; one with no area left, or with coordinates that are missing or not finite,
 is left out (``bbox`` ``None``, counted by the caller). A region's class is the first of its labels, else
 the ``labels`` result of the same region id, else the control's ``from_name``. Cancelled annotations
-(``was_cancelled``) are left out and counted; ``predictions`` (a model's pre-annotations) are not
+(``was_cancelled``) are left out and counted (an annotator whose every annotation was cancelled is no
+annotator, only counted and named); ``predictions`` (a model's pre-annotations) are not
 annotations and are never read; other result types (keypoints, brushes, text, relations...) are left out
 and counted. When one annotator has several annotations of a task, the last in the export counts.
 
@@ -72,14 +74,16 @@ class AnnotatorPart:
 @dataclass(frozen=True)
 class AnnotatorExport:
     """An export split by annotator. From :func:`read_tasks`: the task kind, the annotators (by id) with a
-    kept annotation, the image references of tasks no one annotated, and cancelled annotations of
-    annotators with none kept; a COCO or CVAT export is one part (``n_tasks`` 1)."""
+    kept annotation, the image references of tasks no one annotated, and the annotators whose every
+    annotation was cancelled (no field) with how many they cancelled; a COCO or CVAT export is one part
+    (``n_tasks`` 1)."""
 
     kind: Literal["detections", "classification"]
     annotators: tuple[AnnotatorPart, ...]
     n_tasks: int
     unannotated: tuple[str, ...] = ()
     n_cancelled_elsewhere: int = 0
+    cancelled_annotators: tuple[str, ...] = ()
 
 
 def is_labelstudio(data: Any) -> bool:
@@ -272,9 +276,10 @@ def read_tasks(tasks: Any) -> AnnotatorExport:
                              cancelled[who], p["ignored"], superseded[who])
         for who, p in sorted(parts.items(), key=lambda item: _order(item[0])))
     annotated = {k for _, k in kept}
+    only_cancelled = sorted((who for who in cancelled if who not in parts), key=_order)
     return AnnotatorExport(kind, annotators, len(tasks),
-                             tuple(str(refs[k]) for k in range(len(tasks)) if k not in annotated),
-                             sum(n for who, n in cancelled.items() if who not in parts))
+                           tuple(str(refs[k]) for k in range(len(tasks)) if k not in annotated),
+                           sum(cancelled[who] for who in only_cancelled), tuple(only_cancelled))
 
 
 def _order(annotator: str) -> tuple[int, int, str]:
