@@ -268,8 +268,10 @@ def _moved_off(issues: list[ObjectLabelIssue], found: list[ObjectLabelIssue], bo
                bg_prob: np.ndarray, quality: np.ndarray, o: CropOptions, ids: Any,
                ) -> tuple[list[ObjectLabelIssue], list[ObjectLabelIssue]]:
     """An unboxed object next to a box of its class that looks like background is that box, moved off it:
-    the box becomes ``badly_located`` (replacing another verdict) and the window is not reported again."""
-    from workbench.checks.box_match import iou
+    the box becomes ``badly_located`` (replacing another verdict) and the window is not reported again.
+    *Next to*: the window overlaps the box widened by half its size on each side (a box shifted by up to
+    its own size)."""
+    from workbench.checks.box_match import intersection
 
     row_of = {sid: r for r, sid in enumerate(ids)}
     kept: list[ObjectLabelIssue] = []
@@ -277,17 +279,22 @@ def _moved_off(issues: list[ObjectLabelIssue], found: list[ObjectLabelIssue], bo
     for w in found:
         r = row_of[w.sample_id]
         near = [pos for pos, i in enumerate(box_idx) if boxes.rows[i] == r and boxes.labels[i] == w.suggested_label
-                and bg_prob[pos] >= o.relocate_from and iou(tuple(boxes.boxes[i]), tuple(w.box)) > 0]
+                and bg_prob[pos] >= o.relocate_from and intersection(_widened(boxes.boxes[i]), tuple(w.box)) > 0]
         if not near:
             kept.append(w)
             continue
-        pos = max(near, key=lambda p: iou(tuple(boxes.boxes[box_idx[p]]), tuple(w.box)))
+        pos = max(near, key=lambda p: intersection(_widened(boxes.boxes[box_idx[p]]), tuple(w.box)))
         i = box_idx[pos]
         by_object[boxes.object_ids[i]] = ObjectLabelIssue(
             w.sample_id, w.filepath, boxes.object_ids[i], boxes.labels[i], boxes.boxes[i], "badly_located",
             round(float(quality[pos]), 4), None, METHOD)
     unnamed = [i for i in issues if i.object_id is None]
     return unnamed + list(by_object.values()), kept
+
+
+def _widened(box: Any) -> tuple[float, float, float, float]:
+    x, y, w, h = (float(v) for v in box)
+    return (x - w / 2, y - h / 2, 2 * w, 2 * h)
 
 
 def _relocation_gains(inputs: CheckInputs, o: CropOptions, boxes: _Crops, box_idx: list[int], y: np.ndarray,
