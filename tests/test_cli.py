@@ -125,3 +125,16 @@ def test_embed_missing_path_or_no_images_exit_2(tmp_path):
     (tmp_path / "notes.txt").write_text("no images here")
     proc = _run("embed", str(tmp_path))
     assert proc.returncode == 2 and "no image files" in proc.stderr
+
+
+def test_fiftyone_s_info_lines_stay_off_stderr_unless_verbose():
+    """FiftyOne sets its loggers' level from its own config when imported, after the CLI set up logging:
+    without ``-v`` its INFO lines (such as "Converting existing index ..." on a re-load) must not print."""
+    import os
+
+    code = ("import logging, sys; from workbench.cli import _configure_logging; _configure_logging(sys.argv[1] == 'v');"
+            "import fiftyone; print(logging.getLogger('fiftyone.core.collections').getEffectiveLevel())")
+    env = {k: v for k, v in os.environ.items() if k != "FIFTYONE_LOGGING_LEVEL"}
+    quiet, verbose = (subprocess.run([sys.executable, "-c", code, flag], capture_output=True, text=True, env=env,
+                                     check=True).stdout.split()[-1] for flag in ("q", "v"))
+    assert int(quiet) >= 30 and int(verbose) <= 20

@@ -438,6 +438,9 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
     if not verbose:
         os.environ.setdefault("FIFTYONE_SHOW_PROGRESS_BARS", "false")
+        # FiftyOne sets its own loggers' level from its config when imported (after this), so INFO lines
+        # such as "Converting existing index ..." on a re-load would reach stderr without this
+        os.environ.setdefault("FIFTYONE_LOGGING_LEVEL", "WARNING")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def test_field_values():
         predictions_from_field([[1, 2, 3]], ["a", "b"])
 
 
-def test_detector_category_ids_index_the_class_list_of_a_dataset_not_loaded_from_coco(tmp_path):
+def test_detector_category_ids_index_the_class_list_of_a_dataset_not_loaded_from_coco(tmp_path, monkeypatch):
     """VOC, YOLO, folders: no COCO categories, so ``category_id`` is the index in the sorted class list (what the
     report lists); a ``category_name`` must be one of the classes."""
     import json
@@ -68,6 +68,10 @@ def test_detector_category_ids_index_the_class_list_of_a_dataset_not_loaded_from
     got = read_object_predictions(str(preds), filepaths=[str(image)], sizes=[(100, 100)], dataset=None, info={},
                                   roots=[str(tmp_path)], classes=["dog", "cat", "dog"])
     assert got.labels == (("dog", "cat"),) and got.boxes[0][0] == (0.1, 0.1, 0.2, 0.2)
+    monkeypatch.chdir(tmp_path)  # a relative path is exported as the file's absolute path
+    again = read_object_predictions("preds.json", filepaths=[str(image)], sizes=[(100, 100)], dataset=None, info={},
+                                    roots=[str(tmp_path)], classes=["dog", "cat", "dog"])
+    assert again.source == str(preds) and got.source == str(preds)
     preds.write_text(json.dumps([{"file_name": "a.png", "category_name": "giraffe", "bbox": [1, 1, 5, 5],
                                   "score": 0.8}]))
     with pytest.raises(PredictionsError, match="unknown category_name 'giraffe'"):

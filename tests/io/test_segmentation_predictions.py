@@ -57,3 +57,13 @@ def test_two_images_with_one_name_are_refused(tmp_path: Path):
     with pytest.raises(PredictionsError, match="share the name 'a'"):
         read_segmentation_predictions(tmp_path, filepaths=["/d/x/a.png", "/d/y/a.png"], masks=[mask, mask],
                                       targets={0: "bg", 1: "road"})
+
+
+def test_the_source_is_the_folder_s_absolute_path_whatever_the_user_typed(tmp_path: Path, monkeypatch):
+    mask = np.zeros((8, 8), dtype=np.uint8)
+    (tmp_path / "probs").mkdir()
+    np.save(tmp_path / "probs" / "a.npy", _one_hot(mask, [0, 1]))
+    monkeypatch.chdir(tmp_path)
+    preds = read_segmentation_predictions("probs", filepaths=["/d/a.png"], masks=[mask], targets={0: "bg", 1: "road"})
+    assert preds.source == str(tmp_path / "probs")
+

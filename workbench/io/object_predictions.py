@@ -269,6 +269,7 @@ def read_object_predictions(spec: str, *, filepaths: Sequence[str], sizes: Seque
     """
     path = Path(spec).expanduser()
     unmatched = 0
+    source = str(spec)  # a field's name, or the file's absolute path (what the JSON export promises)
     if path.suffix.lower() == ".csv":
         raise PredictionsError(f"predictions {spec!r}: a CSV of class probabilities is for classification; a "
                                f"detection dataset takes {RESULTS_SHAPE} or a field holding Detections")
@@ -280,6 +281,7 @@ def read_object_predictions(spec: str, *, filepaths: Sequence[str], sizes: Seque
             categories = dict(enumerate(listed))
         if not ids and dataset is not None and "coco_id" in dataset.get_field_schema():
             ids = {int(v): row for row, v in enumerate(dataset.values("coco_id")) if v is not None}
+        source = os.path.abspath(path)
         per_row, unmatched = read_coco_results(path, filepaths=filepaths, sizes=sizes, categories=categories,
                                                image_ids=ids, roots=roots, allow_outside_root=allow_outside_root,
                                                known=set(categories.values()) | set(classes))
@@ -294,5 +296,5 @@ def read_object_predictions(spec: str, *, filepaths: Sequence[str], sizes: Seque
     rows = sorted(per_row)
     return ObjectPredictions(rows=tuple(rows), labels=tuple(tuple(p[0] for p in per_row[r]) for r in rows),
                              boxes=tuple(tuple(p[1] for p in per_row[r]) for r in rows),
-                             scores=tuple(tuple(p[2] for p in per_row[r]) for r in rows), source=str(spec),
+                             scores=tuple(tuple(p[2] for p in per_row[r]) for r in rows), source=source,
                              n_unmatched=unmatched)

@@ -184,6 +184,6 @@ def read_segmentation_predictions(spec: str | Path, *, filepaths: Sequence[str],
     if unused:
         log.info("%s: %d .npy files name no assessed image; ignored", folder, unused)
     return SegmentationPredictions(rows=tuple(r for r, _ in kept), labels=labels, probs=probs,
-                                   classes=tuple(named[v] for v in values), source=str(os.fspath(spec)),
+                                   classes=tuple(named[v] for v in values), source=os.path.abspath(folder),
                                    grid=f"{'native' if native else 'sampled'} {out_h}x{out_w}",
                                    left_out={k: v for k, v in left_out.items() if v})
