@@ -34,7 +34,8 @@ def test_a_window_climbs_onto_the_object_it_half_covers():
     start = (0.45, 0.25, 0.2, 0.25)  # a grid window a quarter off in x and y and too short
     assert iou(start, TARGET) < 0.3
     inputs = SimpleNamespace(crop_features=_features)
-    seed = Window(0, start, 0, float(_model([start])[0, 0]), 0.0, np.zeros(4))
+    p = float(_model([start])[0, 0])
+    seed = Window(0, start, 0, p, 1 - p, np.zeros(4))
     [climbed], n = refine(inputs, CropOptions(), _model, [seed], {0: []}, 1)
     assert iou(climbed.box, TARGET) >= 0.6 and climbed.conf > seed.conf
     assert 10 <= n <= 10 * 4  # at most one step's 10 candidates per round
@@ -43,11 +44,18 @@ def test_a_window_climbs_onto_the_object_it_half_covers():
 def test_a_window_never_climbs_onto_an_annotated_box():
     inputs = SimpleNamespace(crop_features=_features)
     start = (0.4, 0.2, 0.2, 0.2)
-    seed = Window(0, start, 0, float(_model([start])[0, 0]), 0.0, np.zeros(4))
+    p = float(_model([start])[0, 0])
+    seed = Window(0, start, 0, p, 1 - p, np.zeros(4))
     [climbed], _ = refine(inputs, CropOptions(), _model, [seed], {0: [TARGET]}, 1)
     assert away_from(climbed.box, [TARGET], CropOptions().proposal_max_iou)
     [still], n = refine(inputs, CropOptions(refine_rounds=0), _model, [seed], {0: []}, 1)
     assert still is seed and n == 0
+
+
+def test_the_climb_goes_on_after_the_class_probability_saturates():
+    from workbench.checks.crop_proposals import margin
+
+    assert margin(0.999999, 1e-6) < margin(1.0, 1e-9) and margin(1.0, 0.0) > margin(1.0, 1e-30)
 
 
 def test_refinement_steps_stay_inside_the_image():

@@ -46,7 +46,8 @@ def test_the_mislabelled_region_is_found_with_its_class_pair_and_the_lowest_scor
     doc = to_export_dict(result)["object_label_issues"]
     assert doc["issues"][0] | {"score": None} == {
         "path": str(planted.root / "images" / f"{BAD}.png"), "object_id": None, "label": "road", "box": None,
-        "kind": "swapped", "score": None, "suggested_label": "car", "pixels": n, "pixel_share": n / 1024}
+        "kind": "swapped", "score": None, "suggested_label": "car", "pixels": n, "pixel_share": n / 1024,
+        "mask": {"box": list(issue.mask.box), "grid": issue.mask.to_list()}}
     assert doc["images"][0]["flagged_share"] == pytest.approx(n / 1024)
     frame = r.to_frame()
     assert list(frame["pixels"]) == [n] and bool(frame["is_swapped_issue"].iloc[0])

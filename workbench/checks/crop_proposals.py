@@ -14,6 +14,7 @@ suppression. Every crop goes through ``CheckInputs.crop_features`` and so is cac
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
     from workbench.checks.inputs import CheckInputs
     from workbench.checks.object_crops import CropOptions
 
+#: Probabilities below this count as this (float32's smallest normal number).
+TINY = 1.2e-38
+#: A refinement move must raise the class's log-odds over background by at least this much.
+MIN_CLIMB = 0.01
 #: Step (share of the window's size) of each refinement round: coarse moves first, then finer ones.
 REFINE_STEPS = (0.25, 0.25, 0.125, 0.125)
 
@@ -132,7 +137,8 @@ def _seeds(windows: list[Window], o: CropOptions) -> list[Window]:
 def refine(inputs: CheckInputs, o: CropOptions, model: Callable[[np.ndarray], np.ndarray], seeds: list[Window],
             per_row: dict[int, list[Any]], bg: int) -> tuple[list[Window], int]:
     """Hill-climb each seed: each round cuts the seed's :func:`refinement_steps` (kept away from every
-    annotated box) and moves to the one that raises the seed class's probability most; a seed that
+    annotated box) and moves to the one that raises the seed class's :func:`margin` over background
+    most (a probability saturates at 1 long before the window is centred on its object); a seed that
     gains nothing at a step skips that step's next round. All candidates of a round are embedded in
     one batch. Returns the climbed windows, aligned with ``seeds``, and the crops cut."""
     current = list(seeds)
@@ -158,11 +164,22 @@ def refine(inputs: CheckInputs, o: CropOptions, model: Callable[[np.ndarray], np
         for n, j in enumerate(ok):
             s = owner[j]
             w = current[s]
-            if probs[n, w.label] > w.conf * 1.01 + 1e-9:  # relative: a background-looking seed can still climb
+            if margin(probs[n, w.label], probs[n, bg]) > margin(w.conf, w.background) + MIN_CLIMB:
                 current[s] = Window(w.row, tuple(boxes[j]), w.label, float(probs[n, w.label]),
                                      float(probs[n, bg]), emb.vectors[j])
         failed_at.update({s: step for s in set(owner) if current[s] is before[s]})
     return current, n_crops
+
+
+def margin(p_class: float, p_background: float) -> float:
+    """How much more likely the class is than background, in natural-log units (``log p_c - log p_bg``):
+    it keeps rising as a window is centred on its object after the class's probability has saturated.
+
+    Example:
+        >>> margin(0.9, 0.1) < margin(0.99999, 0.00001)
+        True
+    """
+    return math.log(max(float(p_class), TINY)) - math.log(max(float(p_background), TINY))
 
 
 def window_votes(query: np.ndarray, x: np.ndarray, y: np.ndarray, n_classes: int, k: int) -> np.ndarray:
