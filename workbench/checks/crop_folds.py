@@ -55,9 +55,6 @@ class FoldModels:
     models: list[Callable[[np.ndarray], np.ndarray]]
     train: list[CropSet]
 
-    def model_for(self, row: int) -> Callable[[np.ndarray], np.ndarray]:
-        return self.models[self.fold_of[row]]
-
 
 def embed_windows(inputs: CheckInputs, o: CropOptions, readable: list[int], per_row: dict[int, list[Any]],
                   sizes: np.ndarray, labels: list[str]) -> WindowCrops:

@@ -172,20 +172,9 @@ def nearby_boxes(box: Box, *, shifts: Sequence[float] = (-0.5, 0.0, 0.5),
         >>> nearby_boxes((0.0, 0.0, 0.2, 0.2), shifts=(0.0,), scales=(0.5,))
         [(0.05, 0.05, 0.1, 0.1)]
     """
-    x, y, w, h = box
-    cx, cy = x + w / 2, y + h / 2
-    own = tuple(round(float(v), 4) for v in box)
-    out: list[Box] = []
-    for s in scales:
-        sw, sh = min(w * s, 1.0), min(h * s, 1.0)
-        for dy in shifts:
-            for dx in shifts:
-                nx = min(max(cx - sw / 2 + dx * sw, 0.0), 1.0 - sw)
-                ny = min(max(cy - sh / 2 + dy * sh, 0.0), 1.0 - sh)
-                b = (round(nx, 4), round(ny, 4), round(sw, 4), round(sh, 4))
-                if b != own and b not in out:
-                    out.append(b)
-    return out
+    _, _, w, h = box
+    return _placed_around(box, [(w * s, h * s, dx * min(w * s, 1.0), dy * min(h * s, 1.0))
+                                for s in scales for dy in shifts for dx in shifts])
 
 
 def refinement_steps(box: Box, step: float) -> list[Box]:
@@ -199,18 +188,25 @@ def refinement_steps(box: Box, step: float) -> list[Box]:
         >>> (0.45, 0.4, 0.2, 0.2) in refinement_steps((0.4, 0.4, 0.2, 0.2), 0.25)
         True
     """
-    x, y, w, h = box
-    cx, cy = x + w / 2, y + h / 2
+    _, _, w, h = box
     grow, shrink = 1.0 + step, 1.0 / (1.0 + step)
-    shapes = [(w, h, dx, dy) for dx, dy in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step))]
+    shapes = [(w, h, dx * w, dy * h) for dx, dy in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step))]
     shapes += [(w * f, h * g, 0.0, 0.0) for f, g in ((grow, grow), (shrink, shrink), (grow, 1.0), (shrink, 1.0),
                                                        (1.0, grow), (1.0, shrink))]
+    return _placed_around(box, shapes)
+
+
+def _placed_around(box: Box, shapes: Sequence[tuple[float, float, float, float]]) -> list[Box]:
+    """Boxes of each ``(width, height, dx, dy)`` centred on ``box``'s centre moved by ``(dx, dy)``, sizes
+    capped at 1, pushed inside the image, rounded to 4 decimals; repeats and ``box`` itself left out."""
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
     own = tuple(round(float(v), 4) for v in box)
     out: list[Box] = []
     for sw, sh, dx, dy in shapes:
         sw, sh = min(sw, 1.0), min(sh, 1.0)
-        nx = min(max(cx - sw / 2 + dx * w, 0.0), 1.0 - sw)
-        ny = min(max(cy - sh / 2 + dy * h, 0.0), 1.0 - sh)
+        nx = min(max(cx - sw / 2 + dx, 0.0), 1.0 - sw)
+        ny = min(max(cy - sh / 2 + dy, 0.0), 1.0 - sh)
         b = (round(nx, 4), round(ny, 4), round(sw, 4), round(sh, 4))
         if b != own and b not in out:
             out.append(b)

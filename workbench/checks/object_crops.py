@@ -211,8 +211,9 @@ def find_crop_label_issues(inputs: CheckInputs, options: CropOptions = CropOptio
     if bg is not None:
         windows = embed_windows(inputs, o, readable, per_row, sizes, boxes.labels)
         folds = fold_models(crops, windows, readable, o, bg, len(classes))
-        bg_fold = _fold_background(x[:len(box_idx)], [boxes.rows[i] for i in box_idx], folds, bg)
-        gains, relocate_facts = _relocation_gains(inputs, o, boxes, box_idx, y, x, folds, bg_fold)
+        fold_probs = _fold_probs(x[:len(box_idx)], [boxes.rows[i] for i in box_idx], folds, len(classes))
+        bg_fold = fold_probs[:, bg]
+        gains, relocate_facts = _relocation_gains(inputs, o, boxes, box_idx, y, folds, fold_probs, bg)
     for pos, i in enumerate(box_idx):
         verdict = box_verdict(ev.probs[pos], int(y[pos]), bool(ev.issue[pos]), bg, o.background_threshold,
                               o.swap_threshold)
@@ -254,13 +255,14 @@ def _placed_or_swapped(verdict: tuple[str, int] | None, probs: np.ndarray, given
     return ("swapped", best) if verdict is not None and probs[best] > probs[given] else None
 
 
-def _fold_background(x: np.ndarray, rows: list[int], folds: FoldModels, bg: int) -> np.ndarray:
-    """Each box's background probability under its image's fold classifier (``x`` and ``rows`` aligned)."""
-    out = np.zeros(len(rows))
+def _fold_probs(x: np.ndarray, rows: list[int], folds: FoldModels, n_classes: int) -> np.ndarray:
+    """Each box's class probabilities under its image's fold classifier (``x`` and ``rows`` aligned; rows of
+    images in no fold stay 0)."""
+    out = np.zeros((len(rows), n_classes))
     for fold, model in enumerate(folds.models):
         mine = [pos for pos, r in enumerate(rows) if folds.fold_of.get(r) == fold]
         if mine:
-            out[mine] = model(x[mine])[:, bg]
+            out[mine] = model(x[mine])
     return out
 
 
@@ -298,12 +300,13 @@ def _widened(box: Any) -> tuple[float, float, float, float]:
 
 
 def _relocation_gains(inputs: CheckInputs, o: CropOptions, boxes: _Crops, box_idx: list[int], y: np.ndarray,
-                      x: np.ndarray, folds: FoldModels, bg_prob: np.ndarray) -> tuple[dict[int, float], dict[str, Any]]:
+                      folds: FoldModels, probs_here: np.ndarray, bg: int) -> tuple[dict[int, float], dict[str, Any]]:
     """For boxes whose fold classifier (which learned from the windows that a view cutting through an
-    object is background) gives background (``bg_prob``) at least ``relocate_from``: how much moving the
-    box by half its size raises its own class's probability at best, under the same classifier."""
+    object is background) gives background (``probs_here[:, bg]``) at least ``relocate_from``: how much
+    moving the box by half its size raises its own class's probability at best, under the same classifier."""
     rows = [boxes.rows[box_idx[pos]] for pos in range(len(box_idx))]
-    tried = [pos for pos in range(len(box_idx)) if rows[pos] in folds.fold_of and bg_prob[pos] >= o.relocate_from]
+    tried = [pos for pos in range(len(box_idx))
+             if rows[pos] in folds.fold_of and probs_here[pos, bg] >= o.relocate_from]
     req_rows, req, owner = [], [], []
     for pos in tried:
         for b in nearby_boxes(boxes.boxes[box_idx[pos]]):
@@ -315,7 +318,6 @@ def _relocation_gains(inputs: CheckInputs, o: CropOptions, boxes: _Crops, box_id
         return gains, {"boxes_relocated": 0, "relocation_crops": 0}
     emb = inputs.crop_features(req_rows, req, padding=o.padding, min_side_px=o.min_crop_side)
     ok = np.flatnonzero(emb.ok)
-    own = {pos: float(folds.model_for(rows[pos])(x[pos:pos + 1])[0, y[pos]]) for pos in tried}
     for fold, model in enumerate(folds.models):
         moved = [j for j in ok if folds.fold_of[req_rows[j]] == fold]
         if not moved:
@@ -323,5 +325,5 @@ def _relocation_gains(inputs: CheckInputs, o: CropOptions, boxes: _Crops, box_id
         probs = model(emb.vectors[moved])
         for n, j in enumerate(moved):
             pos = owner[j]
-            gains[pos] = max(gains.get(pos, -1.0), float(probs[n, y[pos]] - own[pos]))
+            gains[pos] = max(gains.get(pos, -1.0), float(probs[n, y[pos]] - probs_here[pos, y[pos]]))
     return gains, {"boxes_relocated": len(tried), "relocation_crops": len(ok)}
