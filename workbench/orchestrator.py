@@ -94,7 +94,8 @@ def _embed(st: Stages, cfg: AuditConfig, model: Any, error: BaseException | None
                              preprocessing=model.preprocessing, fallback_reason=model.fallback_reason,
                              n_computed=emb.n_computed, n_cached=emb.n_cached, n_failed=len(emb.failed),
                              seconds=emb.seconds, precision=model.precision, bf16_drift=model.bf16_drift,
-                             precision_note=model.precision_note)
+                             precision_note=model.precision_note, runtime=model.runtime,
+                             runtime_drift=model.runtime_drift)
     except CacheUnusable:  # the user's to fix (exit 2), not a stage that failed
         raise
     except _NoModel:

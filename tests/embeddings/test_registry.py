@@ -65,6 +65,8 @@ def test_the_registry_lists_what_the_cli_offers():
     assert cli_choices("embed", "--embedder") == ("auto", "clip", "efficientnet-lite0")  # embed needs a model
     assert workbench.config.EMBEDDER_NAMES == embedder_names()
     assert cli_choices("audit", "--precision") == cli_choices("embed", "--precision") == ("auto", "fp32", "bf16")
+    assert cli_choices("audit", "--runtime") == cli_choices("embed", "--runtime") == (
+        "auto", "torch", "onnxruntime", "openvino")
 
 
 def test_every_builtin_loader_exists():

@@ -9,8 +9,11 @@ the plugin. Nothing is cached at module level.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -21,6 +24,8 @@ from workbench.embeddings.backends import LoadedEmbedder, load_embedder
 from workbench.embeddings.cache import EmbeddingCache
 from workbench.embeddings.pipeline import compute_vectors
 from workbench.io.files import inspect_file
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,14 +46,25 @@ def plugin_name(config: EmbedderConfig) -> str:
 class EmbedderPlugin(WorkerPlugin):
     """Holds one loaded embedder per worker process, loaded on first use, dropped on teardown."""
 
-    def __init__(self, config: EmbedderConfig) -> None:
+    def __init__(self, config: EmbedderConfig, processes_per_host: dict[str, int] | None = None) -> None:
         self.config = config
         self.name = plugin_name(config)
+        #: Worker processes on each host: they split its cores between them.
+        self.processes_per_host = dict(processes_per_host or {})
         self._embedder: LoadedEmbedder | None = None
         self._lock: threading.Lock | None = None  # made on the worker: a lock can't be pickled
+        self._threads = 1
 
     def setup(self, worker: Any) -> None:
+        from urllib.parse import urlparse
+
+        from workbench.embeddings.compiled import usable_cores
+
         self._lock = threading.Lock()
+        sharing = self.processes_per_host.get(urlparse(worker.address).hostname or "", 1)
+        # Dask's nanny starts workers with OMP_NUM_THREADS=1 (its threads are meant to be the parallelism);
+        # a worker that runs one task at a time would then use one core of its share.
+        self._threads = max(1, usable_cores() // max(1, sharing))
 
     def teardown(self, worker: Any) -> None:
         self._embedder = None
@@ -58,7 +74,11 @@ class EmbedderPlugin(WorkerPlugin):
         assert self._lock is not None, "setup() runs before any task"
         with self._lock:
             if self._embedder is None:
-                self._embedder = load_embedder(self.config)
+                import torch
+
+                torch.set_num_threads(self._threads)
+                self._embedder = load_embedder(dataclasses.replace(
+                    self.config, threads=self.config.threads or self._threads))
             return self._embedder
 
 
@@ -105,7 +125,9 @@ def embed_partition(name: str, paths: Sequence[str], hashes: Sequence[str], cach
                            "give every worker the same weights, or name the embedder explicitly")
     # num_workers=0: Dask worker processes are daemonic and can't start DataLoader workers;
     # the cluster's worker processes are the parallelism.
+    start = time.perf_counter()
     vectors, errors = compute_vectors(list(paths), embedder, batch_size=batch_size, num_workers=0, progress=False)
+    log.info("embedded %d files in %.2f s on %s", len(paths), time.perf_counter() - start, embedder.runtime)
     good = [k for k in range(len(paths)) if k not in errors]
     EmbeddingCache(cache_root, expected.model_id, expected.preprocessing).put([hashes[k] for k in good],
                                                                               vectors[good])

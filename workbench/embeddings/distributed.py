@@ -58,6 +58,9 @@ class DistributedEmbedReport:
     cache_dir: str = ""
     fallback_reason: str | None = None
     n_partitions: int = 0
+    #: The read-and-hash phase (with the workers' model loading, which runs alongside), then the embedding.
+    hash_seconds: float = 0.0
+    embed_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types."""
@@ -157,12 +160,14 @@ def embed_files_distributed(paths: Sequence[str | os.PathLike[str]], config: Emb
     tasks = _worker_side()
 
     with _connect(client, local_workers) as dask_client:
-        plugin = tasks.EmbedderPlugin(config)
+        hosts = [w.get("host", "") for w in dask_client.scheduler_info(n_workers=-1)["workers"].values()]
+        plugin = tasks.EmbedderPlugin(config, {h: hosts.count(h) for h in set(hosts)})
         dask_client.register_plugin(plugin, name=plugin.name)
         try:
             probe = dask_client.submit(tasks.describe_embedder, plugin.name, pure=False)
             digests, failed = _hash_on_cluster(dask_client, tasks, files, partition_size, probe, progress)
             identity = probe.result()
+            hashed = time.perf_counter()
             cache = EmbeddingCache(root, identity.model_id, identity.preprocessing)
             known = cache.known_hashes()
             todo: dict[str, str] = {}  # sha256 -> the first path with that content
@@ -189,7 +194,7 @@ def embed_files_distributed(paths: Sequence[str | os.PathLike[str]], config: Emb
         n_files=len(files), n_cached=n_cached, n_computed=n_computed, n_failed=len(failed),
         failed=dict(sorted(failed.items())), n_shards_written=n_shards, seconds=time.perf_counter() - start,
         model_id=identity.model_id, cache_dir=str(cache.dir), fallback_reason=identity.fallback_reason,
-        n_partitions=len(parts))
+        n_partitions=len(parts), hash_seconds=hashed - start, embed_seconds=time.perf_counter() - hashed)
     log.info("distributed embedding done: %d computed, %d cached, %d failed, %d shards in %.1f s",
              report.n_computed, report.n_cached, report.n_failed, report.n_shards_written, report.seconds)
     return report

@@ -33,7 +33,8 @@ def to_export_dict(result: AuditResult) -> dict[str, Any]:
         "embedding_model": None if emb is None else {
             "id": emb.model_id, "requested": emb.requested, "trained": emb.trained,
             "fallback_reason": emb.fallback_reason, "dim": emb.dim, "precision": emb.precision,
-            "bf16_drift": emb.bf16_drift, "n_computed": emb.n_computed, "n_cached": emb.n_cached},
+            "bf16_drift": emb.bf16_drift, "runtime": emb.runtime, "runtime_drift": emb.runtime_drift,
+            "n_computed": emb.n_computed, "n_cached": emb.n_cached},
         "neighbor_graph": None if result.neighbors is None else dataclasses.asdict(result.neighbors),
         "summary": result.counts(),
         "checks": {c.name: {"state": c.state, "reason": c.reason} for c in result.checks},

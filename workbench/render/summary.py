@@ -39,7 +39,10 @@ def text_summary(result: AuditResult, *, width: int = 78) -> str:
                                    subsequent_indent="    ", break_on_hyphens=False)[:3]
         if not emb.trained:
             lines.append("  ! untrained weights: embedding-based findings are not meaningful")
-        if emb.precision == "bf16" and emb.bf16_drift is not None:
+        if emb.runtime != "torch":
+            drift = "" if emb.runtime_drift is None else f", max cosine drift from PyTorch fp32 {emb.runtime_drift:.1e}"
+            lines.append(f"  runtime {emb.runtime} {emb.precision}{drift}")
+        elif emb.precision == "bf16" and emb.bf16_drift is not None:
             lines.append(f"  precision bf16 (max cosine drift from fp32 {emb.bf16_drift:.1e})")
     nb = result.neighbors
     if nb is not None:

@@ -63,6 +63,10 @@ class EmbeddingInfo:
     precision: str = "fp32"
     bf16_drift: float | None = None
     precision_note: str | None = None
+    #: What ran the network: ``torch``, ``onnxruntime`` or ``openvino`` (see EmbedderConfig.runtime);
+    #: for a compiled runtime, its max cosine drift from PyTorch fp32 on the probe batch.
+    runtime: str = "torch"
+    runtime_drift: float | None = None
 
     @property
     def is_fallback(self) -> bool:
