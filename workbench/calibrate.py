@@ -65,12 +65,12 @@ def nearest_distinct(inp: Stages, phash_bits: int) -> tuple[list, list]:
     look-alike that links is as often an image's third neighbour as its first)."""
     from workbench.checks.calibration import LOOSE_NEGATIVE_SHARE, Measure, evident_copy
     from workbench.checks.duplicate_edges import _phash_bits
-    from workbench.checks.near_rule import thumb_similarity, thumbnail
 
     g, rows, facts = inp.graph, inp.embedded_rows, inp.facts
     phashes = [x.phash for x in facts]
     mirrors = [x.phash_mirror for x in facts]
     reader = inp.pair_reader
+    thumbs = [x.thumb for x in facts]
     if not len(rows):
         return [], []
     closest_first = np.argsort(g.distances[:, 0], kind="stable")
@@ -87,8 +87,7 @@ def nearest_distinct(inp: Stages, phash_bits: int) -> tuple[list, list]:
             if found and d > reach:
                 break
             bits, mirrored = _phash_bits(phashes, mirrors, a, b)
-            m = Measure(float(d), thumb_similarity(thumbnail(facts[a].thumb), thumbnail(facts[b].thumb)), bits,
-                        mirrored)
+            m = Measure(float(d), reader.thumb_similarity(a, b, thumbs), bits, mirrored)
             if not evident_copy(m, phash_bits) and i in wide:
                 m = m._replace(**reader(a, b)._asdict())
             if evident_copy(m, phash_bits):

@@ -113,7 +113,8 @@ class AuditConfig:
     #: rebuilding it (only new or changed images are searched).
     incremental: bool = True
     #: Reuse each file's hash, header and perceptual hash from an earlier audit while its size and
-    #: modification time are unchanged (``<cache>/files.sqlite``).
+    #: modification time are unchanged (``<cache>/files.sqlite``), and the pixel evidence measured on
+    #: pairs of contents (``<cache>/pairs.sqlite``).
     reuse_file_facts: bool = True
     #: Folds for out-of-fold predicted probabilities.
     cv_folds: int = 5

@@ -132,6 +132,21 @@ def _skip_reason(spec: CheckSpec, cfg: AuditConfig, inputs: CheckInputs, found: 
     return "; ".join(reasons)
 
 
+def _pair_cache(cfg: AuditConfig, hashes: Any) -> Any:
+    """The pair-evidence cache beside the file facts (``<cache>/pairs.sqlite``), loaded for these contents;
+    ``None`` when file facts are not reused either."""
+    from pathlib import Path
+
+    from workbench.embeddings.cache import default_cache_root
+    from workbench.io.pair_cache import PairCache
+
+    if not cfg.reuse_file_facts:
+        return None
+    cache = PairCache(Path(cfg.embedder.cache_dir or default_cache_root()) / "pairs.sqlite")
+    cache.load(hashes)
+    return cache
+
+
 def run_checks(specs: tuple[CheckSpec, ...], inputs: CheckInputs, cfg: AuditConfig, record: _Log) -> dict[str, Any]:
     """Run ``specs`` in order on ``inputs``; each gets the results it declared. ``{name: result}``."""
     findings: dict[str, Any] = {}
@@ -201,7 +216,8 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
     refuse_mostly_missing(facts, cfg, table.source or table.dataset_name)
     record.timings["read_files"] = time.perf_counter() - t
     st = Stages(_columns(frame, table.task, [x.sha256 if x.ok else None for x in facts]), facts)
-    st.pair_reader = PairReader([x.filepath if x.ok else None for x in facts], [(x.width, x.height) for x in facts])
+    st.pair_reader = PairReader([x.filepath if x.ok else None for x in facts], [(x.width, x.height) for x in facts],
+                                st.columns.hashes, _pair_cache(cfg, st.columns.hashes))
 
     embedding_info = _embed(st, cfg, model, model_error, record, progress)
     neighbor_info = None
@@ -251,6 +267,8 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
                          annotation_info=_annotation_info(dataset, cfg, info, table.annotation_kind),
                          reviews=reviews)
     findings = run_checks(specs, inputs, cfg, record)
+    if st.pair_reader.cache is not None:
+        st.pair_reader.cache.save()  # the pixel evidence measured this time, for the next audit
     record.timings["total"] = time.perf_counter() - t0
 
     cols = st.columns

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, Sequence
 
 from workbench.checks.geometry import (MIN_SIDE, SIDE, aligned_similarity, dense_similarity, describe, register,
                                        wants_dense)
+from workbench.io.pair_cache import PairCache
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,19 @@ class PairPixels(NamedTuple):
 class PairReader:
     """``reader(a, b)``: :class:`PairPixels` of table rows ``a`` and ``b``, measured once per unordered
     pair (the calibration and the duplicate check ask about the same pairs; ``reader(b, a)`` is
-    ``reader(a, b)``). ``reader.measured`` counts the pairs asked about."""
+    ``reader(a, b)``). ``reader.measured`` counts the pairs asked about.
 
-    def __init__(self, filepaths: Sequence[str | None], sizes: Sequence[tuple[int | None, int | None]]) -> None:
+    With the rows' content ``hashes`` and a :class:`~workbench.io.pair_cache.PairCache`, a pair of
+    contents measured by an earlier audit is not measured again, and each pair is measured in the
+    order of its hashes, so the same two files give the same numbers in any dataset.
+    """
+
+    def __init__(self, filepaths: Sequence[str | None], sizes: Sequence[tuple[int | None, int | None]],
+                 hashes: Sequence[str | None] | None = None, cache: PairCache | None = None) -> None:
         self._paths = filepaths
         self._sizes = sizes
+        self._hashes = hashes
+        self.cache = cache
         self._images: dict[int, Any] = {}
         self._keypoints: dict[int, Any] = {}
         self._pairs: dict[tuple[int, int], PairPixels] = {}
@@ -82,11 +91,39 @@ class PairReader:
     def measured(self) -> int:
         return len(self._pairs)
 
+    def _ordered(self, a: int, b: int) -> tuple[int, int, str | None, str | None]:
+        """The two rows in the order of their content hashes (of their row numbers without hashes)."""
+        ha, hb = (self._hashes[a], self._hashes[b]) if self._hashes is not None else (None, None)
+        if ha and hb:
+            return (a, b, ha, hb) if (ha, a) <= (hb, b) else (b, a, hb, ha)
+        return (min(a, b), max(a, b), None, None)
+
     def __call__(self, a: int, b: int) -> PairPixels:
         key = (min(a, b), max(a, b))
         if key not in self._pairs:
-            self._pairs[key] = self._measure(*key)
+            first, second, ha, hb = self._ordered(a, b)
+            stored = self.cache.get(ha, hb, "pixels") if self.cache is not None else None
+            if stored is not None:
+                self._pairs[key] = PairPixels(None if stored.v1 is None else int(stored.v1), stored.v2, stored.v3)
+            else:
+                self._pairs[key] = self._measure(first, second)
+                if self.cache is not None:
+                    self.cache.put(ha, hb, "pixels", tuple(self._pairs[key]))
         return self._pairs[key]
+
+    def thumb_similarity(self, a: int, b: int, thumbs: Sequence[str | None]) -> float | None:
+        """:func:`~workbench.checks.near_rule.thumb_similarity` of rows ``a`` and ``b``'s stored thumbnails,
+        kept in the cache like the pixel evidence."""
+        from workbench.checks.near_rule import thumb_similarity, thumbnail
+
+        first, second, ha, hb = self._ordered(a, b)
+        stored = self.cache.get(ha, hb, "thumb") if self.cache is not None else None
+        if stored is not None:
+            return stored.v1
+        value = thumb_similarity(thumbnail(thumbs[first]), thumbnail(thumbs[second]))
+        if self.cache is not None:
+            self.cache.put(ha, hb, "thumb", (value,))
+        return value
 
     def _measure(self, a: int, b: int) -> PairPixels:
         small_a, small_b = self._small(a), self._small(b)

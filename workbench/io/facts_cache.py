@@ -23,6 +23,7 @@ from typing import Sequence
 
 from workbench.io.cache_folder import writable_folder
 from workbench.io.facts import FileFacts
+from workbench.io.sqlite_store import versioned_connect
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +66,7 @@ class FactsCache:
         if not self._folder_checked:
             writable_folder(self.path.parent, what="file-facts cache")
             self._folder_checked = True
-        con = sqlite3.connect(self.path, timeout=30)
-        if con.execute("PRAGMA user_version").fetchone()[0] != FACTS_VERSION:
-            con.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see the new version
-            if con.execute("PRAGMA user_version").fetchone()[0] != FACTS_VERSION:
-                con.execute("DROP TABLE IF EXISTS facts")
-                con.execute(_SCHEMA)
-                con.execute(f"PRAGMA user_version = {FACTS_VERSION}")
-            con.commit()
-        else:
-            con.execute(_SCHEMA)
-        return con
+        return versioned_connect(self.path, table="facts", schema=_SCHEMA, version=FACTS_VERSION)
 
     def lookup(self, filepaths: Sequence[str], measures: Sequence[str] = ()) -> dict[int, FileFacts]:
         """Facts still valid for the given paths, by position in ``filepaths``, that hold every one of
