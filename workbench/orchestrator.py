@@ -147,6 +147,16 @@ def _pair_cache(cfg: AuditConfig, hashes: Any) -> Any:
     return cache
 
 
+def _probe_cache(cfg: AuditConfig) -> Any:
+    """Out-of-fold probabilities kept by their inputs (``<cache>/probes/``), with the file facts' switch."""
+    from pathlib import Path
+
+    from workbench.embeddings.cache import default_cache_root
+    from workbench.io.probe_cache import ProbeCache
+
+    return ProbeCache(Path(cfg.embedder.cache_dir or default_cache_root()) / "probes") if cfg.reuse_file_facts else None
+
+
 def run_checks(specs: tuple[CheckSpec, ...], inputs: CheckInputs, cfg: AuditConfig, record: _Log) -> dict[str, Any]:
     """Run ``specs`` in order on ``inputs``; each gets the results it declared. ``{name: result}``."""
     findings: dict[str, Any] = {}
@@ -261,6 +271,7 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
                          object_predictions=object_predictions,
                          segmentation_predictions=segmentation_predictions, near_rule=rule,
                          calibration=calibration, pair_reader=st.pair_reader, crop_features=crop_reader(st, cfg),
+                         oof_probabilities=_probe_cache(cfg),
                          annotations={f: tuple(None if _is_nan(v) else v for v in frame[ANNOTATION_PREFIX + f])
                                       for f in cfg.annotator_fields},
                          annotation_kind=table.annotation_kind,

@@ -227,3 +227,22 @@ def test_bad_input_unknown_runtime_is_refused():
 def test_bad_input_worker_and_thread_counts_are_refused(field, value):
     with pytest.raises(ValueError, match=f"{field} must be"):
         EmbedderConfig(**{field: value})
+
+
+def test_auto_with_no_hub_models_and_no_network_falls_back_without_importing_open_clip(tmp_path):
+    """A fresh offline machine: ``auto`` says why CLIP is unavailable before spending seconds importing it."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, socket; socket.getaddrinfo = lambda *a, **k: (_ for _ in ()).throw(OSError('offline'))\n"
+            "from workbench.config import EmbedderConfig\n"
+            "from workbench.embeddings.backends import load_embedder\n"
+            f"e = load_embedder(EmbedderConfig(runtime='torch', cache_dir={str(tmp_path / 'c')!r}))\n"
+            "print(e.family, 'open_clip' in sys.modules, e.fallback_reason)")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "empty-hub")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    family, imported, reason = out.stdout.strip().splitlines()[-1].split(" ", 2)
+    assert (family, imported) == ("efficientnet-lite0", "False")
+    assert "not in the local cache and the model hub is unreachable" in reason

@@ -114,6 +114,9 @@ class CheckInputs:
     #: ``crop_features(rows, boxes, *, padding, min_side_px) -> CropEmbeddings``: the audit's embedder on
     #: box crops of table rows (cached; :func:`workbench.stages.crop_reader`). ``None`` without a model.
     crop_features: Any = None
+    #: Out-of-fold probabilities, as :func:`workbench.checks.probe.out_of_fold_probabilities` computes them,
+    #: from the audit's cache when the same inputs were fitted before (``io.probe_cache``); ``None``: compute.
+    oof_probabilities: Any = None
     upstream: Mapping[type, Any] = field(default_factory=dict)
     #: The running check's ``measures_key`` (its ``file_measures`` numbers: :meth:`own_measures`).
     measures_key: str = ""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 import numpy as np
 
@@ -190,12 +190,15 @@ def label_issues_from_features(sample_ids: Sequence[str], filepaths: Sequence[st
                                features: np.ndarray, *, n_folds: int = 5, seed: int = 0,
                                filter_by: str = "prune_by_noise_rate", review_budget: int | None = None,
                                ranking: Ranking = DEFAULT_RANKING,
-                               neighbor_labels: Sequence[Sequence[str | None] | None] | None = None
+                               neighbor_labels: Sequence[Sequence[str | None] | None] | None = None,
+                               oof: Callable[..., tuple[np.ndarray, int, float]] = out_of_fold_probabilities
                                ) -> LabelIssuesResult:
     """Out-of-fold probabilities from ``features``, then :func:`find_label_issues`.
 
     Unlabelled rows and classes with fewer than two samples can't be cross-validated; they are
-    listed in ``not_assessed``. ``neighbor_labels`` is per input row.
+    listed in ``not_assessed``. ``neighbor_labels`` is per input row. ``oof`` computes the
+    probabilities (:func:`~workbench.checks.probe.out_of_fold_probabilities`, or the audit's
+    :class:`~workbench.io.probe_cache.ProbeCache`, which returns the same numbers).
     """
     counts = Counter(lab for lab in labels if lab is not None)
     keep = [i for i, lab in enumerate(labels) if lab is not None and counts[lab] >= 2]
@@ -207,7 +210,7 @@ def label_issues_from_features(sample_ids: Sequence[str], filepaths: Sequence[st
         raise ValueError("label-issue detection needs at least two classes with 2+ labelled samples each")
     index = {c: k for k, c in enumerate(classes)}
     y = np.array([index[labels[i]] for i in keep])
-    probs, folds, accuracy = out_of_fold_probabilities(features[keep], y, n_folds=n_folds, seed=seed)
+    probs, folds, accuracy = oof(features[keep], y, n_folds=n_folds, seed=seed)
     log.info("out-of-fold accuracy %.3f with %d folds on %d samples", accuracy, folds, len(keep))
     return find_label_issues([sample_ids[i] for i in keep], [filepaths[i] for i in keep],
                              [splits[i] for i in keep], [labels[i] for i in keep], probs, classes,
@@ -343,4 +346,5 @@ def _from_probabilities(inputs: CheckInputs, config: AuditConfig) -> LabelIssues
     part = cols.take(rows)
     return label_issues_from_features(part.ids, part.filepaths, part.splits, part.labels, inputs.embeddings.vectors,
                                       n_folds=config.cv_folds, seed=config.seed, filter_by=config.label_issue_filter,
-                                      review_budget=config.review_budget, neighbor_labels=neighbor_labels(rows))
+                                      review_budget=config.review_budget, neighbor_labels=neighbor_labels(rows),
+                                      oof=inputs.oof_probabilities or out_of_fold_probabilities)

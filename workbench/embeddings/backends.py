@@ -205,6 +205,19 @@ def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
         socket.setdefaulttimeout(previous)  # leave the process-wide default as the caller had it
 
 
+def _hub_models_cached() -> bool:
+    """Whether the Hugging Face hub cache holds any model at all (``models--*`` folders)."""
+    import os
+    from pathlib import Path
+
+    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "hub")
+    try:
+        return any(p.name.startswith("models--") for p in Path(hub).iterdir())
+    except OSError:
+        return False
+
+
 def _cached_clip_weights(model: str, pretrained: str) -> str | None:
     """A local file holding the open_clip weights for (model, tag), if the HF cache has it."""
     import open_clip
@@ -234,8 +247,13 @@ def load_clip(cfg: EmbedderConfig, *, requested: str = "clip") -> LoadedEmbedder
     Raises:
         EmbedderUnavailable: the weights are neither local nor downloadable.
     """
+    if (requested == AUTO and not cfg.clip_checkpoint and cfg.clip_pretrained and not _hub_models_cached()
+            and not _hub_reachable()):
+        # Nothing could provide the weights; say so before importing open_clip (seconds, for a fallback).
+        raise EmbedderUnavailable(
+            f"open_clip weights {cfg.clip_model}/{cfg.clip_pretrained} are not in the local cache and the "
+            "model hub is unreachable; pass --clip-checkpoint PATH to a downloaded checkpoint")
     import open_clip
-    import torch
 
     device = pick_device(cfg.device)
     if cfg.clip_model not in open_clip.list_models():
