@@ -16,6 +16,10 @@ import io
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.config import EmbedderConfig
 
 
 EXIT_OK = 0

@@ -55,13 +55,15 @@ class _Log:
 
 def _load_model(cfg: AuditConfig) -> tuple[Any, BaseException | None]:
     """The embedding model, loaded before any file is read: a model asked for by name that can't be
-    loaded is an input error found in seconds. ``auto`` records the failure and goes on."""
-    from workbench.embeddings.backends import load_embedder
+    loaded is an input error found in seconds. ``auto`` records the failure and goes on. Where this
+    environment loaded the same model before, the load waits until a vector must be computed
+    (:mod:`workbench.embeddings.load_plans`): a re-audit with every vector cached loads none."""
+    from workbench.embeddings.load_plans import load_when_needed
 
     if cfg.embedder.name == "none":
         return None, None
     try:
-        return load_embedder(cfg.embedder), None
+        return load_when_needed(cfg.embedder), None
     except EmbedderUnavailable as exc:
         if cfg.embedder.name != "auto":
             raise

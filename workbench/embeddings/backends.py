@@ -51,6 +51,13 @@ class LoadedEmbedder:
     runtime: str = "torch"
     #: A compiled runtime's max cosine drift from PyTorch fp32 on the probe batch.
     runtime_drift: float | None = None
+    #: Set on a deferred embedder (:mod:`workbench.embeddings.load_plans`): loads the model it describes.
+    resolve: Callable[[], "LoadedEmbedder"] | None = None
+
+    def loaded(self) -> LoadedEmbedder:
+        """This embedder with its model loaded: itself, or for a deferred one the model it stands for
+        (loaded on the first call). Call before ``preprocess`` or ``forward``."""
+        return self if self.resolve is None else self.resolve()
 
     @property
     def near_threshold(self) -> float:

@@ -127,14 +127,15 @@ def compute_vectors(paths: Sequence[str], embedder: LoadedEmbedder, *, batch_siz
 
     ``on_batch(indices, vectors)`` is called after every batch (e.g. to write the cache as it goes).
     """
+    out = np.full((len(paths), embedder.dim), np.nan, dtype=np.float32)
+    errors: dict[int, str] = {}
+    if not paths:
+        return out, errors  # nothing to embed: no torch import, no model load
     import torch
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
-    out = np.full((len(paths), embedder.dim), np.nan, dtype=np.float32)
-    errors: dict[int, str] = {}
-    if not paths:
-        return out, errors
+    embedder = embedder.loaded()
     if num_workers is None:
         num_workers = auto_workers(embedder.device)
     loader = DataLoader(_FileDataset(paths, embedder.preprocess, embedder.input_size), batch_size=batch_size,
@@ -162,6 +163,8 @@ def embed_images(images: Sequence[Any], embedder: LoadedEmbedder, *, batch_size:
     import torch
 
     out = np.zeros((len(images), embedder.dim), dtype=np.float32)
+    if len(images):
+        embedder = embedder.loaded()
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
             chunk = images[start:start + batch_size]
