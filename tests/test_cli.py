@@ -38,6 +38,11 @@ def test_audit_fail_on_leaks(tmp_path, leak, unique_name):
     assert proc.returncode == (1 if leak else 0), proc.stderr[-2000:]
     doc = json.loads(out_json.read_text())
     assert doc["embedding_model"]["id"].startswith("efficientnet-lite0")
+    model = doc["embedding_model"]  # what ran the network, shown in the JSON, the report and the summary
+    assert model["runtime"] in ("onnxruntime", "openvino") and model["runtime_drift"] is not None
+    assert "precision_note" in model
+    html = report.read_text(encoding="utf-8")
+    assert f"{model['runtime']} {model['precision']}" in html and "drift from PyTorch fp32" in html
     assert doc["class_counts"]["train"] == {"cat": 8, "dog": 8}
     if leak:
         (pair,) = doc["leaks"]

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import io
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -202,6 +203,11 @@ def _audit(args: argparse.Namespace) -> int:
                for what, p in (("--report", args.report), ("--json", args.json)) if p}
     if args.cache_dir:
         _check_cache_dir(Path(args.cache_dir).expanduser(), dataset_root=root)
+    else:  # $WORKBENCH_CACHE or ~/.cache/workbench: the same rules, named as the user set them
+        from workbench.embeddings.cache import default_cache_root
+
+        _check_cache_dir(default_cache_root().parent, dataset_root=root, what="the cache folder "
+                         + ("$WORKBENCH_CACHE" if os.environ.get("WORKBENCH_CACHE") else "~/.cache/workbench"))
     cfg = AuditConfig(
         embedder=_embedder_config(args),
         near_duplicate_threshold=args.near_threshold, predictions=args.predictions,
@@ -257,19 +263,24 @@ def _annotator_fields(args: argparse.Namespace, added: tuple[str, ...] = ()) -> 
     return () if args.annotator_file and not added else tuple(dict.fromkeys(fields + list(added)))
 
 
-def _check_cache_dir(path: Path, *, dataset_root: Path | None = None) -> None:
+def _check_cache_dir(path: Path, *, dataset_root: Path | None = None, what: str = "--cache-dir") -> None:
+    """Refuse, before any work, a cache folder inside the dataset, under a file, or not writable."""
     from workbench.io.outputs import OutputPathError
 
     real = path.resolve()
     if dataset_root is not None and (real == dataset_root or dataset_root in real.parents):
-        raise OutputPathError(f"--cache-dir {path} can't be used: it is inside the dataset folder {dataset_root}, and "
-                              "workbench never writes there; choose a cache folder outside it")
+        raise OutputPathError(f"{what} {path} can't be used: it is inside the dataset folder {dataset_root}, and "
+                              "workbench never writes there; choose a cache folder outside it (--cache-dir DIR or "
+                              "WORKBENCH_CACHE)")
     probe = path
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
-        raise OutputPathError(f"--cache-dir {path} can't be used: {probe} is a file, not a folder; choose another "
-                              "cache folder")
+        raise OutputPathError(f"{what} {path} can't be used: {probe} is a file, not a folder; choose another "
+                              "cache folder (--cache-dir DIR or WORKBENCH_CACHE)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{what} {path} can't be used: {probe} is not writable; choose another cache folder "
+                              "(--cache-dir DIR or WORKBENCH_CACHE)")
 
 
 def _load_and_audit(args: argparse.Namespace, cfg):
@@ -380,9 +391,9 @@ def _embed(args: argparse.Namespace) -> int:
         print(f"  failed: {path}: {message}")
     if r.n_failed > 20:
         print(f"  ... and {r.n_failed - 20} more")
-    rate = f", {r.n_computed / r.embed_seconds:.1f} images/s" if r.n_computed and r.embed_seconds > 0 else ""
-    print(f"time           {r.seconds:.1f} s (reading and hashing {r.hash_seconds:.1f} s, embedding "
-          f"{r.embed_seconds:.1f} s{rate})")
+    rate = f", {r.n_computed / r.embed_seconds:.1f} files/s" if r.n_computed and r.embed_seconds > 0 else ""
+    print(f"time           {r.seconds:.1f} s (starting the workers, loading the model and hashing "
+          f"{r.hash_seconds:.1f} s; embedding {r.embed_seconds:.1f} s{rate})")
     return 0
 
 

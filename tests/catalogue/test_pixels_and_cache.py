@@ -217,3 +217,17 @@ def test_a_cache_folder_that_cannot_be_used_is_exit_2(tmp_path: Path, work: Path
     if not options:  # the library's own check (the CLI checks --cache-dir itself, with the same outcome)
         assert "can't be used" in outcome.stderr and "--cache-dir" in outcome.stderr
     assert blocker.read_text() == "a file where the cache folder should be"
+
+
+def test_workbench_cache_inside_the_dataset_is_exit_2_before_any_work(tmp_path: Path, unique_name: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Expected: WORKBENCH_CACHE pointing into the dataset folder is refused like --cache-dir there (exit 2, the
+    message names the folder and both ways to choose another); nothing is written into the dataset."""
+    root = folder(tmp_path, {"a/x.png": texture(1), "b/y.png": texture(2)})
+    monkeypatch.setenv("WORKBENCH_CACHE", str(root / ".wbc"))
+    with untouched(root):
+        outcome = run_cli("audit", root, "--embedder", "none", "--no-write-back", "--quiet", "--name", unique_name)
+    assert outcome.code == 2, outcome.text
+    assert "$WORKBENCH_CACHE" in outcome.stderr and "inside the dataset folder" in outcome.stderr
+    assert "--cache-dir DIR or WORKBENCH_CACHE" in outcome.stderr
+    assert not (root / ".wbc").exists()

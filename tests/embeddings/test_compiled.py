@@ -87,13 +87,16 @@ def test_export_is_written_once_and_reused(tmp_path):
 
 
 @pytest.mark.skipif(not bf16_supported("cpu"), reason="this CPU has no native bf16")
-def test_auto_runs_openvino_bf16_where_native_with_its_own_cache_entries(tmp_path):
-    auto = _lite0(tmp_path, "auto", precision="auto")
+def test_openvino_bf16_runs_when_asked_with_its_own_cache_entries_and_auto_says_why_not(tmp_path):
+    bf16 = _lite0(tmp_path, "auto", precision="bf16")
     fp32 = _lite0(tmp_path, "auto", precision="fp32")
-    assert (auto.runtime, auto.precision) == ("openvino", "bf16")
-    assert auto.model_id != fp32.model_id and "bf16 openvino" in auto.model_id
-    assert 0 < auto.bf16_drift <= 0.1 * auto.near_threshold
+    assert (bf16.runtime, bf16.precision) == ("openvino", "bf16")
+    assert bf16.model_id != fp32.model_id and "bf16 openvino" in bf16.model_id
+    assert 0 < bf16.bf16_drift <= 0.1 * bf16.near_threshold and "forced although" in bf16.precision_note
     assert (fp32.runtime, fp32.precision) == ("onnxruntime", "fp32")
+    auto = _lite0(tmp_path, "auto", precision="auto")  # its distances between probe images move too far
+    assert (auto.runtime, auto.precision) == ("onnxruntime", "fp32")
+    assert "openvino bf16 moves distances between probe images" in auto.precision_note
 
 
 def test_auto_without_native_bf16_runs_onnxruntime_fp32(tmp_path, monkeypatch):
@@ -197,6 +200,8 @@ def test_bad_input_runtime_not_installed(tmp_path, monkeypatch):
     monkeypatch.setattr(compiled, "runtime_installed", lambda name: name != "openvino")
     with pytest.raises(EmbedderUnavailable, match="openvino is not installed"):
         _lite0(tmp_path, "openvino")
+    note = _lite0(tmp_path, "onnxruntime", precision="bf16").precision_note
+    assert "ONNX Runtime runs fp32 only" in note
     assert _lite0(tmp_path, "auto", precision="bf16").runtime == "torch"  # forced bf16: PyTorch's bf16
 
 
@@ -212,7 +217,7 @@ def test_bad_input_bf16_drift_over_the_limit_falls_back_to_fp32(tmp_path):
         reference = _lite0_features(model, probe).numpy()
     notes: list[str] = []
     got = compiled.choose_compiled(model, _lite0_features, probe, reference, order=("openvino",),
-                                   precision="auto", bf16_wanted=True, bf16_limit=1e-12, input_size=224,
+                                   precision="auto", bf16_wanted=True, threshold=1e-11, input_size=224,
                                    preprocessing=emb.preprocessing, cache_dir=str(tmp_path / "cache"), notes=notes)
     assert got is not None and (got.runtime, got.precision) == ("openvino", "fp32")
     assert len(notes) == 1 and "openvino bf16 drift" in notes[0] and "exceeds" in notes[0]
@@ -246,3 +251,37 @@ def test_auto_with_no_hub_models_and_no_network_falls_back_without_importing_ope
     family, imported, reason = out.stdout.strip().splitlines()[-1].split(" ", 2)
     assert (family, imported) == ("efficientnet-lite0", "False")
     assert "not in the local cache and the model hub is unreachable" in reason
+
+
+def test_bad_input_a_readable_export_of_another_network_is_exported_again(tmp_path):
+    """Expected: an .onnx under the cached name that computes something else (another network) fails the fp32
+    probe, is exported again once, and the runtime runs; the result matches PyTorch."""
+    first = _lite0(tmp_path, "onnxruntime")
+    (export,) = (tmp_path / "cache" / "compiled").glob("*.onnx")
+    other = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=4), torch.nn.AdaptiveAvgPool2d(4),
+                                torch.nn.Flatten(), torch.nn.Linear(128, 1280)).eval()
+    torch.onnx.export(other, (torch.zeros(2, 3, 224, 224),), str(export), input_names=["pixels"],
+                      output_names=["features"], dynamic_axes={"pixels": {0: "n"}, "features": {0: "n"}},
+                      opset_version=compiled.OPSET, dynamo=False)
+    again = _lite0(tmp_path, "onnxruntime")
+    assert again.runtime == "onnxruntime" and again.runtime_drift <= compiled.FP32_MATCH
+    assert again.runtime_drift == first.runtime_drift
+
+
+def test_cache_files_are_readable_by_others_as_the_umask_allows(tmp_path):
+    """A cache shared by several accounts: exports and plans get the mode any new file gets."""
+    import os
+    import stat
+
+    from workbench.embeddings import load_plans
+
+    mask = os.umask(0o022)
+    try:
+        load_plans.load_when_needed(EmbedderConfig(name="efficientnet-lite0", runtime="onnxruntime",
+                                                   cache_dir=str(tmp_path / "cache")))
+    finally:
+        os.umask(mask)
+    files = list((tmp_path / "cache" / "compiled").rglob("*.onnx")) + list(
+        (tmp_path / "cache" / "compiled").rglob("*.json"))
+    assert len(files) == 2
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o644 for f in files)

@@ -85,3 +85,9 @@ def test_bad_input_unwritable_plan_folder_only_warns(tmp_path, caplog):
     got = load_plans.load_when_needed(_cfg(tmp_path))
     assert got.forward is not None and "not recorded" in caplog.text
     assert (cache / "plans").read_bytes() == b"user data"
+
+
+def test_a_change_to_the_loading_code_makes_a_new_plan(tmp_path, monkeypatch):
+    key = load_plans.plan_key(_cfg(tmp_path))
+    monkeypatch.setattr(load_plans, "_code_digest", lambda: "edited")
+    assert load_plans.plan_key(_cfg(tmp_path)) != key

@@ -1,5 +1,6 @@
 """bf16 is used only where it is native and where its measured drift from fp32 is tiny."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -53,19 +54,31 @@ def test_auto_without_native_bf16_stays_fp32(monkeypatch):
 
 
 def test_forced_bf16_on_real_weights_drifts_far_below_the_threshold():
-    """ImageNet EfficientNet-Lite0: bf16 drift is measured and is < 10% of the 0.06 threshold."""
+    """ImageNet EfficientNet-Lite0: bf16 drift is measured and is < 10% of the 0.06 threshold; forcing it
+    says that distances between images move more than auto allows."""
     choice = prec.choose_precision(efficientnet_lite0_network(), _lite0_features,
                                    load_efficientnet_lite0(precision="fp32").preprocess, device="cpu",
                                    requested="bf16", threshold=0.06)
-    assert choice.precision == "bf16" and choice.note is None
+    assert choice.precision == "bf16" and "forced although bf16 moves distances" in choice.note
     assert 0 < choice.drift < 0.006
     assert next(choice.model.parameters()).dtype == torch.bfloat16
 
 
-@pytest.mark.skipif(not prec.bf16_supported("cpu"), reason="this CPU has no native bf16")
+def test_auto_refuses_bf16_that_moves_distances_between_images():
+    """EfficientNet-Lite0's bf16 keeps each image within 8e-4 of fp32 but moves distances between probe images
+    by ~9e-3, over 2.5% of its 0.06 threshold (a real pair moved by 0.019): auto stays fp32 and says why."""
+    auto = load_efficientnet_lite0(precision="auto", runtime="torch")
+    if prec.bf16_supported("cpu"):
+        assert auto.precision == "fp32" and "moves distances between probe images" in auto.precision_note
+    assert prec.pair_drift(np.eye(4), np.eye(4)) == 0.0
+    moved = np.eye(4) + np.array([[0, 0.2, 0, 0]] + [[0] * 4] * 3)
+    assert prec.bf16_refusal(1e-5, prec.pair_drift(np.eye(4), moved), 0.06).startswith("bf16 moves distances")
+    assert prec.bf16_refusal(1e-5, 1e-4, 0.06) is None
+
+
 def test_loaded_embedder_records_bf16_and_caches_separately():
-    bf16 = load_efficientnet_lite0(precision="auto")
-    fp32 = load_efficientnet_lite0(precision="fp32")
+    bf16 = load_efficientnet_lite0(precision="bf16", runtime="torch")
+    fp32 = load_efficientnet_lite0(precision="fp32", runtime="torch")
     assert bf16.precision == "bf16" and bf16.bf16_drift is not None and bf16.model_id != fp32.model_id
     x = torch.stack([bf16.preprocess(img) for img in _probe_images()])
     with torch.inference_mode():

@@ -134,3 +134,21 @@ def test_without_hashes_or_cache_the_reader_measures_as_before(tmp_path):
     paths, sizes, _ = _images(tmp_path)
     reader = PairReader(paths + [None], sizes + [(None, None)])
     assert reader(0, 4) == PairPixels() and reader(0, 1).inliers and reader.cache is None
+
+
+def test_bad_input_values_that_are_not_numbers_are_measured_again(tmp_path):
+    """Expected: a row whose values are text (a hand-edited or foreign pairs.sqlite) is not used; the pair is
+    measured again and the audit's numbers are those without a cache."""
+    paths, sizes, hashes = _images(tmp_path)
+    db = tmp_path / "pairs.sqlite"
+    cache = PairCache(db)
+    reader = PairReader(paths, sizes, hashes, cache)
+    good = reader(2, 3)
+    cache.save()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE pairs SET v2 = 'junk'")
+    con.commit()
+    con.close()
+    again = PairCache(db)
+    assert again.load(hashes) == 0
+    assert PairReader(paths, sizes, hashes, again)(2, 3) == good

@@ -128,7 +128,7 @@ def _with_precision(model: Any, features: Callable[[Any, Any], Any], preprocess:
     import torch
 
     from workbench.embeddings import compiled
-    from workbench.embeddings.precision import MAX_DRIFT_SHARE, bf16_supported, probe_batch
+    from workbench.embeddings.precision import bf16_supported, probe_batch
 
     threshold = get_backend(family).near_threshold
     # How files become RGB pixels is part of the preprocessing: it names cache entries and stored graphs.
@@ -138,13 +138,15 @@ def _with_precision(model: Any, features: Callable[[Any, Any], Any], preprocess:
         bf16_wanted = precision == "bf16" or (precision == "auto" and bf16_supported(device))
         order = compiled.runtime_order(runtime, bf16_wanted=bf16_wanted)
         if precision == "bf16":  # forced bf16: only runtimes that run it
+            if runtime == "onnxruntime":
+                notes.append("ONNX Runtime runs fp32 only: --precision bf16 is not applied")
             order = tuple(r for r in order if r != "onnxruntime") or order
-        probe = probe_batch(preprocess)
+        probe = probe_batch(preprocess, n=16)
         with torch.inference_mode():
             reference = features(model, probe).float().numpy()
         chosen = compiled.choose_compiled(
             model, features, probe, reference, order=order, precision=precision, bf16_wanted=bf16_wanted,
-            bf16_limit=MAX_DRIFT_SHARE * threshold, input_size=fields["input_size"],
+            threshold=threshold, input_size=fields["input_size"],
             preprocessing=fields["preprocessing"], cache_dir=cache_dir, notes=notes, threads=threads)
         if chosen is None and "torch" not in order:
             raise EmbedderUnavailable(f"runtime {runtime!r} can't run {model_id}: {'; '.join(notes)}")

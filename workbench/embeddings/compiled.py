@@ -28,6 +28,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from workbench.io.cache_folder import replace_shared
+
 log = logging.getLogger(__name__)
 
 #: The runtimes that run an ONNX export.
@@ -142,7 +144,7 @@ def export_onnx(model: Any, features: Callable[[Any, Any], Any], *, input_size: 
             torch.onnx.export(_Features.module(model, features), (example,), tmp, input_names=["pixels"],
                               output_names=["features"], dynamic_axes={"pixels": {0: "n"}, "features": {0: "n"}},
                               opset_version=OPSET, dynamo=False)
-        os.replace(tmp, target)
+        replace_shared(tmp, target)
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
         with contextlib.suppress(OSError):
@@ -209,22 +211,32 @@ class CompiledChoice:
 
 
 def choose_compiled(model: Any, features: Callable[[Any, Any], Any], probe: Any, reference: np.ndarray, *,
-                    order: tuple[str, ...], precision: str, bf16_wanted: bool, bf16_limit: float,
+                    order: tuple[str, ...], precision: str, bf16_wanted: bool, threshold: float,
                     input_size: int, preprocessing: str, cache_dir: str | None,
                     notes: list[str], threads: int | None = None) -> CompiledChoice | None:
     """The first compiled runtime of ``order`` that installs, exports and passes its probe.
 
-    ``reference`` is PyTorch fp32 on ``probe``. What was passed over, and why, is appended to
-    ``notes``; ``None`` means none qualified (the caller runs PyTorch).
+    ``reference`` is PyTorch fp32 on ``probe``; ``threshold`` the model's near-duplicate distance, which
+    bf16 must respect (:func:`~workbench.embeddings.precision.bf16_refusal`). What was passed over, and
+    why, is appended to ``notes``; ``None`` means none qualified (the caller runs PyTorch).
     """
     path: Path | None = None
+    reexported = False
     batch = np.ascontiguousarray(probe.numpy(), dtype=np.float32)
-    for runtime in (r for r in order if r in COMPILED_RUNTIMES):
+    # OpenVINO's bf16 first where it is wanted; then the fp32 runtimes, ONNX Runtime first (the faster in fp32).
+    attempts = [("openvino", "bf16")] if bf16_wanted and "openvino" in order else []
+    attempts += [(r, "fp32") for r in ("onnxruntime", "openvino") if r in order]
+    if precision == "bf16":
+        attempts = [a for a in attempts if a[1] == "bf16"] or attempts
+    passed_over: set[str] = set()
+    for runtime, attempt in attempts:
+        if runtime in passed_over:
+            continue
         if not runtime_installed(runtime):
             notes.append(f"{runtime} is not installed")
+            passed_over.add(runtime)
             continue
-        tries = ("bf16", "fp32") if runtime == "openvino" and bf16_wanted else ("fp32",)
-        for prec in tries:
+        for prec in (attempt,):  # a loop of one: `break` and `continue` pass the runtime over
             try:
                 path = path or export_onnx(model, features, input_size=input_size, preprocessing=preprocessing,
                                            cache_dir=cache_dir)
@@ -241,10 +253,37 @@ def choose_compiled(model: Any, features: Callable[[Any, Any], Any], probe: Any,
             except Exception as exc:  # an exporter or runtime that can't take this network: try the next
                 notes.append(f"{runtime} {prec} failed: {type(exc).__name__}: {exc}")
                 log.warning("compiled inference: %s", notes[-1])
+                passed_over.add(runtime)
                 break
-            limit = bf16_limit if prec == "bf16" else FP32_MATCH
-            if drift <= limit or (prec == "bf16" and precision == "bf16"):
+            if prec == "bf16":
+                from workbench.embeddings.precision import bf16_refusal, pair_drift
+
+                refusal = bf16_refusal(drift, pair_drift(reference, run(batch)), threshold)
+                if refusal is None or precision == "bf16":
+                    if refusal is not None:
+                        notes.append(f"{runtime} bf16 forced although {refusal}")
+                    return CompiledChoice(runtime, prec, drift, run)
+                notes.append(f"{runtime} {refusal}")
+                log.info("compiled inference: %s", notes[-1])
+                continue
+            if drift > FP32_MATCH and not reexported:
+                # A readable export that computes something else (another network copied under this name, a
+                # file changed by hand): export again, once, before giving up on the runtime.
+                log.warning("compiled inference: %s on %s drifts %.1e from PyTorch; exporting it again", runtime,
+                            path, drift)
+                reexported = True
+                try:
+                    path.unlink(missing_ok=True)
+                    path = export_onnx(model, features, input_size=input_size, preprocessing=preprocessing,
+                                       cache_dir=cache_dir)
+                    run = load_compiled(runtime, path, precision=prec, threads=threads or usable_cores())
+                    drift = cosine_drift(reference, run(batch))
+                except Exception as exc:  # noqa: BLE001 - as above: this runtime is passed over
+                    notes.append(f"{runtime} {prec} failed: {type(exc).__name__}: {exc}")
+                    log.warning("compiled inference: %s", notes[-1])
+                    break
+            if drift <= FP32_MATCH:
                 return CompiledChoice(runtime, prec, drift, run)
-            notes.append(f"{runtime} {prec} drift {drift:.1e} exceeds {limit:.0e}")
+            notes.append(f"{runtime} {prec} drift {drift:.1e} exceeds {FP32_MATCH:.0e} ({path})")
             log.warning("compiled inference: %s", notes[-1])
     return None

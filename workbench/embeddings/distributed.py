@@ -58,7 +58,7 @@ class DistributedEmbedReport:
     cache_dir: str = ""
     fallback_reason: str | None = None
     n_partitions: int = 0
-    #: The read-and-hash phase (with the workers' model loading, which runs alongside), then the embedding.
+    #: Starting the workers, loading the model on them and reading and hashing every file; then the embedding.
     hash_seconds: float = 0.0
     embed_seconds: float = 0.0
 

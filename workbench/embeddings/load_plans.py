@@ -9,7 +9,7 @@ fields) under ``<cache>/compiled/plans/``, keyed by everything that could change
 - the embedder settings (name, CLIP model, tag, checkpoint with its size and mtime, device,
   precision, runtime, threads) and the registered loaders they name;
 - the installed versions of workbench, torch, the runtimes, open_clip, timm and the offline weights'
-  package, and :data:`~workbench.io.pixels.PIXELS_VERSION`;
+  package, a digest of this package's source, and :data:`~workbench.io.pixels.PIXELS_VERSION`;
 - the CPU's flags and usable cores, and the Hugging Face hub cache's models (names and mtimes).
 
 The next audit with the same key gets a *deferred* embedder carrying the plan's fields; the model is
@@ -33,6 +33,7 @@ from typing import Any
 from workbench.config import EmbedderConfig
 from workbench.embeddings.backends import LoadedEmbedder, _hub_reachable, load_embedder
 from workbench.errors import EmbedderUnavailable
+from workbench.io.cache_folder import replace_shared
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,15 @@ def _versions() -> dict[str, str | None]:
         except PackageNotFoundError:
             out[name] = None
     return out
+
+
+def _code_digest() -> str:
+    """A digest of the embedding package's source: a change to how a load decides makes new plans."""
+    digest = hashlib.blake2b(digest_size=12)
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _hub_state() -> list[tuple[str, int]]:
@@ -94,7 +104,7 @@ def plan_key(cfg: EmbedderConfig) -> str | None:
     names = (AUTO_PRIMARY, AUTO_FALLBACK) if cfg.name == AUTO else (cfg.name,)
     loaders = [get_backend(n).loader for n in names]  # a backend registered anew under the same name
     blob = json.dumps({"v": PLAN_VERSION, "settings": settings, "checkpoint": checkpoint, "versions": _versions(),
-                       "loaders": loaders,
+                       "loaders": loaders, "code": _code_digest(),
                        "pixels": PIXELS_VERSION, "flags": sorted(cpu_flags()), "cores": usable_cores(),
                        "hub": _hub_state()}, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:20]
@@ -125,7 +135,7 @@ def _write(path: Path, model: LoadedEmbedder) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".plan-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump({name: getattr(model, name) for name in _FIELDS}, fh)
-        os.replace(tmp, path)
+        replace_shared(tmp, path)
     except OSError as exc:
         log.warning("model plan not recorded (%s); the next audit loads the model again", exc)
 

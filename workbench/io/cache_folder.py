@@ -45,3 +45,15 @@ def writable_folder(path: str | os.PathLike, *, what: str = "cache") -> Path:
         raise CacheUnusable(f"the {what} folder {folder} can't be used ({reason}); pass --cache-dir "
                             "(cache_dir=) a folder you can write, or set WORKBENCH_CACHE") from exc
     return folder
+
+
+def replace_shared(tmp: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Move a finished temporary file into place with the mode a new file gets (``0666`` less the umask).
+
+    ``tempfile.mkstemp`` makes files only their owner can read; a cache shared by several accounts
+    (a Dask cluster's ``/shared/wb-cache``) needs them readable like every other cache file.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+    os.replace(tmp, target)

@@ -40,6 +40,11 @@ class Stored(NamedTuple):
     v3: float | None
 
 
+def _number(x: object) -> bool:
+    """A stored value the evidence can use: ``None`` or a finite real number (not text, not a blob)."""
+    return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x))
+
+
 def _clean(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
 
@@ -83,7 +88,7 @@ class PairCache:
                     rows = con.execute(f"SELECT a, b, kind, v1, v2, v3 FROM pairs WHERE a IN "
                                        f"({', '.join('?' * len(chunk))})", chunk).fetchall()
                     for a, b, kind, *values in rows:
-                        if b in members:
+                        if b in members and all(_number(v) for v in values):  # anything else: measure again
                             self._known[(a, b, kind)] = Stored(*values)
             con.close()
         except sqlite3.DatabaseError as exc:

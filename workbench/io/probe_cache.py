@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from workbench.io.cache_folder import replace_shared
+
 log = logging.getLogger(__name__)
 
 #: Bump when the probe's fitting changes (folds, standardisation, optimiser).
@@ -66,7 +68,7 @@ class ProbeCache:
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".npz")
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, probs=probs, folds=folds, accuracy=accuracy)
-            os.replace(tmp, path)
+            replace_shared(tmp, path)
         except OSError as exc:
             log.warning("out-of-fold probabilities not cached (%s); the next audit fits them again", exc)
         return probs, folds, accuracy

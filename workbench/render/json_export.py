@@ -34,6 +34,7 @@ def to_export_dict(result: AuditResult) -> dict[str, Any]:
             "id": emb.model_id, "requested": emb.requested, "trained": emb.trained,
             "fallback_reason": emb.fallback_reason, "dim": emb.dim, "precision": emb.precision,
             "bf16_drift": emb.bf16_drift, "runtime": emb.runtime, "runtime_drift": emb.runtime_drift,
+            "precision_note": emb.precision_note,
             "n_computed": emb.n_computed, "n_cached": emb.n_cached},
         "neighbor_graph": None if result.neighbors is None else dataclasses.asdict(result.neighbors),
         "summary": result.counts(),

@@ -43,7 +43,12 @@ def text_summary(result: AuditResult, *, width: int = 78) -> str:
             drift = "" if emb.runtime_drift is None else f", max cosine drift from PyTorch fp32 {emb.runtime_drift:.1e}"
             lines.append(f"  runtime {emb.runtime} {emb.precision}{drift}")
         elif emb.precision == "bf16" and emb.bf16_drift is not None:
-            lines.append(f"  precision bf16 (max cosine drift from fp32 {emb.bf16_drift:.1e})")
+            lines.append(f"  runtime torch bf16 (max cosine drift from fp32 {emb.bf16_drift:.1e})")
+        else:
+            lines.append(f"  runtime {emb.runtime} {emb.precision}")
+        if emb.precision_note:
+            lines += textwrap.wrap(f"note: {_t(emb.precision_note)}", width=width, initial_indent="  ",
+                                   subsequent_indent="    ", break_on_hyphens=False)[:4]
     nb = result.neighbors
     if nb is not None:
         how = (f"updated: {nb.n_new} new, {nb.n_recomputed} re-searched, {nb.n_reused} reused"
