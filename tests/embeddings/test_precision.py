@@ -1,7 +1,6 @@
 """bf16 is used only where it is native and where its measured drift from fp32 is tiny."""
 
 import numpy as np
-import pytest
 import torch
 
 from workbench.embeddings import precision as prec
