@@ -16,6 +16,7 @@ import atexit
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -45,7 +46,17 @@ def pytest_configure(config) -> None:
 
 
 def pytest_unconfigure(config) -> None:
-    """Stop the private ``mongod`` at the end of the session (its folder goes at exit)."""
+    """Stop the private ``mongod`` at the end of the session (its folder goes at exit).
+
+    FiftyOne registers an exit handler that deletes non-persistent datasets; run after ``mongod`` has
+    stopped, it waits minutes for the server before giving up. It runs here instead, while the
+    database is up, and is unregistered.
+    """
+    database = sys.modules.get("fiftyone.core.odm.database")
+    if database is not None and hasattr(database, "_delete_non_persistent_datasets_if_allowed"):
+        atexit.unregister(database._delete_non_persistent_datasets_if_allowed)
+        if _SESSION.get("process") is not None and _SESSION["process"].poll() is None:
+            database._delete_non_persistent_datasets_if_allowed()
     process = _SESSION.get("process")
     if process is not None:
         stop_process(process)
