@@ -140,3 +140,14 @@ def split_class_folders(root: Path, *, leak_to: str) -> Path:
                 seed += 1
     (root / leak_to).write_bytes((root / "train" / "cat" / "train-cat-0.png").read_bytes())
     return root
+
+
+@pytest.fixture(scope="module")
+def dask_local_client():
+    """A real Dask ``LocalCluster`` of two single-threaded worker processes and a client of it (one per module)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="2GiB",
+                      scheduler_kwargs={"dashboard": False}) as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        yield client

@@ -1,5 +1,5 @@
-"""The ``workbench`` command: ``audit`` a dataset, open the FiftyOne ``app`` on one, ``list`` datasets,
-``embed`` files on a Dask cluster.
+"""The ``workbench`` command: ``audit`` a dataset, open the FiftyOne ``app`` on one, ``list`` datasets;
+``embed`` files and build the neighbour ``graph`` on a Dask cluster (:mod:`workbench.cli_cluster`).
 
 Exit codes (one contract for every subcommand, documented in the README):
 0 done (and every ``--fail-on`` gate passed), 1 a gate failed, 2 usage or input error (the
@@ -17,11 +17,11 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover
-    from workbench.config import EmbedderConfig
-
+from workbench.cli_options import bounded_float as _bounded_float
+from workbench.cli_options import bounded_int as _bounded_int
+from workbench.cli_options import embedder_config as _embedder_config
+from workbench.cli_options import positive_int as _positive_int
 
 EXIT_OK = 0
 EXIT_GATE = 1
@@ -33,15 +33,6 @@ _NOISY = ("fiftyone", "eta", "urllib3", "PIL", "matplotlib", "h5py", "faiss", "f
           "asyncio", "httpx", "httpcore", "numexpr")
 
 
-
-def _embedder_config(args: argparse.Namespace) -> EmbedderConfig:
-    """The embedding model the options of ``audit`` and ``embed`` (the same names) ask for."""
-    from workbench.config import EmbedderConfig
-
-    pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
-    return EmbedderConfig(name=args.embedder, clip_model=args.clip_model, clip_pretrained=pretrained,
-                          clip_checkpoint=args.clip_checkpoint, batch_size=args.batch_size, device=args.device,
-                          cache_dir=args.cache_dir, precision=args.precision, runtime=args.runtime)
 
 def _parser() -> argparse.ArgumentParser:
     from workbench import __version__
@@ -135,58 +126,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="serve to other machines (binds 0.0.0.0 unless --address) and open no browser")
 
     sub.add_parser("list", help="list FiftyOne datasets and their last workbench run")
+    from workbench import cli_cluster
 
-    e = sub.add_parser("embed", help="embed image files on a Dask cluster into the (shared) embedding cache")
-    e.add_argument("paths", nargs="+", metavar="PATH", help="image files, or folders searched recursively")
-    where = e.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler to run on, e.g. tcp://host:8786")
-    where.add_argument("--local-workers", type=_positive_int, metavar="N",
-                       help="start a local cluster of N worker processes (default 2)")
-    e.add_argument("--embedder", default="auto", choices=embedder_names(include_none=False))
-    e.add_argument("--clip-model", default="ViT-B-32")
-    e.add_argument("--clip-pretrained", default="laion2b_s34b_b79k",
-                   help="open_clip pretrained tag; 'none' for untrained weights (tests only)")
-    e.add_argument("--clip-checkpoint", help="open_clip checkpoint file (same path on every worker)")
-    e.add_argument("--cache-dir", help="embedding cache folder every worker can write (default $WORKBENCH_CACHE "
-                                       "or ~/.cache/workbench)")
-    e.add_argument("--partition-size", type=_positive_int, default=512,
-                   help="at most this many files per task; each task writes one cache shard")
-    e.add_argument("--batch-size", type=_positive_int, default=64)
-    e.add_argument("--device", help="torch device on the workers (default: cuda when present, else cpu)")
-    e.add_argument("--precision", default="auto", choices=PRECISIONS)
-    e.add_argument("--runtime", default="auto", choices=RUNTIMES, help="what runs the model on the workers' CPUs")
-    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    cli_cluster.add_embed_parser(sub)
+    cli_cluster.add_graph_parser(sub)
+
     return p
-
-
-def _positive_int(value: str) -> int:
-    return _bounded_int(1, None)(value)
-
-
-def _bounded_int(low: int, high: int | None):
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-        if number < low or (high is not None and number > high):
-            raise argparse.ArgumentTypeError(f"must be at least {low}" + (f" and at most {high}" if high else "")
-                                             + f", not {number}")
-        return number
-    return parse
-
-
-def _bounded_float(low: float, high: float, *, low_open: bool = False):
-    def parse(value: str) -> float:
-        try:
-            number = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-        if not (low < number if low_open else low <= number) or not number <= high:
-            raise argparse.ArgumentTypeError(f"must be {'above' if low_open else 'at least'} {low:g} and at most "
-                                             f"{high:g}, not {value}")
-        return number
-    return parse
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -363,47 +308,17 @@ def _list(_: argparse.Namespace) -> int:
     return 0
 
 
-def _embed(args: argparse.Namespace) -> int:
-    from workbench.embeddings.distributed import embed_files_distributed
-    from workbench.io.sources import IMAGE_SUFFIXES, find_image_files
-
-    if not args.verbose:
-        with contextlib.suppress(ImportError):  # importing distributed sets its loggers to INFO
-            import distributed  # noqa: F401
-        logging.getLogger("distributed").setLevel(logging.WARNING)
-    files = find_image_files(args.paths)
-    if not files:
-        print(f"workbench: error: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) under "
-              f"{' '.join(args.paths)}", file=sys.stderr)
-        return EXIT_INPUT
-    config = _embedder_config(args)
-    local_workers = args.local_workers or 2  # None when not given: argparse can then tell it from --scheduler
-    where = args.scheduler or f"a local cluster of {local_workers} worker processes"
-    print(f"workbench embed: {len(files)} files on {where}")
-    r = embed_files_distributed(files, config, client=args.scheduler, local_workers=local_workers,
-                                partition_size=args.partition_size, progress=not args.quiet)
-    print(f"embeddings     {r.model_id}")
-    if r.fallback_reason:
-        print(f"  ! FALLBACK: {r.fallback_reason}")
-    print(f"files          {r.n_files} ({r.n_computed} computed, {r.n_cached} cached, {r.n_failed} failed)")
-    print(f"cache          {r.cache_dir} ({r.n_shards_written} shards written)")
-    for path, message in list(r.failed.items())[:20]:
-        print(f"  failed: {path}: {message}")
-    if r.n_failed > 20:
-        print(f"  ... and {r.n_failed - 20} more")
-    rate = f", {r.n_computed / r.embed_seconds:.1f} files/s" if r.n_computed and r.embed_seconds > 0 else ""
-    print(f"time           {r.seconds:.1f} s (starting the workers, loading the model and hashing "
-          f"{r.hash_seconds:.1f} s; embedding {r.embed_seconds:.1f} s{rate})")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.verbose)
     from workbench.errors import WorkbenchError
 
     try:
-        return {"audit": _audit, "app": _app, "list": _list, "embed": _embed}[args.command](args)
+        from workbench import cli_cluster
+
+        commands = {"audit": _audit, "app": _app, "list": _list, "embed": cli_cluster.run_embed,
+                    "graph": cli_cluster.run_graph}
+        return commands[args.command](args)
     except (WorkbenchError, LookupError) as exc:
         if args.verbose:
             logging.getLogger("workbench").exception("input error")

@@ -21,13 +21,8 @@ LITE0 = EmbedderConfig(name="efficientnet-lite0", device="cpu")
 
 
 @pytest.fixture(scope="module")
-def client():
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="2GiB",
-                      scheduler_kwargs={"dashboard": False}) as cluster, \
-            Client(cluster, set_as_default=False) as dask_client:
-        yield dask_client
+def client(dask_local_client):
+    return dask_local_client
 
 
 @pytest.fixture(scope="module")

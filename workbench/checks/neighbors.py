@@ -90,7 +90,7 @@ def exact_neighbors(x: np.ndarray, query_rows: np.ndarray, k: int, *,
         q = np.asarray(query_rows[start:start + block_rows * 4])
         _, cand = faiss.knn(x[q], x, ask, metric=faiss.METRIC_INNER_PRODUCT)
         block = slice(start, start + len(q))
-        indices[block], distances[block] = _best_k(cand, _distances(_pair_sims(x, q, cand)), q, k)
+        indices[block], distances[block] = best_k(cand, cosine_distances(_pair_sims(x, q, cand)), q, k)
     return indices, distances
 
 
@@ -116,15 +116,16 @@ def _ivf_graph(x: np.ndarray, k: int, *, nprobe: int | None, seed: int, block_ro
     product (faiss's BLAS k-NN), so the scores are exact float32 inner products and the cost is
     a few dozen matrix products instead of ``N`` scans. The best ``k + 1`` per (row, list) are
     kept, then each row's candidates are merged (itself dropped).
-    """
-    import faiss
 
+    :mod:`workbench.checks.neighbors_cluster` runs the same steps (:func:`train_centroids`,
+    :func:`list_candidates`, :func:`best_k`) as Dask tasks over memory-mapped blocks.
+    """
     n, d = x.shape
     nlist = default_nlist(n)
     probe = int(min(nlist, nprobe or default_nprobe(nlist)))
-    search = _block_search(faiss)
-    centroids = _train_lists(faiss, x, nlist, seed)
-    _, probes = faiss.knn(x, centroids, probe, metric=faiss.METRIC_INNER_PRODUCT)  # [n, probe]
+    search = block_search()
+    centroids = train_centroids(x[training_rows(n, nlist, seed)], nlist, seed)
+    probes = nearest_lists(x, centroids, probe)  # [n, probe]
     del centroids
     members_of, member_bounds = _group(probes[:, 0], nlist)  # rows by the list they live in
     visitors_of, visitor_bounds = _group(probes.ravel(), nlist)  # (row * probe + slot) by list visited
@@ -134,22 +135,9 @@ def _ivf_graph(x: np.ndarray, k: int, *, nprobe: int | None, seed: int, block_ro
     cand_idx = np.full((n * probe, ask), -1, dtype=index_type)
     cand_sim = np.full((n * probe, ask), -np.inf, dtype=np.float32)
     for lst in range(nlist):
-        all_members = members_of[member_bounds[lst]:member_bounds[lst + 1]]
-        all_slots = visitors_of[visitor_bounds[lst]:visitor_bounds[lst + 1]]
-        # Chunks bound the gathered copies when the data collapses into a few huge lists.
-        for m_start in range(0, len(all_members), _LIST_CHUNK):
-            members = all_members[m_start:m_start + _LIST_CHUNK]
-            base = x[members]
-            take = min(ask, len(members))
-            for q_start in range(0, len(all_slots), _LIST_CHUNK):
-                slots = all_slots[q_start:q_start + _LIST_CHUNK]
-                sims, local = search(x[slots // probe], base, take)
-                if m_start == 0:
-                    cand_idx[slots, :take] = members[local]
-                    cand_sim[slots, :take] = sims
-                else:
-                    cand_idx[slots], cand_sim[slots] = _merge_top(
-                        cand_idx[slots], cand_sim[slots], members[local], sims, ask)
+        members = members_of[member_bounds[lst]:member_bounds[lst + 1]]
+        slots = visitors_of[visitor_bounds[lst]:visitor_bounds[lst + 1]]
+        cand_idx[slots], cand_sim[slots] = list_candidates(search, x.__getitem__, members, slots // probe, ask)
     del members_of, visitors_of
     cand_idx = cand_idx.reshape(n, probe * ask)
     cand_sim = cand_sim.reshape(n, probe * ask)
@@ -157,21 +145,28 @@ def _ivf_graph(x: np.ndarray, k: int, *, nprobe: int | None, seed: int, block_ro
     distances = np.empty((n, k), dtype=np.float32)
     for start in range(0, n, block_rows):
         stop = min(n, start + block_rows)
-        indices[start:stop], distances[start:stop] = _best_k(
-            cand_idx[start:stop], _distances(cand_sim[start:stop]), np.arange(start, stop), k)
+        indices[start:stop], distances[start:stop] = best_k(
+            cand_idx[start:stop], cosine_distances(cand_sim[start:stop]), np.arange(start, stop), k)
     log.info("IVF k-NN: %d rows, %d lists, %d visited per row", n, nlist, probe)
     return NeighborGraph(indices, distances, "ivf")
 
 
-def _train_lists(faiss, x: np.ndarray, nlist: int, seed: int) -> np.ndarray:
-    """k-means centroids (inner-product assignment, 10 iterations on ``16 x nlist`` sampled rows).
+def training_rows(n: int, nlist: int, seed: int) -> np.ndarray:
+    """The rows (sorted) whose vectors train the ``nlist`` k-means centroids: ``16 x nlist`` drawn
+    with ``seed``, so any engine that reads the same rows trains the same lists."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=min(n, 16 * nlist), replace=False))
+
+
+def train_centroids(train: np.ndarray, nlist: int, seed: int) -> np.ndarray:
+    """k-means centroids (inner-product assignment, 10 iterations) of the rows ``train``.
 
     Centroids are not re-normalised: a diffuse cluster keeps a short centroid, so it does not
     become a hub that every row visits (spherical k-means made the self-join ~1.6x costlier on
     the benchmark's clustered data)."""
-    n, d = x.shape
-    rng = np.random.default_rng(seed)
-    train = x[np.sort(rng.choice(n, size=min(n, 16 * nlist), replace=False))]
+    import faiss
+
+    d = train.shape[1]
     params = faiss.ClusteringParameters()
     params.niter = 10
     params.seed = seed
@@ -180,8 +175,43 @@ def _train_lists(faiss, x: np.ndarray, nlist: int, seed: int) -> np.ndarray:
     assign = faiss.IndexFlatIP(d)
     if _has_gpu(faiss):
         assign = faiss.index_cpu_to_all_gpus(assign)
-    clustering.train(train, assign)
+    clustering.train(np.ascontiguousarray(train, dtype=np.float32), assign)
     return faiss.vector_to_array(clustering.centroids).reshape(nlist, d)
+
+
+def nearest_lists(x: np.ndarray, centroids: np.ndarray, probe: int) -> np.ndarray:
+    """Each row's ``probe`` nearest lists (by inner product with the centroids), nearest first."""
+    import faiss
+
+    _, probes = faiss.knn(np.ascontiguousarray(x, dtype=np.float32), centroids, probe,
+                          metric=faiss.METRIC_INNER_PRODUCT)
+    return probes
+
+
+def list_candidates(search, gather, members: np.ndarray, visitors: np.ndarray,
+                    ask: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``ask`` most similar ``members`` of one list for each of its ``visitors`` (rows).
+
+    ``gather(rows)`` returns the float32 vectors of sorted ``rows``; ``search`` is
+    :func:`block_search`'s. Members and visitors are taken in chunks of ``_LIST_CHUNK``, which
+    bounds the gathered copies when the data collapses into a few huge lists. Returns
+    ``(rows [visitors, ask], inner products)`` padded with ``-1`` / ``-inf`` (unsorted).
+    """
+    cand_idx = np.full((len(visitors), ask), -1, dtype=np.int64)
+    cand_sim = np.full((len(visitors), ask), -np.inf, dtype=np.float32)
+    for m_start in range(0, len(members), _LIST_CHUNK):
+        chunk = members[m_start:m_start + _LIST_CHUNK]
+        base = gather(chunk)
+        take = min(ask, len(chunk))
+        for q_start in range(0, len(visitors), _LIST_CHUNK):
+            q = slice(q_start, q_start + _LIST_CHUNK)
+            sims, local = search(gather(visitors[q]), base, take)
+            if m_start == 0:
+                cand_idx[q, :take] = chunk[local]
+                cand_sim[q, :take] = sims
+            else:
+                cand_idx[q], cand_sim[q] = _merge_top(cand_idx[q], cand_sim[q], chunk[local], sims, ask)
+    return cand_idx, cand_sim
 
 
 def _merge_top(idx_a: np.ndarray, sim_a: np.ndarray, idx_b: np.ndarray, sim_b: np.ndarray,
@@ -201,12 +231,12 @@ def _group(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     return order, bounds
 
 
-def _distances(sims: np.ndarray) -> np.ndarray:
+def cosine_distances(sims: np.ndarray) -> np.ndarray:
     """Cosine distances (float32, clipped to ``[0, 2]``) from inner products of unit vectors."""
     return np.clip(1.0 - sims, 0.0, 2.0).astype(np.float32)
 
 
-def _best_k(cand_idx: np.ndarray, cand_dist: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def best_k(cand_idx: np.ndarray, cand_dist: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's ``k`` nearest candidates (itself and ``-1`` slots dropped; ``-1`` / ``inf`` pad).
 
     Rows are ranked by ``(float32 distance, row number)``, so ties (exact copies) resolve the same
@@ -245,9 +275,11 @@ def _has_gpu(faiss) -> bool:
     return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
 
 
-def _block_search(faiss):
+def block_search():
     """``(queries, base, k) -> (sims, local indices)``: exact inner-product top-k of one block pair,
     on the GPU when this faiss build has CUDA and a GPU is visible."""
+    import faiss
+
     if _has_gpu(faiss):
         log.info("faiss: scoring the k-NN lists on the GPU")
         resources = faiss.StandardGpuResources()
@@ -325,5 +357,5 @@ def _offer_new_rows(x: np.ndarray, new_rows: np.ndarray, rows: np.ndarray, indic
             np.broadcast_to(np.arange(len(new_rows)), (len(r), len(new_rows)))
         offered = new_rows[part]
         all_i = np.concatenate([indices[r], offered], axis=1)
-        all_d = np.concatenate([distances[r], _distances(_pair_sims(x, r, offered))], axis=1)
-        indices[r], distances[r] = _best_k(all_i, all_d, r, k)
+        all_d = np.concatenate([distances[r], cosine_distances(_pair_sims(x, r, offered))], axis=1)
+        indices[r], distances[r] = best_k(all_i, all_d, r, k)

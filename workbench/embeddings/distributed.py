@@ -17,17 +17,17 @@ imported only when a job runs.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from workbench.config import EmbedderConfig
 from workbench.embeddings.cache import EmbeddingCache, default_cache_root
+from workbench.dask_cluster import connect, processes_per_host
 from workbench.errors import DistributedError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,32 +74,6 @@ def _worker_side() -> Any:
         raise DistributedError(f"distributed embedding needs Dask ({exc}); install it with "
                                "pip install 'workbench[distributed]'") from exc
     return _dask_worker
-
-
-@contextlib.contextmanager
-def _connect(client: Client | str | None, local_workers: int) -> Iterator[Client]:
-    """The given client; a client of the scheduler at an address; or a temporary local cluster."""
-    from distributed import Client, LocalCluster
-
-    if client is not None and not isinstance(client, str):
-        yield client
-        return
-    if isinstance(client, str):
-        try:
-            remote = Client(client, timeout="20s", set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise DistributedError(f"can't reach the Dask scheduler at {client} ({exc}); start one with "
-                                   "`dask scheduler` and workers with `dask worker ADDRESS`, or use "
-                                   "--local-workers N") from exc
-        with remote:
-            yield remote
-        return
-    if local_workers < 1:
-        raise ValueError(f"local_workers must be at least 1, not {local_workers}")
-    with LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
-                      scheduler_kwargs={"dashboard": False}) as cluster, \
-            Client(cluster, set_as_default=False) as local:
-        yield local
 
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -159,9 +133,8 @@ def embed_files_distributed(paths: Sequence[str | os.PathLike[str]], config: Emb
         return DistributedEmbedReport(0, 0, 0, 0, {}, 0, time.perf_counter() - start, cache_dir=str(root))
     tasks = _worker_side()
 
-    with _connect(client, local_workers) as dask_client:
-        hosts = [w.get("host", "") for w in dask_client.scheduler_info(n_workers=-1)["workers"].values()]
-        plugin = tasks.EmbedderPlugin(config, {h: hosts.count(h) for h in set(hosts)})
+    with connect(client, local_workers) as dask_client:
+        plugin = tasks.EmbedderPlugin(config, processes_per_host(dask_client))
         dask_client.register_plugin(plugin, name=plugin.name)
         try:
             probe = dask_client.submit(tasks.describe_embedder, plugin.name, pure=False)
