@@ -78,12 +78,14 @@ def reconnect(name: str) -> Any:
 CONNECT_ATTEMPTS = 3
 
 
-def connect(*, attempts: int = CONNECT_ATTEMPTS, pause: float = 5.0) -> None:
+def connect(*, attempts: int = CONNECT_ATTEMPTS, pause: float = 5.0, prestarted: Any = None) -> None:
     """Connect to FiftyOne's database, retrying while its shared service is busy starting.
 
     FiftyOne starts one database service per user; a second process that connects while the
     first is still starting it can time out (``ServiceListenTimeout``, connection refused).
     Each retry says so on stderr; the last failure is raised as :class:`DatabaseUnavailable`.
+    ``prestarted`` (:func:`workbench._fo_service.prestart_database_service`) is checked against
+    FiftyOne's config once FiftyOne is imported, and stopped if it serves another database.
 
     Example:
         >>> connect()  # doctest: +SKIP
@@ -96,7 +98,9 @@ def connect(*, attempts: int = CONNECT_ATTEMPTS, pause: float = 5.0) -> None:
 
     from workbench.errors import DatabaseUnavailable
 
-    fiftyone()
+    fo = fiftyone()
+    if prestarted is not None:
+        prestarted.confirm(fo.config)
     for attempt in range(1, attempts + 1):
         try:
             fodb._connect()

@@ -71,7 +71,8 @@ def add_graph_parser(sub) -> None:
     g.add_argument("--nprobe", type=bounded_int(1, 65536), metavar="N",
                    help="inverted lists visited per vector (default 4)")
     g.add_argument("--threshold", type=bounded_float(0.0, 2.0), metavar="D",
-                   help="also write pairs.csv: every pair of vectors within cosine distance D")
+                   help="also write pairs.csv: the pairs within cosine distance D among each vector's k nearest "
+                        "(a vector with more than k such copies lists its k nearest; raise -k)")
     g.add_argument("--overwrite", action="store_true", help="replace the graph files already in --out")
 
 
@@ -124,9 +125,10 @@ def run_graph(args: argparse.Namespace) -> int:
     for raw in args.inputs:
         folder = Path(raw).expanduser().resolve()
         folder = folder if folder.is_dir() else folder.parent
-        if out.resolve() == folder or folder in out.resolve().parents:
-            raise OutputPathError(f"--out {out} is inside the input folder {folder}; workbench never writes among "
-                                  "its inputs: choose a folder outside it")
+        resolved = out.resolve()
+        if resolved == folder or folder in resolved.parents or resolved in folder.parents:
+            raise OutputPathError(f"--out {out} and the input folder {folder} are inside one another; workbench "
+                                  "never writes among its inputs: choose a folder outside them")
     present = [name for name in GRAPH_FILES if (out / name).exists()]
     if present and not args.overwrite:
         raise OutputPathError(f"--out {out} already holds {', '.join(present)}; pass --overwrite to replace "
@@ -134,54 +136,99 @@ def run_graph(args: argparse.Namespace) -> int:
     blocks, hashes = open_blocks(args.inputs)
     n, dim = sum(b.n for b in blocks), blocks[0].dim
     local_workers = args.local_workers or 2
-    where = args.scheduler or f"a local cluster of {local_workers} worker processes"
-    print(f"workbench graph: {n:,} vectors ({dim}-d, {len(blocks)} blocks) on {where}")
-    for name in present:
-        (out / name).unlink()
-    r = knn_graph_on_cluster(blocks, out, k=args.k, nprobe=args.nprobe, client=args.scheduler,
-                             local_workers=local_workers)
+    from workbench.checks.neighbors import EXACT_MAX_ROWS
+
+    where = ("searched exactly in this process (up to 10,000 vectors)" if n <= EXACT_MAX_ROWS
+             else "on " + (args.scheduler or f"a local cluster of {local_workers} worker processes"))
+    print(f"workbench graph: {n:,} vectors ({dim}-d, {len(blocks)} blocks) {where}")
+    stale = sorted(out.glob(".knn-work-*")) if out.is_dir() else []
+    created = not out.exists()
+    try:
+        r = knn_graph_on_cluster(blocks, out, k=args.k, nprobe=args.nprobe, client=args.scheduler,
+                                 local_workers=local_workers)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # nothing was written: leave no empty folder behind
+        raise
     written = [r.indices_path, r.distances_path]
     if hashes is not None:
         import numpy as np
 
-        np.save(out / "knn-hashes.npy", np.concatenate(hashes).astype("S64"))
+        _save_atomic(out / "knn-hashes.npy", np.concatenate(hashes).astype("S64"))
         written.append(str(out / "knn-hashes.npy"))
-    n_pairs = _write_pairs(r, blocks, hashes, out / "pairs.csv", args.threshold) if args.threshold is not None else None
+    pairs = _write_pairs(r, blocks, hashes, out / "pairs.csv", args.threshold) if args.threshold is not None else None
+    names = {Path(p).name for p in written} | {"graph.json"} | ({"pairs.csv"} if pairs else set())
+    for name in present:  # an earlier graph's files this run did not replace (--overwrite)
+        if name not in names:
+            (out / name).unlink(missing_ok=True)
     summary = {**r.to_dict(), "inputs": [{"path": b.label, "rows": b.n} for b in blocks],
-               "threshold": args.threshold, "pairs": n_pairs}
-    (out / "graph.json").write_text(json.dumps(summary, indent=1))
-    s = r.seconds
-    print(f"lists          {r.nlist} ({r.nprobe} visited per vector), {r.n_groups} list groups, "
-          f"{r.n_parts} row ranges")
-    print(f"time           {s['total']:.1f} s (train {s['train']:.1f}, assign {s['assign']:.1f}, search "
-          f"{s['search']:.1f}, merge {s['merge']:.1f}, write {s['write']:.1f})")
-    heap = max((w["heap_peak_mb"] for w in r.workers.values()), default=0.0)
-    rss = max((w["rss_peak_mb"] for w in r.workers.values()), default=0.0)
-    print(f"memory         largest task heap {heap:,.0f} MB; largest worker peak RSS {rss:,.0f} MB "
-          f"({len(r.workers)} workers)")
-    print(f"graph          {', '.join(written)} (k={r.k})")
-    if n_pairs is not None:
-        print(f"pairs          {n_pairs:,} within {args.threshold:g}: {out / 'pairs.csv'}")
-    print(f"summary        {out / 'graph.json'}")
+               "threshold": args.threshold, "pairs": pairs[0] if pairs else None,
+               "rows_with_all_k_within_threshold": pairs[1] if pairs else None}
+    tmp = out / ".graph.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=1))
+    os.replace(tmp, out / "graph.json")
+    _print_graph_summary(r, written, out, args.threshold, pairs, stale)
     return 0
 
 
-def _write_pairs(report, blocks, hashes, path: Path, threshold: float) -> int:
-    """Pairs within ``threshold`` as CSV: rows, distance, and where each vector came from."""
+def _print_graph_summary(r, written: list[str], out: Path, threshold: float | None, pairs: tuple[int, int] | None,
+                         stale: list[Path]) -> None:
+    s = r.seconds
+    if r.method == "ivf":
+        print(f"lists          {r.nlist} ({r.nprobe} visited per vector), {r.n_groups} list groups, "
+              f"{r.n_parts} row ranges")
+        print(f"time           {s['total']:.1f} s (train {s['train']:.1f}, assign {s['assign']:.1f}, search "
+              f"{s['search']:.1f}, merge {s['merge']:.1f}, write {s['write']:.1f})")
+        heap = max((w["heap_peak_mb"] for w in r.workers.values()), default=0.0)
+        rss = max((w["rss_peak_mb"] for w in r.workers.values()), default=0.0)
+        print(f"memory         largest task heap {heap:,.0f} MB; largest worker peak RSS {rss:,.0f} MB "
+              f"({len(r.workers)} workers)")
+    else:
+        print(f"time           {s['total']:.1f} s (exact search)")
+    print(f"graph          {', '.join(written)} (k={r.k})")
+    if r.empty_slots:
+        share = r.empty_slots / (r.n * r.k)
+        print(f"  ! {r.empty_slots:,} neighbour slots ({share:.1%}) are empty (-1): those vectors found fewer than "
+              f"k={r.k} candidates in the lists they visited; lower -k or raise --nprobe")
+    if pairs is not None:
+        print(f"pairs          {pairs[0]:,} within {threshold:g}: {out / 'pairs.csv'}")
+        if pairs[1]:
+            print(f"  ! {pairs[1]:,} vectors have all {r.k} neighbours within {threshold:g}: they may have more near "
+                  f"copies than pairs.csv lists (it holds pairs among each vector's k nearest); raise -k")
+    print(f"summary        {out / 'graph.json'}")
+    for folder in stale:
+        print(f"  ! {folder} is the work folder of an earlier run that was stopped; remove it")
+
+
+def _save_atomic(path: Path, array) -> None:
+    import numpy as np
+
+    tmp = path.with_name(f".{path.stem}.tmp.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def _write_pairs(report, blocks, hashes, path: Path, threshold: float) -> tuple[int, int]:
+    """Pairs within ``threshold`` among each vector's k nearest, as CSV (rows, distance, where each vector
+    came from: its content hash, or its file and row); returns ``(pairs, vectors whose k-th neighbour is
+    within the threshold)``."""
     import numpy as np
 
     from workbench.io.vector_blocks import RowStore
 
-    lo, hi, d = report.graph().pairs_within(threshold)
+    graph = report.graph()
+    lo, hi, d = graph.pairs_within(threshold)
+    saturated = int((np.asarray(graph.distances[:, -1]) <= threshold).sum()) if graph.k else 0
     order = np.lexsort((hi, lo, d))
     store = RowStore(blocks)
     flat = np.concatenate(hashes) if hashes is not None else None
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["row_a", "row_b", "distance", "source_a", "source_b"])
+        w.writerow(["row_a", "row_b", "distance", "hash_a", "hash_b"] if flat is not None else
+                   ["row_a", "row_b", "distance", "file_a", "file_row_a", "file_b", "file_row_b"])
         for i, j, dist in zip(lo[order].tolist(), hi[order].tolist(), d[order].tolist()):
-            a, b = (str(flat[i]), str(flat[j])) if flat is not None else (store.where(i), store.where(j))
-            w.writerow([i, j, f"{dist:.6f}", a, b])
+            where = [str(flat[i]), str(flat[j])] if flat is not None else [*store.locate(i), *store.locate(j)]
+            w.writerow([i, j, f"{dist:.6f}", *where])
     os.replace(tmp, path)
-    return int(len(lo))
+    return int(len(lo)), saturated

@@ -6,6 +6,7 @@ started; the input files (and an earlier graph) are never changed (:func:`untouc
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from pathlib import Path
 
@@ -76,10 +77,13 @@ CASES = {
     "truncated": Case(truncated, 2, ("cut.npy is truncated",)),
     "not an npy": Case(not_npy, 2, ("not a readable .npy",)),
     "dimensions differ": Case(mixed_dims, 2, ("differ in dimension", "8", "16")),
-    "one vector": Case(saved("one.npy", unit(1)), 2, ("at least 2 vectors",)),
+    "one vector": Case(saved("one.npy", unit(1)), 2, ("at least 2 vectors; found 1",)),
+    "an npz archive": Case(lambda r: (np.savez(r / "v.npz", a=unit(3)), r / "v.npz")[1], 2, ("is a .npz archive", "np.save")),
+    "structured rows": Case(saved("s.npy", np.zeros(3, dtype=[("a", "f4"), ("b", "f4")])), 2,
+                            ("save a plain float32 array",)),
     "compressed cache shard": Case(compressed_cache, 2, ("compressed",)),
     "foreign zip in a cache": Case(foreign_zip, 2, ("not a readable cache shard", "move it aside")),
-    "folder without vectors": Case(empty_folder, 2, ("no .npy files",)),
+    "folder without vectors": Case(empty_folder, 2, ("no .npy files directly", "subfolders are not searched")),
     "a CSV file": Case(lambda r: (r / "v.csv").write_text("1,2\n") and r / "v.csv", 2, ("not a .npy file",)),
 }
 
@@ -102,7 +106,12 @@ def test_out_inside_the_input_folder_is_refused(tmp_path):
     np.save(tmp_path / "v.npy", unit(10))
     with untouched(tmp_path):
         outcome = run_cli("graph", tmp_path / "v.npy", "--out", tmp_path / "graph")
-    assert outcome.code == 2 and "inside the input folder" in outcome.text
+    assert outcome.code == 2 and "inside one another" in outcome.text
+    (tmp_path / "vectors").mkdir()
+    np.save(tmp_path / "vectors" / "w.npy", unit(10))
+    with untouched(tmp_path):  # nor may --out hold the input folder
+        outcome = run_cli("graph", tmp_path / "vectors", "--out", tmp_path)
+    assert outcome.code == 2 and "inside one another" in outcome.text
 
 
 def _out_is_a_file(out: Path) -> None:
@@ -131,3 +140,55 @@ def test_bad_options_are_usage_errors(tmp_path):
         outcome = run_cli("graph", tmp_path / "v.npy", "--out", tmp_path / "o", *args)
         assert outcome.code == 2, args
     assert run_cli("graph", tmp_path / "v.npy").code == 2  # --out is required
+
+
+def test_a_small_input_is_searched_exactly_here_and_written_like_a_cluster_graph(tmp_path):
+    (tmp_path / "in").mkdir()
+    x = unit(300, 16)
+    x[1] = x[0]
+    np.save(tmp_path / "in" / "v.npy", x.astype(np.float16))
+    with untouched(tmp_path / "in"):
+        outcome = run_cli("graph", tmp_path / "in", "--out", tmp_path / "out", "-k", "5", "--threshold", "1e-6")
+    assert outcome.code == 0, outcome.text
+    assert "searched exactly in this process" in outcome.stdout
+    indices, distances = np.load(tmp_path / "out" / "knn-indices.npy"), np.load(tmp_path / "out" / "knn-distances.npy")
+    assert indices.shape == (300, 5) and indices[0, 0] == 1 and distances[0, 0] <= 2.5e-7  # float16 twins
+    lines = (tmp_path / "out" / "pairs.csv").read_text().splitlines()
+    assert lines[1].startswith("0,1,0.000000,") and len(lines) == 2
+
+
+
+
+def test_a_wrong_scheduler_is_an_input_error_before_any_work(tmp_path):
+    """A malformed address, a closed port, and a server that greets in another protocol: exit 2 with the reason
+    (never a hang, a traceback or exit 3); nothing is written."""
+    import socket
+    import threading
+
+    (tmp_path / "in").mkdir()
+    np.save(tmp_path / "in" / "v.npy", unit(10_001, 4))  # above 10,000: the cluster is needed
+    banner = socket.socket()
+    banner.bind(("127.0.0.1", 0))
+    banner.listen()
+
+    def greet() -> None:
+        with contextlib.suppress(OSError):  # until the test closes the socket
+            while True:
+                conn, _ = banner.accept()
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian\r\n" * 4)
+
+    threading.Thread(target=greet, daemon=True).start()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    cases = {"garbage": "not a scheduler address", f"tcp://127.0.0.1:{closed_port}": "connection refused",
+             f"tcp://127.0.0.1:{banner.getsockname()[1]}": "is not a Dask scheduler"}
+    try:
+        for address, phrase in cases.items():
+            with untouched(tmp_path):
+                outcome = run_cli("graph", tmp_path / "in", "--out", tmp_path / "out", "--scheduler", address)
+            assert outcome.code == 2 and phrase in outcome.text and "Traceback" not in outcome.text, outcome.text
+            assert not (tmp_path / "out").exists()
+    finally:
+        banner.close()

@@ -75,7 +75,7 @@ def test_an_embedding_cache_folder_is_read_in_place_once_per_content(tmp_path, d
     assert sum(b.n for b in blocks) == 3000
     flat = np.concatenate(hashes)
     assert len(set(flat.tolist())) == 3000
-    report = knn_graph_on_cluster(blocks, tmp_path / "graph", k=5, client=dask_client, threads=1)
+    report = knn_graph_on_cluster(blocks, tmp_path / "graph", k=5, client=dask_client, threads=1, method="ivf")
     order = np.array([int(h, 16) for h in flat.tolist()])  # graph row -> original row
     want = single_engine(x[order], 5)
     np.testing.assert_array_equal(report.graph().indices, want.indices)
@@ -89,18 +89,20 @@ def test_a_non_finite_vector_is_named_by_the_task_that_reads_it(tmp_path, dask_c
     np.save(data / "bad.npy", x)
     blocks, _ = open_blocks([data / "bad.npy"])
     with untouched(data), pytest.raises(VectorInputError, match=r"vector 2222 .*bad\.npy row 2222.*NaN"):
-        knn_graph_on_cluster(blocks, tmp_path / "graph", k=5, client=dask_client, part_rows=1000)
+        knn_graph_on_cluster(blocks, tmp_path / "graph", k=5, client=dask_client, part_rows=1000, method="ivf")
     assert not list((tmp_path / "graph").glob(".knn-work-*"))
 
 
-def test_rows_off_unit_length_are_scaled_and_others_kept_bit_for_bit(tmp_path):
+def test_every_row_is_read_at_unit_length_so_identical_float16_rows_are_at_distance_zero(tmp_path):
     x = clustered(100)
-    scaled = x.copy()
-    scaled[7] *= 3.0
-    np.save(tmp_path / "v.npy", scaled)
+    x[7] *= 3.0
+    x16 = x.astype(np.float16)
+    x16[9] = x16[8]
+    np.save(tmp_path / "v.npy", x16)
     read = RowStore(open_blocks([tmp_path / "v.npy"])[0]).read(0, 100)
-    np.testing.assert_array_equal(read[np.arange(100) != 7], x[np.arange(100) != 7])
-    assert abs(np.linalg.norm(read[7]) - 1) < 1e-6
+    np.testing.assert_allclose(np.linalg.norm(read, axis=1), 1.0, atol=1e-6)
+    graph = knn_graph(read, 3, method="exact")
+    assert graph.indices[8, 0] == 9 and graph.distances[8, 0] <= 2.5e-7  # one float32 step from 0 at most (was ~1e-4)
 
 
 def test_list_groups_are_balanced_by_cost_and_cover_every_list():
@@ -113,27 +115,46 @@ def test_list_groups_are_balanced_by_cost_and_cover_every_list():
 def test_cli_graph_on_a_scheduler_writes_the_graph_and_the_pairs(tmp_path, dask_client):
     from tests.catalogue.harness import run_cli
 
-    x = clustered(4000, seed=5)
+    x = clustered(12_000, seed=5)
     data = tmp_path / "vectors"
     data.mkdir()
-    np.save(data / "part-0.npy", x[:2500])
-    np.save(data / "part-1.npy", x[2500:])
+    np.save(data / "part-0.npy", x[:8000])
+    np.save(data / "part-1.npy", x[8000:])
     out = tmp_path / "out"
     with untouched(data):
         outcome = run_cli("graph", data, "--out", out, "--scheduler", dask_client.scheduler.address,
                           "-k", "6", "--threshold", "0.01")
     assert outcome.code == 0, outcome.text
-    assert "4,000 vectors (64-d, 2 blocks)" in outcome.stdout and "pairs " in outcome.stdout
+    assert f"12,000 vectors (64-d, 2 blocks) on {dask_client.scheduler.address}" in outcome.stdout
+    assert "list groups" in outcome.stdout and "pairs " in outcome.stdout
     indices = np.load(out / "knn-indices.npy")
-    assert indices.shape == (4000, 6)
+    assert indices.shape == (12_000, 6)
     rows = (out / "pairs.csv").read_text().splitlines()
-    assert rows[0] == "row_a,row_b,distance,source_a,source_b"
-    planted = {(i, i + 1) for i in range(0, 4000, 97) if i + 1 < 4000} | {(4, 5)}
+    assert rows[0] == "row_a,row_b,distance,file_a,file_row_a,file_b,file_row_b"
+    planted = {(i, i + 1) for i in range(0, 12_000, 97) if i + 1 < 12_000} | {(4, 5)}
     found = {(int(r.split(",")[0]), int(r.split(",")[1])) for r in rows[1:]}
     assert planted <= found
-    assert "part-1.npy row 22," in (out / "pairs.csv").read_text()  # row 2522 is the second file's row 22
+    by_row = {int(r.split(",")[0]): r.split(",") for r in rows[1:]}
+    assert by_row[8051][3:] == [str(data / "part-1.npy"), "51", str(data / "part-1.npy"), "52"]  # part-1's rows 51, 52
     summary = (out / "graph.json").read_text()
-    assert '"threshold": 0.01' in summary
+    assert '"threshold": 0.01' in summary and '"method": "ivf"' in summary
     again = run_cli("graph", data, "--out", out, "--scheduler", dask_client.scheduler.address)
     assert again.code == 2 and "--overwrite" in again.text  # the graph already there is kept
     assert np.array_equal(np.load(out / "knn-indices.npy"), indices)
+    # --overwrite replaces the graph only once the new one is made, and drops what the new run does not write
+    replaced = run_cli("graph", data, "--out", out, "--scheduler", dask_client.scheduler.address, "--overwrite")
+    assert replaced.code == 0, replaced.text
+    assert not (out / "pairs.csv").exists() and np.load(out / "knn-indices.npy").shape == (12_000, 10)
+
+
+def test_empty_neighbour_slots_are_reported(tmp_path, dask_client):
+    from tests.catalogue.harness import run_cli
+
+    (tmp_path / "in").mkdir()
+    np.save(tmp_path / "in" / "v.npy", clustered(10_500))
+    outcome = run_cli("graph", tmp_path / "in" / "v.npy", "--out", tmp_path / "out", "--scheduler",
+                      dask_client.scheduler.address, "-k", "300", "--nprobe", "1")
+    assert outcome.code == 0, outcome.text
+    indices = np.load(tmp_path / "out" / "knn-indices.npy")
+    empty = int((indices < 0).sum())
+    assert empty > 0 and f"{empty:,} neighbour slots" in outcome.stdout and "raise --nprobe" in outcome.stdout

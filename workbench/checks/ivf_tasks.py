@@ -37,6 +37,7 @@ class TaskStats:
     heap_peak_mb: float  # numpy and Python allocations of this task (tracemalloc)
     rss_peak_mb: float  # the worker process's VmHWM so far (includes mapped pages of the vectors)
     worker: str
+    empty_slots: int = 0  # merge: neighbour slots left -1 (rows with fewer than k candidates)
 
 
 def _vm_hwm_mb() -> float:
@@ -65,10 +66,10 @@ class _Measured:
         self.start = time.perf_counter()
         return self
 
-    def stats(self, rows: int) -> TaskStats:
+    def stats(self, rows: int, empty_slots: int = 0) -> TaskStats:
         _, peak = tracemalloc.get_traced_memory()
         return TaskStats(self.phase, self.part, int(rows), time.perf_counter() - self.start, peak / 2**20,
-                         _vm_hwm_mb(), f"{os.uname().nodename}:{os.getpid()}")
+                         _vm_hwm_mb(), f"{os.uname().nodename}:{os.getpid()}", int(empty_slots))
 
     def __exit__(self, *exc) -> None:
         tracemalloc.stop()
@@ -166,4 +167,4 @@ def merge_block(work: str, part: int, start: int, stop: int, n_groups: int, prob
         indices, distances = best_k(cand_idx, cosine_distances(cand_sim), np.arange(start, stop), k)
         _save(folder, f"g{part}-indices", indices)
         _save(folder, f"g{part}-distances", distances)
-        return m.stats(n)
+        return m.stats(n, int((indices < 0).sum()))

@@ -27,13 +27,15 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from workbench.checks.neighbors import (
+    EXACT_MAX_ROWS,
     default_nlist,
     default_nprobe,
+    exact_neighbors,
     nearest_lists,
     train_centroids,
     training_rows,
@@ -72,11 +74,13 @@ class ClusterGraphReport:
     seconds: dict[str, float] = field(default_factory=dict)  # train, assign, search, merge, write, total
     #: Per worker process: the largest heap a task of it allocated, and the process's peak RSS.
     workers: dict[str, dict[str, float]] = field(default_factory=dict)
+    method: str = "ivf"  # "exact" (small inputs, searched in this process) or "ivf" (on the cluster)
+    empty_slots: int = 0  # neighbour slots left -1: rows that found fewer than k candidates
 
     def graph(self) -> NeighborGraph:
         """The graph, memory-mapped from its files."""
         return NeighborGraph(np.load(self.indices_path, mmap_mode="r"), np.load(self.distances_path, mmap_mode="r"),
-                             "ivf")
+                             self.method)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,7 +108,8 @@ def group_lists(member_counts: np.ndarray, visitor_counts: np.ndarray, n_groups:
 def knn_graph_on_cluster(blocks: list[VectorBlock], out_dir: str | os.PathLike[str], *, k: int = 10,
                          nprobe: int | None = None, seed: int = 0, client: Client | str | None = None,
                          local_workers: int = 2, part_rows: int = PART_ROWS,
-                         group_rows: int = GROUP_ROWS, threads: int | None = None) -> ClusterGraphReport:
+                         group_rows: int = GROUP_ROWS, threads: int | None = None,
+                         method: Literal["auto", "exact", "ivf"] = "auto") -> ClusterGraphReport:
     """Cosine k-NN graph of the rows of ``blocks`` on a Dask cluster, written to ``out_dir``.
 
     Args:
@@ -117,6 +122,8 @@ def knn_graph_on_cluster(blocks: list[VectorBlock], out_dir: str | os.PathLike[s
         client: a ``distributed.Client``, a scheduler address, or ``None`` for a temporary
             ``LocalCluster`` of ``local_workers`` processes.
         part_rows: most rows per assign and merge task; group_rows: rows' lists per search task.
+        method: ``auto`` searches up to :data:`~workbench.checks.neighbors.EXACT_MAX_ROWS` rows exactly in
+            this process (as the audit does; no cluster is used) and runs ``ivf`` on the cluster above.
         threads: BLAS threads per task (default: each worker's share of its host's cores). The
             graph equals the single-machine one bit for bit when both run with the same thread
             count; otherwise a distance may differ in its last float32 bit (BLAS sums in another order).
@@ -136,30 +143,33 @@ def knn_graph_on_cluster(blocks: list[VectorBlock], out_dir: str | os.PathLike[s
     store = RowStore(blocks)
     n, dim = store.n, store.dim
     k = max(1, min(k, n - 1))
-    nlist = default_nlist(n)
-    probe = int(min(nlist, nprobe or default_nprobe(nlist)))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if method == "exact" or (method == "auto" and n <= EXACT_MAX_ROWS):
+        return _exact_here(store, out, k, t0)
+    nlist = default_nlist(n)
+    probe = int(min(nlist, nprobe or default_nprobe(nlist)))
     work = out / f".knn-work-{uuid.uuid4().hex[:12]}"
-    work.mkdir()
     seconds: dict[str, float] = {}
-    try:
-        train = store.gather(training_rows(n, nlist, seed))
-        centroids = train_centroids(train, nlist, seed)
-        np.save(work / "centroids.npy", centroids)
-        sample = nearest_lists(train, centroids, probe)
-        del train
-        part_starts = np.arange(0, n, max(1, part_rows), dtype=np.int64)
-        n_parts = len(part_starts)
-        seconds["train"] = time.perf_counter() - t0
-        with connect(client, local_workers) as dask_client:
+    stats: list[ivf_tasks.TaskStats] = []
+    with connect(client, local_workers) as dask_client:  # first: a wrong address costs no training
+        work.mkdir()
+        try:
+            started = time.perf_counter()
+            train = store.gather(training_rows(n, nlist, seed))
+            centroids = train_centroids(train, nlist, seed)
+            np.save(work / "centroids.npy", centroids)
+            sample = nearest_lists(train, centroids, probe)
+            del train
+            part_starts = np.arange(0, n, max(1, part_rows), dtype=np.int64)
+            n_parts = len(part_starts)
+            seconds["train"] = time.perf_counter() - started
             shares = processes_per_host(dask_client)
             slots = max(1, sum(dask_client.nthreads().values()))
             n_groups = max(math.ceil(n / max(1, group_rows)), 4 * slots)
             group_starts = group_lists(np.bincount(sample[:, 0], minlength=nlist),
                                        np.bincount(sample.ravel(), minlength=nlist), n_groups)
             n_groups = len(group_starts) - 1
-            stats: list[ivf_tasks.TaskStats] = []
 
             def run(phase: str, fn, calls: list[tuple]) -> None:
                 started = time.perf_counter()
@@ -179,11 +189,11 @@ def knn_graph_on_cluster(blocks: list[VectorBlock], out_dir: str | os.PathLike[s
                  for g in range(n_groups)])
             run("merge", ivf_tasks.merge_block,
                 [(str(work), p, a, b, n_groups, probe, k) for p, (a, b) in enumerate(bounds)])
-        started = time.perf_counter()
-        indices_path, distances_path = _assemble(work, out, bounds, n, k)
-        seconds["write"] = time.perf_counter() - started
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            started = time.perf_counter()
+            indices_path, distances_path = _assemble(work, out, bounds, n, k)
+            seconds["write"] = time.perf_counter() - started
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     seconds["total"] = time.perf_counter() - t0
     workers: dict[str, dict[str, float]] = {}
     for s in stats:
@@ -193,7 +203,23 @@ def knn_graph_on_cluster(blocks: list[VectorBlock], out_dir: str | os.PathLike[s
         w["tasks"] += 1
     log.info("k-NN on the cluster: %d rows, %d lists, %d groups, %.1f s", n, nlist, n_groups, seconds["total"])
     return ClusterGraphReport(n, dim, k, nlist, probe, n_parts, n_groups, str(indices_path), str(distances_path),
-                              {key: round(v, 3) for key, v in seconds.items()}, workers)
+                              {key: round(v, 3) for key, v in seconds.items()}, workers, "ivf",
+                              sum(s.empty_slots for s in stats))
+
+
+def _exact_here(store: RowStore, out: Path, k: int, t0: float) -> ClusterGraphReport:
+    """Few rows: the exact search of :func:`knn_graph`, in this process, written like the cluster's graph."""
+    x = store.read(0, store.n)
+    indices, distances = exact_neighbors(x, np.arange(store.n), k)
+    paths = []
+    for name, array in ((INDICES_FILE, indices), (DISTANCES_FILE, distances)):
+        tmp = out / f".{name}.{uuid.uuid4().hex[:8]}.tmp.npy"
+        np.save(tmp, array)
+        os.replace(tmp, out / name)
+        paths.append(str(out / name))
+    total = round(time.perf_counter() - t0, 3)
+    return ClusterGraphReport(store.n, store.dim, k, 0, 0, 0, 0, paths[0], paths[1], {"total": total}, {}, "exact",
+                              int((indices < 0).sum()))
 
 
 def _assemble(work: Path, out: Path, bounds: list[tuple[int, int]], n: int, k: int) -> tuple[Path, Path]:

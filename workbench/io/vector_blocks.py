@@ -10,8 +10,9 @@ vectors in one process: every task maps the blocks it needs and copies out only 
   once (its first shard): the graph has one row per distinct image.
 
 :func:`open_blocks` checks every file's header (type, shape, size on disk) before any work;
-:meth:`RowStore.gather` checks the rows it reads (finite, not all zero) and scales a row whose
-length is off 1 by more than :data:`NORM_TOLERANCE` to unit length.
+:meth:`RowStore.gather` checks the rows it reads (finite, not all zero) and scales every row to
+unit length (float16 rounding alone moves a stored unit vector's length by up to ~1e-3, which
+would put two identical rows that far apart).
 """
 
 from __future__ import annotations
@@ -26,10 +27,6 @@ import numpy as np
 
 from workbench.errors import WorkbenchError
 
-#: Rows whose L2 norm is within this of 1 are used as stored; others are scaled to unit length.
-NORM_TOLERANCE = 1e-3
-
-_FLOATS = (np.dtype("<f2"), np.dtype("<f4"))
 
 
 class VectorInputError(WorkbenchError, ValueError):
@@ -72,9 +69,10 @@ def _header(fh, label: str) -> tuple[np.dtype, tuple[int, ...], bool]:
 
 
 def _check_array(label: str, dtype: np.dtype, shape: tuple[int, ...], fortran: bool, available: int) -> None:
-    if dtype not in _FLOATS:
-        raise VectorInputError(f"{label} holds {dtype} values; the graph reads float16 or float32 vectors "
-                               "(convert with array.astype('float32'))")
+    if dtype.kind != "f" or dtype.itemsize not in (2, 4):
+        fix = ("convert with array.astype('float32')" if dtype.kind in "fiub" and not dtype.fields
+               else "save a plain float32 array, one row per vector")
+        raise VectorInputError(f"{label} holds {dtype} values; the graph reads float16 or float32 vectors ({fix})")
     if len(shape) != 2 or shape[1] < 1:
         raise VectorInputError(f"{label} has shape {shape}; the graph needs a 2-D array, one row per vector")
     if fortran and shape[0] > 1 and shape[1] > 1:
@@ -163,13 +161,17 @@ def open_blocks(inputs: list[str | os.PathLike[str]]) -> tuple[list[VectorBlock]
             if not blocks:
                 raise VectorInputError(f"{raw} holds no readable shard-*.npz")
         elif path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix == ".npy" and p.is_file())
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".npy" and p.is_file())
             if not found:
-                raise VectorInputError(f"{raw} holds no .npy files (and no meta.json: it is not an embedding "
-                                       "cache folder)")
+                raise VectorInputError(f"{raw} holds no .npy files directly (subfolders are not searched; and "
+                                       "no meta.json: it is not an embedding cache folder)")
             blocks += [npy_block(p) for p in found]
-        elif path.suffix == ".npy":
+        elif path.suffix.lower() == ".npy":
             blocks.append(npy_block(path))
+        elif path.suffix.lower() == ".npz":
+            raise VectorInputError(f"{raw} is a .npz archive; save the array of vectors as .npy "
+                                   "(np.save('vectors.npy', np.load(path)['name'])), or pass an embedding cache "
+                                   "folder (the one holding meta.json)")
         else:
             raise VectorInputError(f"{raw} is not a .npy file, a folder of them or an embedding cache folder")
     dims = {b.dim for b in blocks}
@@ -180,7 +182,7 @@ def open_blocks(inputs: list[str | os.PathLike[str]]) -> tuple[list[VectorBlock]
                                f"{other.label} has {other.dim}; graph one model's vectors at a time")
     blocks = [b for b in blocks if b.n]
     if sum(b.n for b in blocks) < 2:
-        raise VectorInputError("the graph needs at least 2 vectors")
+        raise VectorInputError(f"the graph needs at least 2 vectors; found {sum(b.n for b in blocks)}")
     return blocks, hashes
 
 
@@ -235,12 +237,16 @@ class RowStore:
             out[part] = mapped[local]
         return _unit_rows(out, rows, self)
 
-    def where(self, row: int) -> str:
-        """``file[row]`` of global ``row``, for messages."""
+    def locate(self, row: int) -> tuple[str, int]:
+        """The file and the row within it of global ``row``."""
         b = int(np.searchsorted(self.starts, row, side="right") - 1)
         block = self.blocks[b]
-        local = int(row - self.starts[b] if block.keep is None else block.keep[row - self.starts[b]])
-        return f"{block.label} row {local}"
+        return block.path, int(row - self.starts[b] if block.keep is None else block.keep[row - self.starts[b]])
+
+    def where(self, row: int) -> str:
+        """``file row N`` of global ``row``, for messages."""
+        b = int(np.searchsorted(self.starts, row, side="right") - 1)
+        return f"{self.blocks[b].label} row {self.locate(row)[1]}"
 
 
 def _unit_rows(x: np.ndarray, rows: np.ndarray, store: RowStore) -> np.ndarray:
@@ -252,7 +258,5 @@ def _unit_rows(x: np.ndarray, rows: np.ndarray, store: RowStore) -> np.ndarray:
     if (norms == 0).any():
         row = int(rows[np.argmax(norms == 0)])
         raise VectorInputError(f"vector {row} ({store.where(row)}) is all zeros: it has no direction to compare")
-    off = np.abs(norms - 1.0) > NORM_TOLERANCE
-    if off.any():
-        x[off] /= norms[off, None]
+    x /= norms[:, None]
     return x
