@@ -143,3 +143,18 @@ def test_fiftyone_s_info_lines_stay_off_stderr_unless_verbose():
     quiet, verbose = (subprocess.run([sys.executable, "-c", code, flag], capture_output=True, text=True, env=env,
                                      check=True).stdout.split()[-1] for flag in ("q", "v"))
     assert int(quiet) >= 30 and int(verbose) <= 20
+
+
+def test_the_console_command_exits_with_mains_code_and_its_whole_output(tmp_path):
+    """``workbench`` is ``workbench.cli:run`` (exit handlers, then ``os._exit``): the code and every line still
+    reach the caller through pipes."""
+    from importlib.metadata import entry_points
+    from pathlib import Path
+
+    assert entry_points(group="console_scripts")["workbench"].value == "workbench.cli:run"
+    command = Path(sys.executable).parent / "workbench"
+    missing = subprocess.run([str(command), "audit", str(tmp_path / "nope")], capture_output=True, text=True,
+                             timeout=600)
+    assert missing.returncode == 2 and "workbench: error:" in missing.stderr and "nope" in missing.stderr
+    listed = subprocess.run([str(command), "--version"], capture_output=True, text=True, timeout=600)
+    assert listed.returncode == 0 and listed.stdout.startswith("workbench ")

@@ -78,11 +78,11 @@ class PrestartedService:
             time.sleep(0.05)
         return False
 
-    def release(self, *, wait: float = 5.0) -> None:
-        """At exit: withdraw this process's registration (FiftyOne registered it when it attached), close
-        the service's stdin (its parent is leaving) and give it ``wait`` seconds to stop, so that a
-        command run right after this one does not find a service that is shutting down. A service
-        another process still uses stays up for that process."""
+    def release(self) -> None:
+        """At exit: withdraw this process's registration (FiftyOne registered it when it attached) and close
+        the service's stdin (its parent is leaving); it then stops by itself, within about a second, unless
+        another process still uses it. Not waited for: a command started within that second finds the
+        service shutting down, starts none early and lets FiftyOne connect as before."""
         if self.process.poll() is not None:
             return
         if "fiftyone.service.util" in sys.modules:
@@ -96,8 +96,7 @@ class PrestartedService:
         try:
             if self.process.stdin and not self.process.stdin.closed:
                 self.process.stdin.close()
-            self.process.wait(timeout=wait)
-        except (OSError, subprocess.TimeoutExpired):
+        except OSError:
             pass
 
     def stop(self) -> None:

@@ -383,5 +383,22 @@ def _configure_logging(verbose: bool) -> None:
         os.environ.setdefault("FIFTYONE_LOGGING_LEVEL", "WARNING")
 
 
+def run() -> None:
+    """The ``workbench`` console command: :func:`main`, then exit without tearing the interpreter down.
+
+    The audit's outputs are written and closed, and the exit handlers (FiftyOne's among them) run, before
+    the process ends; what is skipped is freeing every imported module one by one (0.9 s after an audit).
+    """
+    import atexit
+
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
