@@ -138,9 +138,13 @@ def run_graph(args: argparse.Namespace) -> int:
     local_workers = args.local_workers or 2
     from workbench.checks.neighbors import EXACT_MAX_ROWS
 
+    if n <= EXACT_MAX_ROWS and args.scheduler:
+        from workbench.dask_cluster import probe_scheduler
+
+        probe_scheduler(args.scheduler)  # not needed for so few vectors, but a wrong address is still an error
     where = ("searched exactly in this process (up to 10,000 vectors)" if n <= EXACT_MAX_ROWS
              else "on " + (args.scheduler or f"a local cluster of {local_workers} worker processes"))
-    print(f"workbench graph: {n:,} vectors ({dim}-d, {len(blocks)} blocks) {where}")
+    print(f"workbench graph: {n:,} vectors ({dim}-d, {len(blocks)} block{'s' if len(blocks) != 1 else ''}) {where}")
     stale = sorted(out.glob(".knn-work-*")) if out.is_dir() else []
     created = not out.exists()
     try:

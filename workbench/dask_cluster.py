@@ -48,7 +48,8 @@ def connect(client: Client | str | None, local_workers: int, *,
     if local_workers < 1:
         raise ValueError(f"local_workers must be at least 1, not {local_workers}")
     # silence_logs: a task's failure is reported once, by the caller, not also as a worker's traceback
-    with LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
+    with LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
+                      silence_logs=logging.CRITICAL, dashboard_address=None,
                       scheduler_kwargs={"dashboard": False}) as cluster, \
             Client(cluster, set_as_default=False) as local:
         yield local

@@ -192,3 +192,12 @@ def test_a_wrong_scheduler_is_an_input_error_before_any_work(tmp_path):
             assert not (tmp_path / "out").exists()
     finally:
         banner.close()
+
+
+def test_a_wrong_scheduler_is_refused_even_when_few_vectors_need_no_cluster(tmp_path):
+    (tmp_path / "in").mkdir()
+    np.save(tmp_path / "in" / "v.npy", unit(50))
+    with untouched(tmp_path / "in"):
+        outcome = run_cli("graph", tmp_path / "in", "--out", tmp_path / "out", "--scheduler", "garbage")
+    assert outcome.code == 2 and "not a scheduler address" in outcome.text
+    assert not (tmp_path / "out").exists()
