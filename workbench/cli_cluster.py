@@ -11,11 +11,11 @@ import contextlib
 import csv
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
 from workbench.cli_options import bounded_float, bounded_int, embedder_config, positive_int
+from workbench.io.outputs import replaced_atomically, save_npy_atomic, write_text_atomic
 
 #: What ``workbench graph`` writes in ``--out``; an existing one is replaced only with ``--overwrite``.
 GRAPH_FILES = ("knn-indices.npy", "knn-distances.npy", "knn-hashes.npy", "pairs.csv", "graph.json")
@@ -158,7 +158,7 @@ def run_graph(args: argparse.Namespace) -> int:
     if hashes is not None:
         import numpy as np
 
-        _save_atomic(out / "knn-hashes.npy", np.concatenate(hashes).astype("S64"))
+        save_npy_atomic(out / "knn-hashes.npy", np.concatenate(hashes).astype("S64"))
         written.append(str(out / "knn-hashes.npy"))
     pairs = _write_pairs(r, blocks, hashes, out / "pairs.csv", args.threshold) if args.threshold is not None else None
     names = {Path(p).name for p in written} | {"graph.json"} | ({"pairs.csv"} if pairs else set())
@@ -168,9 +168,7 @@ def run_graph(args: argparse.Namespace) -> int:
     summary = {**r.to_dict(), "inputs": [{"path": b.label, "rows": b.n} for b in blocks],
                "threshold": args.threshold, "pairs": pairs[0] if pairs else None,
                "rows_with_all_k_within_threshold": pairs[1] if pairs else None}
-    tmp = out / ".graph.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, out / "graph.json")
+    write_text_atomic(out / "graph.json", json.dumps(summary, indent=1))
     _print_graph_summary(r, written, out, args.threshold, pairs, stale)
     return 0
 
@@ -204,14 +202,6 @@ def _print_graph_summary(r, written: list[str], out: Path, threshold: float | No
         print(f"  ! {folder} is the work folder of an earlier run that was stopped; remove it")
 
 
-def _save_atomic(path: Path, array) -> None:
-    import numpy as np
-
-    tmp = path.with_name(f".{path.stem}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
-
-
 def _write_pairs(report, blocks, hashes, path: Path, threshold: float) -> tuple[int, int]:
     """Pairs within ``threshold`` among each vector's k nearest, as CSV (rows, distance, where each vector
     came from: its content hash, or its file and row); returns ``(pairs, vectors whose k-th neighbour is
@@ -226,13 +216,11 @@ def _write_pairs(report, blocks, hashes, path: Path, threshold: float) -> tuple[
     order = np.lexsort((hi, lo, d))
     store = RowStore(blocks)
     flat = np.concatenate(hashes) if hashes is not None else None
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with replaced_atomically(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["row_a", "row_b", "distance", "hash_a", "hash_b"] if flat is not None else
                    ["row_a", "row_b", "distance", "file_a", "file_row_a", "file_b", "file_row_b"])
         for i, j, dist in zip(lo[order].tolist(), hi[order].tolist(), d[order].tolist()):
             where = [str(flat[i]), str(flat[j])] if flat is not None else [*store.locate(i), *store.locate(j)]
             w.writerow([i, j, f"{dist:.6f}", *where])
-    os.replace(tmp, path)
     return int(len(lo)), saturated

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.checks.neighbors import best_k, block_search, cosine_distances, list_candidates, nearest_lists
+from workbench.io.outputs import save_npy_atomic
 from workbench.io.vector_blocks import RowStore
 
 
@@ -77,9 +78,7 @@ class _Measured:
 
 def _save(folder: Path, name: str, array: np.ndarray) -> None:
     """Written aside and renamed: a retried task never leaves half a file for another to read."""
-    tmp = folder / f".{name}.{os.getpid()}.tmp.npy"
-    np.save(tmp, array)
-    os.replace(tmp, folder / f"{name}.npy")
+    save_npy_atomic(folder / f"{name}.npy", array)
 
 
 def _load(folder: Path, name: str) -> np.ndarray:

@@ -42,6 +42,7 @@ from workbench.checks.neighbors import (
 )
 from workbench.dask_cluster import connect, processes_per_host
 from workbench.graph import NeighborGraph
+from workbench.io.outputs import replaced_atomically, save_npy_atomic
 from workbench.io.vector_blocks import RowStore, VectorBlock
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -213,10 +214,7 @@ def _exact_here(store: RowStore, out: Path, k: int, t0: float) -> ClusterGraphRe
     indices, distances = exact_neighbors(x, np.arange(store.n), k)
     paths = []
     for name, array in ((INDICES_FILE, indices), (DISTANCES_FILE, distances)):
-        tmp = out / f".{name}.{uuid.uuid4().hex[:8]}.tmp.npy"
-        np.save(tmp, array)
-        os.replace(tmp, out / name)
-        paths.append(str(out / name))
+        paths.append(str(save_npy_atomic(out / name, array)))
     total = round(time.perf_counter() - t0, 3)
     return ClusterGraphReport(store.n, store.dim, k, 0, 0, 0, 0, paths[0], paths[1], {"total": total}, {}, "exact",
                               int((indices < 0).sum()))
@@ -226,12 +224,11 @@ def _assemble(work: Path, out: Path, bounds: list[tuple[int, int]], n: int, k: i
     """Stream the merge tasks' blocks into the two output files (written aside, then renamed)."""
     finals = []
     for name, dtype, piece in ((INDICES_FILE, np.int64, "indices"), (DISTANCES_FILE, np.float32, "distances")):
-        tmp = out / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
-        target = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(n, k))
-        for p, (a, b) in enumerate(bounds):
-            target[a:b] = np.load(work / f"g{p}-{piece}.npy")
-        target.flush()
-        del target
-        os.replace(tmp, out / name)
+        with replaced_atomically(out / name) as tmp:
+            target = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(n, k))
+            for p, (a, b) in enumerate(bounds):
+                target[a:b] = np.load(work / f"g{p}-{piece}.npy")
+            target.flush()
+            del target
         finals.append(out / name)
     return finals[0], finals[1]

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from workbench.errors import WorkbenchError
 
@@ -80,6 +84,38 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+@contextmanager
+def replaced_atomically(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to: renamed over ``path`` when the block ends, removed if it
+    raises, so a reader never sees half a file and an old file stays whole until the new one is complete.
+
+    Example:
+        >>> with replaced_atomically("build/pairs.csv") as tmp:  # doctest: +SKIP
+        ...     tmp.write_text("a,b\\n")
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def save_npy_atomic(path: str | os.PathLike[str], array: Any) -> Path:
+    """``numpy.save`` through :func:`replaced_atomically` (the name is kept as given: no ``.npy`` is added).
+
+    Example:
+        >>> save_npy_atomic("build/knn-indices.npy", np.zeros((2, 3)))  # doctest: +SKIP
+    """
+    import numpy as np
+
+    with replaced_atomically(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array)
+    return Path(path)
 
 
 def _mode_for(target: Path) -> int:
