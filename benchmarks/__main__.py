@@ -3,7 +3,7 @@
 Each benchmark prints its Markdown table and writes its JSON under ``build/bench/``;
 ``benchmarks/RESULTS.md`` records the figures with the machine they ran on.
 
-    python -m benchmarks [--only neighbors,embedding,label_issues,review_queue,audit,import,quality,object_labels] [--quick]
+    python -m benchmarks [--only neighbors,embedding,label_issues,review_queue,audit,import,quality,object_labels,spurious] [--quick]
 
 ``--quick`` runs small sizes only (a smoke run of every benchmark, minutes not an hour).
 """
@@ -24,6 +24,7 @@ FULL = {
     "import": [],
     "quality": [],
     "object_labels": [],
+    "spurious": ["--install-peers"],
 }
 QUICK = {
     "neighbors": ["--sizes", "10k"],
@@ -34,12 +35,13 @@ QUICK = {
     "import": ["--repeat", "3"],
     "quality": ["--n", "10"],
     "object_labels": ["--modes", "predictions"],
+    "spurious": ["--per-class", "50", "--install-peers"],
 }
 MODULES = {"neighbors": "benchmarks.bench_neighbors", "embedding": "benchmarks.bench_embedding",
            "label_issues": "benchmarks.bench_label_issues", "review_queue": "benchmarks.bench_review_queue",
            "audit": "benchmarks.bench_audit",
            "import": "benchmarks.bench_import", "quality": "benchmarks.bench_quality_outliers",
-           "object_labels": "benchmarks.bench_object_labels"}
+           "object_labels": "benchmarks.bench_object_labels", "spurious": "benchmarks.bench_spurious"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -223,7 +223,9 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
 
     t = time.perf_counter()
     info = dataset.info.get("workbench", {}) if hasattr(dataset, "info") else {}
-    measures = {s.measures_key: s.file_measures for s in specs if s.file_measures and s.name not in cfg.skip_checks}
+    running = [s for s in specs if s.name not in cfg.skip_checks]
+    measured = {s.name for s in running} | {name for s in running for name in s.reads_measures}
+    measures = {s.measures_key: s.file_measures for s in specs if s.file_measures and s.name in measured}
     facts = read_files(list(frame["filepath"]), info, cfg, progress, measures)
     refuse_mostly_missing(facts, cfg, table.source or table.dataset_name)
     record.timings["read_files"] = time.perf_counter() - t

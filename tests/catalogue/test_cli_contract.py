@@ -106,6 +106,13 @@ USAGE_CASES = [
     (("--check-option", "object_labels.crops_proposal_min_votes=2"), "crops_proposal_min_votes must be above 0"),
     (("--check-option", "object_labels.crops_refine_rounds=9"), "crops_refine_rounds must be a whole number from 0"),
     (("--check-option", "object_labels.crops_max_window_negatives=0"), "crops_max_window_negatives must be"),
+    # spurious correlations (issue 13)
+    (("--check-option", "spurious_correlations.class_auc=0.3"), "class_auc must be in (0.5, 1]"),
+    (("--check-option", "spurious_correlations.threshold=0"), "threshold must be in (0, 1]"),
+    (("--check-option", "spurious_correlations.permutations=5"), "permutations must be 19 to 10,000"),
+    (("--check-option", "spurious_correlations.min_class_size=1"), "min_class_size must be at least 2"),
+    (("--check-option", "spurious_correlations.properties=brightness,hue"), "properties: unknown 'hue'"),
+    (("--check-option", "spurious_correlations.alpha=1"), "alpha must be in (0, 1)"),
     (("--check-option", "nosuch.x=1"), "unknown check 'nosuch'"),
     (("--check-option", "image_quality"), "CHECK.OPTION=VALUE"),
     (("--check-option", "outliers.cut=2", "--check-option", "outliers.cut=3"), "outliers.cut is given twice"),

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from workbench.config import AuditConfig
 
 
-def _chi2_cramers_v(table: np.ndarray) -> tuple[float, float, float]:
+def chi2_cramers_v(table: np.ndarray) -> tuple[float, float, float]:
     """Chi-square statistic, p-value and Cramér's V of a contingency table (zero rows/cols dropped)."""
     from scipy.stats import chi2_contingency
 
@@ -42,7 +42,7 @@ def split_shift(counts: dict[str, dict[str, int]], split_a: str, split_b: str) -
     b = np.array([counts[split_b].get(c, 0) for c in classes], dtype=float)
     pa, pb = a / max(a.sum(), 1), b / max(b.sum(), 1)
     jsd = float(jensenshannon(pa, pb, base=2) ** 2) if a.sum() and b.sum() else 0.0
-    chi2, p, v = _chi2_cramers_v(np.vstack([a, b]))
+    chi2, p, v = chi2_cramers_v(np.vstack([a, b]))
     gaps = sorted(((c, round(float(pb[k] - pa[k]), 6)) for k, c in enumerate(classes)), key=lambda g: -abs(g[1]))
     missing = tuple(c for k, c in enumerate(classes) if a[k] > 0 and b[k] == 0)
     return SplitShift(split_a=split_a, split_b=split_b, js_divergence=round(jsd, 6), chi2=round(chi2, 4),
@@ -58,7 +58,7 @@ def attribute_association(attribute: str, values: Sequence[Any], labels: Sequenc
     table = np.zeros((len(levels), len(classes)), dtype=np.int64)
     for v, lab in zip(values, labels):
         table[li[str(v)], ci[lab]] += 1
-    chi2, p, v = _chi2_cramers_v(table)
+    chi2, p, v = chi2_cramers_v(table)
     return AttributeAssociation(
         attribute=attribute, n_levels=len(levels), cramers_v=round(v, 6), chi2=round(chi2, 4), p_value=p,
         table={lv: {c: int(table[li[lv], ci[c]]) for c in classes if table[li[lv], ci[c]]} for lv in levels})

@@ -19,7 +19,8 @@ with :func:`register_check` and is listed once in :data:`CHECK_MODULES`. The dec
   the report's section (``view.figures``) and the panel draw;
 - ``options``: a frozen dataclass of its options (``AuditConfig.check_options[name]``, CLI
   ``--check-option name.key=value``); ``file_measures``: a function of each decoded image, run in
-  the pass that already reads every file, whose numbers the check reads from the file facts.
+  the pass that already reads every file, whose numbers the check reads from the file facts;
+  ``reads_measures``: other checks whose measures it reads too (taken even when those are skipped).
 
 Renderers (write-back, JSON, summary, gates, report, panels) loop over :func:`registered_checks`;
 adding a check touches none of them.
@@ -51,6 +52,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "workbench.checks.label_issues",
     "workbench.checks.balance",
     "workbench.checks.bias",
+    "workbench.checks.spurious",
     "workbench.checks.image_quality",
     "workbench.checks.outliers",
     "workbench.checks.objects",
@@ -232,6 +234,9 @@ class CheckSpec:
     file_measures: Callable[[Any], dict[str, float]] | None = field(default=None, repr=False, compare=False)
     #: Bump when ``file_measures`` computes differently: cached measures of older versions are recomputed.
     measures_version: int = 1
+    #: Other checks whose ``file_measures`` this check reads (``inputs.measures(get_check(name).measures_key)``):
+    #: they are taken while the files are read even when that check itself is skipped.
+    reads_measures: tuple[str, ...] = ()
     #: The report section's title and anchor (default: the title capitalised; the name with dashes).
     report_title: str = ""
     report_anchor: str = ""

@@ -74,10 +74,12 @@ def inspect_file(filepath: str, measures: Measures | None = None) -> FileFacts:
 
 def _measure(upright, original, measures: Measures, filepath: str) -> str:
     """The measures as JSON text; each measure gets the upright RGB image (its ``info["mode"]`` holds
-    the file's own mode, e.g. ``L`` for a grey file)."""
+    the file's own mode, e.g. ``L`` for a grey file, and ``info["quantization"]`` a JPEG's quantisation
+    tables, ``None`` for other formats)."""
     import json
 
     upright.info["mode"] = original.mode
+    upright.info["quantization"] = getattr(original, "quantization", None)
     out = {}
     for key, fn in measures.items():
         try:
