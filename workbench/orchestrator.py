@@ -184,8 +184,18 @@ def run_checks(specs: tuple[CheckSpec, ...], inputs: CheckInputs, cfg: AuditConf
     return findings
 
 
+def _present(values: Any) -> tuple:
+    """A table column as a tuple with every missing value as ``None``: pandas 3 stores a missing string as
+    ``nan`` (a float), which every check would otherwise take for a value."""
+    return tuple(None if _is_nan(v) else v for v in values)
+
+
+def _text(values: Any) -> tuple[str | None, ...]:
+    return tuple(v if isinstance(v, str) else None for v in values)
+
+
 def _columns(frame: Any, task: str, hashes: list[str | None]) -> SampleColumns:
-    labels = tuple(frame["label"])
+    labels = _text(frame["label"])
     lists = (tuple((lab,) if lab is not None else () for lab in labels) if task == "classification"
              else tuple(tuple(labs) for labs in frame["labels"]))
     boxes = tuple(tuple(b) for b in frame["boxes"]) if "boxes" in frame else ()
@@ -193,7 +203,7 @@ def _columns(frame: Any, task: str, hashes: list[str | None]) -> SampleColumns:
     masks = tuple(v if isinstance(v, str) else None for v in frame["mask_problem"]) if "mask_problem" in frame else ()
     shapes = tuple(tuple(s) for s in frame["mask_shapes"]) if "mask_shapes" in frame else ()
     regions = tuple(frame["mask_region"]) if "mask_region" in frame else ()
-    return SampleColumns(tuple(frame["id"]), tuple(frame["filepath"]), tuple(frame["split"]), labels, lists,
+    return SampleColumns(tuple(frame["id"]), tuple(frame["filepath"]), _text(frame["split"]), labels, lists,
                          tuple(hashes), boxes, object_ids, masks, shapes, regions)
 
 
@@ -268,7 +278,7 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
                    if table.task not in ("detection", "segmentation") else None)
     reviews = reviews_from_tags(frame["id"], frame["tags"])
     inputs = CheckInputs(task=table.task, columns=st.columns, facts=tuple(facts),
-                         metadata={c: tuple(frame[c]) for c in frame.columns
+                         metadata={c: _present(frame[c]) for c in frame.columns
                                    if c not in CORE_COLUMNS and not c.startswith(ANNOTATION_PREFIX)},
                          load_problems=tuple(info.get("load_problems", [])), embeddings=st.embeddings,
                          embedded_rows=st.embedded_rows, graph=st.graph, predictions=predictions,

@@ -149,7 +149,20 @@ def _nested(tmp: Path) -> Path:
     return tmp / "outer"  # the dataset lies one level down, in outer/dataset/
 
 
+def _classification_export_with_unlabelled(root: Path) -> Path:
+    """A FiftyOne image-classification export (``data/`` + ``labels.json``) where 4 of 12 images have a null label:
+    pandas 3 reads a missing label as ``nan``, which once crashed balance, spurious correlations and the split."""
+    labels = {}
+    for i in range(12):
+        write_image(root / "data" / f"img{i:02d}.png", 500 + i)
+        labels[f"img{i:02d}"] = None if i % 3 == 0 else i % 2
+    (root / "labels.json").write_text(json.dumps({"classes": ["cat", "dog"], "labels": labels}))
+    return root
+
+
 CASES = {
+    "fiftyone-classification-export-with-null-labels": Case(_classification_export_with_unlabelled, 0, (
+        "(classification, 12 samples, 2 classes", "balance        smallest/largest", "resplit        fresh split")),
     # Recognised by content, stray files at the root notwithstanding.
     "imagefolder-with-stray-json-yaml-txt": Case(_class_tree, 0, ("(classification, 6 samples, 2 classes, "
                                                                   "splits: train, val)",)),

@@ -59,15 +59,15 @@ def test_colourfulness_is_zero_for_grey_and_grows_with_saturation():
     assert grey == 0 and 0 < muted < vivid
 
 
-def test_the_property_table_logs_sizes_and_leaves_unmeasured_rows_empty():
+def test_the_property_table_keeps_natural_units_and_leaves_unmeasured_rows_empty():
     from types import SimpleNamespace as F
 
     facts = [F(ok=True, width=100, height=100, image_format="PNG"), F(ok=False, width=None, height=None,
                                                                       image_format=None)]
     quality = [{"brightness": 0.5, "contrast": 0.2, "sharpness": 0.01, "grayscale": 1.0}, None]
     t = property_table(facts, quality, [{"colourfulness": 3.0, "jpeg_quality": 80.0}, None])
-    assert t["size"] == [2.0, None] and t["aspect_ratio"] == [0.0, None] and t["sharpness"] == [-2.0, None]
-    assert t["grayscale"] == ["greyscale", None] and t["jpeg_quality"] == [80.0, None]
+    assert t["size"] == [100.0, None] and t["aspect_ratio"] == [1.0, None] and t["sharpness"] == [0.01, None]
+    assert t["grayscale"] == ["grey", None] and t["jpeg_quality"] == [80.0, None]
 
 
 # ------------------------------------------------------------------------------------ the statistics
@@ -114,16 +114,18 @@ def test_a_lower_side_and_a_category_are_ruled_the_right_way():
     labels = ["dark"] * 30 + ["other"] * 90
     values = [0.1] * 30 + [0.5 + 0.001 * i for i in range(90)]
     dark = associate_property("brightness", "numeric", "", values, labels).classes[0]
-    assert dark.side == "low" and dark.rule("brightness") == "brightness ≤ 0.1" and dark.auc == 0.0
+    assert dark.side == "low" and dark.rule("brightness") == "brightness ≤ 0.1" and dark.auc == 1.0  # its direction
     fmt = associate_property("file_format", "categorical", "", ["JPEG"] * 30 + ["PNG"] * 90, labels)
     assert fmt.flagged_classes[0].rule("file_format") == "file_format is JPEG"
     assert fmt.flagged_classes[0].shares == {"JPEG": 1.0}
 
 
-def test_small_classes_are_profiled_but_not_flagged():
+def test_small_classes_are_profiled_and_said_but_not_flagged():
     labels = ["tiny"] * 5 + ["big"] * 100
     a = associate_property("size", "numeric", "", [9.0] * 5 + [1.0 + i * 0.01 for i in range(100)], labels)
     assert {c.label: c.flagged for c in a.classes} == {"big": False, "tiny": False}
+    assert {c.label for c in a.classes if c.too_small} == {"big", "tiny"} and not a.flagged
+    assert "'tiny' (5 images) is told apart as clearly (AUC 1.00; size ≥ 9)" in a.notes[1]
     assert associate_property("size", "numeric", "", [9.0] * 5 + [1.0 + i * 0.01 for i in range(100)], labels,
                               min_class_size=5).flagged
 
@@ -166,6 +168,41 @@ def test_options_choose_the_properties_and_are_validated():
         SpuriousOptions(properties="hue")
     with pytest.raises(ValueError, match="class_auc"):
         SpuriousOptions(class_auc=0.5)
+
+
+def test_one_shortcut_seen_by_two_properties_counts_once():
+    """Grey images have no colour: greyscale and colourfulness flag the same class with the same images."""
+    rng = np.random.default_rng(5)
+    labels = ["museum"] * 30 + ["park"] * 30 + ["street"] * 30
+    grey = ["grey" if lab == "museum" else "colour" for lab in labels]
+    colour = [0.0 if lab == "museum" else float(rng.uniform(10, 80)) for lab in labels]
+    r = find_spurious_correlations(_ids(90), ["f"] * 90, labels, {"grayscale": grey, "colourfulness": colour,
+                                                                 "brightness": list(rng.random(90))})
+    flagged = {p.property: p.same_as for p in r.flagged}
+    first, second = (p.property for p in r.flagged)
+    assert set(flagged) == {"grayscale", "colourfulness"} and flagged == {first: "", second: first}
+    assert r.n_findings == 1 and "(same images as" in r.summary()
+    assert {e.property for e in r.examples} == {p.property for p in r.flagged if not p.same_as}
+
+
+def test_nothing_testable_is_a_skip_not_a_pass():
+    from workbench.checks.spurious import run
+    from workbench.config import AuditConfig
+    from workbench.errors import CheckNotApplicable
+    from types import SimpleNamespace as F
+
+    facts = tuple(F(ok=True, width=20, height=20, image_format="PNG", measure=lambda key: None) for _ in range(30))
+    inputs = F(columns=F(ids=tuple(_ids(30)), filepaths=("f",) * 30, labels=("cat",) * 30), facts=facts,
+               measures=lambda key: [None] * 30, own_measures=lambda: [None] * 30)
+    with pytest.raises(CheckNotApplicable, match="size, aspect_ratio, file_format: has a single value"):
+        run(inputs, AuditConfig(), SpuriousOptions())
+
+
+def test_a_property_named_twice_is_tested_once():
+    labels, table = _planted()
+    r = find_spurious_correlations(_ids(len(labels)), ["f"] * len(labels), labels, table,
+                                   options=SpuriousOptions(properties="file_format, file_format"))
+    assert [p.property for p in r.properties] == ["file_format"]
 
 
 def test_labels_are_escaped_in_the_summary():

@@ -45,11 +45,11 @@ PropertyKind = Literal["numeric", "categorical"]
 PROPERTIES: dict[str, tuple[PropertyKind, str]] = {
     "brightness": ("numeric", "mean luma (0 black - 1 white)"),
     "contrast": ("numeric", "standard deviation of luma"),
-    "sharpness": ("numeric", "Laplacian variance over grey variance (log10; low = blurry)"),
+    "sharpness": ("numeric", "Laplacian variance over grey variance (low = blurry)"),
     "colourfulness": ("numeric", "Hasler-Süsstrunk colourfulness (0 = grey)"),
-    "grayscale": ("categorical", "greyscale or colour pixels"),
-    "size": ("numeric", "sqrt(width x height), px (log10)"),
-    "aspect_ratio": ("numeric", "width / height (log10)"),
+    "grayscale": ("categorical", "grey or colour pixels"),
+    "size": ("numeric", "sqrt(width x height), px"),
+    "aspect_ratio": ("numeric", "width / height"),
     "file_format": ("categorical", "the file's format"),
     "jpeg_quality": ("numeric", "JPEG quality the quantisation table corresponds to (JPEG files only)"),
 }
@@ -104,6 +104,9 @@ def property_table(facts: Sequence[Any], quality: Sequence[Mapping[str, float] |
                    own: Sequence[Mapping[str, float] | None]) -> dict[str, list[Any]]:
     """Per property of :data:`PROPERTIES`, its value per row (``None``: not measured for that file).
 
+    The values are in their natural units (px, w/h): the tests are rank-based and binned by quantiles,
+    so no scale changes them.
+
     Args:
         facts: per row, the file's facts (``ok``, ``width``, ``height``, ``image_format``) or ``None``.
         quality: per row, the image-quality check's measures (``None``: not measured).
@@ -113,24 +116,20 @@ def property_table(facts: Sequence[Any], quality: Sequence[Mapping[str, float] |
         >>> from types import SimpleNamespace as F
         >>> t = property_table([F(ok=True, width=100, height=50, image_format="PNG")], [None], [None])
         >>> t["size"], t["aspect_ratio"], t["file_format"], t["brightness"]
-        ([1.849485], [0.30103], ['PNG'], [None])
+        ([70.711], [2.0], ['PNG'], [None])
     """
-    def log10(x: float | None) -> float | None:
-        return round(math.log10(x), 6) if x and x > 0 else None
-
     table: dict[str, list[Any]] = {name: [] for name in PROPERTIES}
     for f, q, o in zip(facts, quality, own):
         ok = f is not None and getattr(f, "ok", False) and f.width and f.height
         q, o = q or {}, o or {}
         table["brightness"].append(q.get("brightness"))
         table["contrast"].append(q.get("contrast"))
-        sharp = q.get("sharpness")
-        table["sharpness"].append(log10(max(sharp, 1e-6)) if sharp is not None else None)
+        table["sharpness"].append(q.get("sharpness"))
         table["colourfulness"].append(o.get("colourfulness"))
         grey = q.get("grayscale")
-        table["grayscale"].append(None if grey is None else ("greyscale" if grey >= 0.5 else "colour"))
-        table["size"].append(log10(math.sqrt(f.width * f.height)) if ok else None)
-        table["aspect_ratio"].append(log10(f.width / f.height) if ok else None)
+        table["grayscale"].append(None if grey is None else ("grey" if grey >= 0.5 else "colour"))
+        table["size"].append(round(math.sqrt(f.width * f.height), 3) if ok else None)
+        table["aspect_ratio"].append(round(f.width / f.height, 6) if ok else None)
         table["file_format"].append(f.image_format if ok and f.image_format else None)
         table["jpeg_quality"].append(o.get("jpeg_quality"))
     return table

@@ -109,14 +109,15 @@ def _best_cut(x: np.ndarray, member: np.ndarray, high: bool) -> tuple[float, flo
 def class_profiles(values: Sequence[Any], kind: str, y: np.ndarray, classes: Sequence[str], *,
                    class_auc: float, min_class_size: int) -> tuple[ClassProfile, ...]:
     """Each class against the rest (see :class:`~workbench.results.spurious.ClassProfile`); a class is
-    flagged when it and the rest both hold ``min_class_size`` images and its AUC is at least
-    ``class_auc`` from chance on either side (``class_auc`` 0.9: AUC ≥ 0.9 or ≤ 0.1).
+    flagged when its AUC (in the direction of its rule) is at least ``class_auc`` and it and the rest
+    both hold ``min_class_size`` images; a class that separates as well but is smaller is marked
+    ``too_small`` (said, not flagged).
 
     Example:
         >>> y = np.array([0] * 30 + [1] * 30)
         >>> p = class_profiles([0.1] * 30 + [0.9] * 30, "numeric", y, ["a", "b"], class_auc=0.9, min_class_size=20)
-        >>> p[1].auc, p[1].rule("brightness"), p[1].flagged
-        (1.0, 'brightness ≥ 0.9', True)
+        >>> p[1].auc, p[1].rule("brightness"), p[1].flagged, p[0].rule("brightness"), p[0].auc
+        (1.0, 'brightness ≥ 0.9', True, 'brightness ≤ 0.1', 1.0)
     """
     n = len(y)
     out = []
@@ -139,7 +140,7 @@ def class_profiles(values: Sequence[Any], kind: str, y: np.ndarray, classes: Seq
             high = auc >= 0.5
             cut, share_in, share_out = _best_cut(x, member, high)
             quantiles = tuple(round(float(q), 6) for q in np.percentile(x[member], [5, 25, 50, 75, 95]))
-            profile = ClassProfile(label, n1, round(auc, 6), "high" if high else "low", round(cut, 6),
+            profile = ClassProfile(label, n1, round(max(auc, 1 - auc), 6), "high" if high else "low", round(cut, 6),
                                    round(share_in, 6), round(share_out, 6), quantiles=quantiles)
         else:
             inside = {lv: float((cats[member] == lv).mean()) for lv in levels}
@@ -148,8 +149,10 @@ def class_profiles(values: Sequence[Any], kind: str, y: np.ndarray, classes: Seq
             auc = 0.5 + (inside[top] - outside[top]) / 2
             profile = ClassProfile(label, n1, round(auc, 6), "is", top, round(inside[top], 6),
                                    round(outside[top], 6), shares={lv: round(s, 6) for lv, s in inside.items() if s})
-        flagged = big_enough and abs(profile.auc - 0.5) >= class_auc - 0.5
-        out.append(profile if not flagged else ClassProfile(**{**profile.__dict__, "flagged": True}))
+        strong = profile.auc >= class_auc
+        if strong:
+            profile = ClassProfile(**{**profile.__dict__, "flagged": big_enough, "too_small": not big_enough})
+        out.append(profile)
     return tuple(out)
 
 
@@ -194,9 +197,12 @@ def associate_property(name: str, kind: str, description: str, values: Sequence[
     for c in sorted((c for c in profiles if c.flagged), key=lambda c: -c.strength):
         reasons.append(f"tells '{printable(c.label)}' apart: AUC {c.auc:.2f}; {c.share_in_class:.0%} of it vs "
                        f"{c.share_in_rest:.0%} of the rest have {c.rule(name)}")
+    notes = tuple(f"'{printable(c.label)}' ({c.n} images) is told apart as clearly (AUC {c.auc:.2f}; "
+                  f"{c.rule(name)}), but a class and the rest need {min_class_size} images each to be flagged"
+                  for c in profiles if c.too_small)
     return PropertyAssociation(name, kind, description, len(y), round(accuracy, 6), round(baseline, 6),
                                round(score, 6), round(p_value, 6), round(cramers_v, 6), bool(reasons),
-                               tuple(reasons), profiles)
+                               tuple(reasons), profiles, notes=notes)
 
 
 def valid_rows(values: Sequence[Any], labels: Sequence[str | None]) -> list[int]:

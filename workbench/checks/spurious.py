@@ -17,7 +17,7 @@ from workbench.checks.image_properties import PROPERTIES, property_measures, pro
 from workbench.checks.property_association import associate_property, valid_rows
 from workbench.checks.registry import (CheckInputs, GateSpec, PanelSpec, Requirement, SampleTag, SavedView, Writes,
                                        get_check, register_check)
-from workbench.results.spurious import ShortcutExample, SpuriousCorrelationResult
+from workbench.results.spurious import PropertyAssociation, ShortcutExample, SpuriousCorrelationResult
 
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
@@ -68,7 +68,7 @@ class SpuriousOptions:
             raise ValueError(f"properties: unknown {', '.join(map(repr, unknown))}; known: {', '.join(PROPERTIES)}")
 
     def selected(self) -> tuple[str, ...]:
-        names = tuple(p.strip() for p in self.properties.split(",") if p.strip())
+        names = tuple(dict.fromkeys(p.strip() for p in self.properties.split(",") if p.strip()))
         return names or tuple(PROPERTIES)
 
 
@@ -91,7 +91,8 @@ def find_spurious_correlations(sample_ids: Sequence[str], filepaths: Sequence[st
         >>> [p.property for p in r.flagged], r.skipped
         (['brightness'], (('file_format', 'has a single value'),))
     """
-    props, skipped, examples = [], [], []
+    props, skipped = [], []
+    sides: dict[tuple[str, str], list[tuple[Any, int]]] = {}  # (property, class) -> (value, row) on the rule's side
     measured_rows: set[int] = set()
     for name in options.selected():
         if name not in table:
@@ -113,15 +114,37 @@ def find_spurious_correlations(sample_ids: Sequence[str], filepaths: Sequence[st
             on_side = [(v, i) for v, i in zip(values, rows) if labels[i] == profile.label and _on_side(v, profile)]
             if profile.side != "is":  # most extreme first
                 on_side.sort(key=lambda t: t[0], reverse=profile.side == "high")
-            examples += [ShortcutExample(sample_ids[i], filepaths[i], profile.label, name, v, profile.rule(name),
-                                         profile.auc) for v, i in on_side[:options.max_examples]]
+            sides[name, profile.label] = on_side
     # flagged first, the one that sets a class apart most clearly first, then by the dataset-wide score
     props.sort(key=lambda p: (not p.flagged, -max((c.strength for c in p.flagged_classes), default=0.0),
                               p.uncorrelatedness, p.property))
+    props = _same_images(props, sides)
+    examples = [ShortcutExample(sample_ids[i], filepaths[i], c.label, p.property, v, c.rule(p.property), c.auc)
+                for p in props if p.flagged and not p.same_as for c in p.flagged_classes
+                for v, i in sides[p.property, c.label][:options.max_examples]]
     settings = {"threshold": options.threshold, "class_auc": options.class_auc,
                 "min_class_size": options.min_class_size, "alpha": options.alpha,
                 "permutations": options.permutations, "max_examples": options.max_examples}
     return SpuriousCorrelationResult(tuple(props), tuple(skipped), tuple(examples), settings, len(measured_rows))
+
+
+def _same_images(props: list[PropertyAssociation], sides: dict[tuple[str, str], list[tuple[Any, int]]],
+                 overlap: float = 0.9) -> list[PropertyAssociation]:
+    """Mark a flagged property whose every flagged class holds (Jaccard ≥ ``overlap``) the same images on its
+    rule's side as an earlier flagged property's: one shortcut seen twice (grey images are not colourful)."""
+    import dataclasses
+
+    out: list[PropertyAssociation] = []
+    for p in props:
+        if p.flagged:
+            for q in (q for q in out if q.flagged and not q.same_as):
+                pairs = [(set(i for _, i in sides[p.property, c.label]),
+                          set(i for _, i in sides.get((q.property, c.label), []))) for c in p.flagged_classes]
+                if all(b and len(a & b) >= overlap * len(a | b) for a, b in pairs):
+                    p = dataclasses.replace(p, same_as=q.property)
+                    break
+        out.append(p)
+    return out
 
 
 def _why_skipped(values: list[Any], labels: list[str | None], kind: str) -> str:
@@ -156,8 +179,17 @@ def _on_side(value: Any, profile: Any) -> bool:
     absent_export={"spurious_correlations": None})
 def run(inputs: CheckInputs, config: AuditConfig, options: SpuriousOptions) -> SpuriousCorrelationResult:
     """The properties from the file facts, the image-quality measures and this check's own measures."""
+    from workbench.errors import CheckNotApplicable
+
     cols = inputs.columns
     quality = inputs.measures(get_check("image_quality").measures_key)
     table = property_table(inputs.facts, quality, inputs.own_measures())
-    return find_spurious_correlations(cols.ids, cols.filepaths, cols.labels, table, options=options,
-                                      seed=config.seed)
+    result = find_spurious_correlations(cols.ids, cols.filepaths, cols.labels, table, options=options,
+                                        seed=config.seed)
+    if not result.properties:  # nothing looked at: a skip with the reasons, so a gate on it can't pass
+        by_reason: dict[str, list[str]] = {}
+        for name, why in result.skipped:
+            by_reason.setdefault(why, []).append(name)
+        raise CheckNotApplicable("no image property could be tested: " + "; ".join(
+            f"{', '.join(names)}: {why}" for why, names in by_reason.items()))
+    return result

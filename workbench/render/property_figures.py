@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 #: Flagged properties drawn; classes drawn per figure (the flagged ones first, then the largest).
 MAX_FIGURES = 4
 MAX_CLASSES = 30
+#: Characters of a class name drawn on an axis (the whole name is in the hover text).
+MAX_NAME = 28
+#: Properties drawn on a log axis (they span decades).
+LOG_AXIS = ("sharpness", "size", "aspect_ratio")
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= MAX_NAME else label[:MAX_NAME - 1] + "…"
 
 
 def _classes(assoc: PropertyAssociation) -> list[Any]:
@@ -36,16 +44,19 @@ def property_figure(assoc: PropertyAssociation) -> Any | None:
     if not classes:
         return None
     fig = go.Figure()
-    names = [plotly_text(c.label) for c in classes]
+    names = [plotly_text(_short(c.label)) for c in classes]
     title = f"{assoc.property} by class (score {assoc.uncorrelatedness:.2f}; 1 = no association)"
+    if assoc.property == "jpeg_quality":
+        title += "; JPEG files only"
     if assoc.kind == "numeric":
         for c, name in zip(classes, names):
             p5, q1, med, q3, p95 = c.quantiles
             fig.add_trace(go.Box(x=[name], q1=[q1], median=[med], q3=[q3], lowerfence=[p5], upperfence=[p95],
                                  name=name, showlegend=False, boxpoints=False,
                                  marker={"color": "#c5221f" if c.flagged else "#7f8c8d"},
-                                 hovertemplate=f"{name}<br>AUC {c.auc:.2f}<extra></extra>"))
-        fig.update_layout(yaxis={"title": {"text": plotly_text(assoc.property)}},
+                                 hovertemplate=f"{plotly_text(c.label)}<br>AUC {c.auc:.2f}<extra></extra>"))
+        fig.update_layout(yaxis={"title": {"text": plotly_text(assoc.property)},
+                                 "type": "log" if assoc.property in LOG_AXIS else "linear"},
                           xaxis={"title": {"text": "class (red: told apart by this property alone)"}})
     else:
         levels = sorted({lv for c in classes for lv in c.shares})
@@ -65,5 +76,5 @@ def spurious_figures(result: SpuriousCorrelationResult) -> list[tuple[Any, int]]
         >>> [h for _, h in spurious_figures(result.findings["spurious_correlations"])]  # doctest: +SKIP
         [360]
     """
-    figures = (property_figure(p) for p in result.flagged[:MAX_FIGURES])
+    figures = (property_figure(p) for p in [p for p in result.flagged if not p.same_as][:MAX_FIGURES])
     return [(fig, 360) for fig in figures if fig is not None]

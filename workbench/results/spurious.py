@@ -13,9 +13,10 @@ from workbench.results.protocol import printable
 class ClassProfile:
     """One class against the rest of the dataset on one property.
 
-    ``auc`` is the one-vs-rest separability: for a number, the probability that an image of the
-    class has a higher value than one of the rest (0.5: none; near 0 or 1: the property alone tells
-    the class apart); for a category, the balanced accuracy of the rule "value is ``cut``".
+    ``auc`` is the one-vs-rest separability in the direction of the class's rule, from 0.5 (none) to 1
+    (the property alone tells the class apart): for a number, the probability that an image of the
+    class is further along ``side`` than one of the rest; for a category, the balanced accuracy of the
+    rule "value is ``cut``".
     ``side`` and ``cut`` give the best single rule for the class (``low``: value ≤ cut, ``high``:
     value ≥ cut, ``is``: value is cut), and the shares of the class and of the rest it holds.
     """
@@ -28,6 +29,8 @@ class ClassProfile:
     share_in_class: float
     share_in_rest: float
     flagged: bool = False
+    #: Separated as clearly as a flagged class, but the class (or the rest) is under ``min_class_size``.
+    too_small: bool = False
     #: A number: (5th, 25th, 50th, 75th, 95th percentile) of the class's values.
     quantiles: tuple[float, ...] = ()
     #: A category: ``{value: share of the class's images}``.
@@ -36,7 +39,7 @@ class ClassProfile:
     @property
     def strength(self) -> float:
         """How far from chance the class's separability is: 0 (none) to 1 (fully apart)."""
-        return round(abs(self.auc - 0.5) * 2, 6)
+        return round(max(0.0, self.auc - 0.5) * 2, 6)
 
     def rule(self, prop: str) -> str:
         """The class's best single rule in words, e.g. ``jpeg_quality ≤ 30``."""
@@ -67,6 +70,11 @@ class PropertyAssociation:
     flagged: bool
     reasons: tuple[str, ...] = ()
     classes: tuple[ClassProfile, ...] = ()
+    #: What the flags leave out: classes separated as clearly but too small to flag.
+    notes: tuple[str, ...] = ()
+    #: A flagged property whose flagged classes carry the same images as an earlier, stronger property's
+    #: (greyscale and colourfulness; size and aspect of one enlarged class): named here, not counted again.
+    same_as: str = ""
 
     @property
     def flagged_classes(self) -> tuple[ClassProfile, ...]:
@@ -104,7 +112,8 @@ class SpuriousCorrelationResult:
 
     @property
     def n_findings(self) -> int:
-        return len(self.flagged)
+        """Flagged properties, each shortcut once (a property with the same images as another is not counted)."""
+        return sum(1 for p in self.flagged if not p.same_as)
 
     def summary(self) -> str:
         """A headline, then a line per flagged property (at most four).
@@ -114,16 +123,20 @@ class SpuriousCorrelationResult:
             'no image property predicts the labels (0 properties tested on 10 images)'
         """
         if not self.flagged:
-            return (f"no image property predicts the labels ({len(self.properties)} properties tested on "
-                    f"{self.n_samples:,} images)")
-        lines = [f"{len(self.flagged)} of {len(self.properties)} image properties predict the labels: "
-                 + ", ".join(p.property for p in self.flagged)]
-        for p in self.flagged[:4]:
+            return (f"no image property predicts the labels ({_plural(len(self.properties), 'property', 'properties')}"
+                    f" tested on {self.n_samples:,} images)")
+        lines = [f"{len(self.flagged)} of {_plural(len(self.properties), 'image property', 'image properties')} "
+                 "predict the labels: " + ", ".join(p.property + (f" (same images as {p.same_as})" if p.same_as else "")
+                                                    for p in self.flagged)]
+        shown = [p for p in self.flagged if not p.same_as]
+        for p in shown[:4]:
             tops = sorted(p.flagged_classes, key=lambda c: -c.strength)[:2]
             said = "; ".join(f"{c.share_in_class:.0%} of '{printable(c.label)}' vs {c.share_in_rest:.0%} of the "
                              f"rest have {c.rule(p.property)}" for c in tops)
             lines.append(f"{p.property}: score {p.uncorrelatedness:.2f} (1 = no association)"
                          + (f"; {said}" if said else ""))
+        if len(shown) > 4:
+            lines.append(f"... and {len(shown) - 4} more flagged (see the report or the JSON)")
         return "\n".join(lines)
 
     def to_frame(self) -> Any:
@@ -143,9 +156,15 @@ class SpuriousCorrelationResult:
         return {"spurious_correlations": {
             "properties": [{"property": p.property, "kind": p.kind, "n": p.n, "accuracy": p.accuracy,
                             "baseline": p.baseline, "uncorrelatedness": p.uncorrelatedness, "p_value": p.p_value,
-                            "cramers_v": p.cramers_v, "flagged": p.flagged, "reasons": list(p.reasons),
+                            "cramers_v": p.cramers_v, "flagged": p.flagged, "same_as": p.same_as or None,
+                            "reasons": list(p.reasons), "notes": list(p.notes),
                             "classes": [{"label": c.label, "n": c.n, "auc": c.auc, "rule": c.rule(p.property),
                                          "share_in_class": c.share_in_class, "share_in_rest": c.share_in_rest,
-                                         "flagged": c.flagged} for c in p.flagged_classes]}
+                                         "flagged": c.flagged, "too_small": c.too_small}
+                                        for c in p.classes if c.flagged or c.too_small]}
                            for p in self.properties],
             "skipped": dict(self.skipped), "settings": dict(self.settings)}}
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
