@@ -190,3 +190,52 @@ def test_refilter_from_cached_graph_matches_the_audit(demo_run):
     assert len(tight.clusters) < len(result.duplicates.clusters) and len(tight_leaks.pairs) < len(result.leakage.pairs)
     loose, _ = refilter(result.artifacts, 0.2)
     assert loose.n_redundant > result.duplicates.n_redundant
+
+
+def test_proposed_split_repairs_every_demo_leak(demo_run, planted):
+    """The audit's own proposal (repair: the demo has a split): every planted leak pair ends up in one split,
+    nothing else moves, the class mix stays within ±5%, and the field is written beside the user's split."""
+    dataset, result, _ = demo_run
+    p = result.findings["split_proposal"]
+    assert p.mode == "repair" and p.current.crossing_links == len(result.leakage.pairs) > 0
+    assert p.proposed.crossing_links == 0 and p.proposed.split_groups == 0 and p.within_tolerance
+    by_path = dict(zip(dataset.values("filepath"), dataset.values("id")))
+    for leak in planted["leaks"]:
+        assert p.assignment[by_path[_abs(leak["train"])]] == p.assignment[by_path[_abs(leak["test"])]], leak
+    assert 0 < p.moved <= 2 * len(result.leakage.pairs)
+    assert dict(zip(dataset.values("id"), dataset.values("wb_proposed_split"))) == p.assignment
+
+
+def test_fresh_resplit_of_the_demo_has_zero_leakage_and_ratios_within_tolerance(demo_run, tmp_path):
+    """`workbench resplit` with a group field, then a real re-audit on the proposed field: no leak, every
+    session in one split, every class of 40+ images within ±5% of each split's ratio; no file changed."""
+    import csv
+
+    import workbench
+    from tests.catalogue.harness import run_cli
+
+    dataset, _, before = demo_run
+    ids = dataset.values("id")
+    dataset.set_values("session", {sid: f"s{k // 4}" for k, sid in enumerate(ids)}, key_field="id")
+    try:
+        out = run_cli("resplit", dataset.name, "--mode", "fresh", "--ratios", "train=0.7,val=0.15,test=0.15",
+                      "--group-by", "session", "--field", "clean_split", "--manifest", tmp_path / "split.csv",
+                      "--quiet")
+        assert out.code == 0 and "proposed: 0" in out.stdout, out.text[-3000:]
+        rows = list(csv.DictReader((tmp_path / "split.csv").open()))
+        sessions = dict(zip(ids, dataset.values("session")))
+        spread = {}
+        for r in rows:
+            spread.setdefault(sessions[r["sample_id"]], set()).add(r["proposed_split"])
+        assert all(len(v) == 1 for v in spread.values())
+        again = workbench.audit(dataset, split_field="clean_split", write_back=False, progress=False)
+        assert again.leakage.pairs == ()
+        current = again.findings["split_proposal"].current
+        assert {s.name: s.share for s in current.sides} == pytest.approx({"train": 0.7, "val": 0.15, "test": 0.15},
+                                                                         abs=0.015)  # groups of 4 images
+        assert current.worst <= 0.05
+    finally:
+        for field in ("session", "clean_split"):
+            if dataset.has_sample_field(field):
+                dataset.delete_sample_field(field)
+    assert tree_digest(DEMO) == before

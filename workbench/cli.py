@@ -21,6 +21,7 @@ from pathlib import Path
 from workbench.cli_options import bounded_float as _bounded_float
 from workbench.cli_options import bounded_int as _bounded_int
 from workbench.cli_options import embedder_config as _embedder_config
+from workbench.cli_options import add_source_options
 from workbench.cli_options import positive_int as _positive_int
 
 EXIT_OK = 0
@@ -40,7 +41,6 @@ def _parser() -> argparse.ArgumentParser:
     from workbench.config import PRECISIONS, RUNTIMES
     from workbench.embeddings.registry import embedder_names
     from workbench.gates import registered_gates
-    from workbench.io.formats.registry import format_choices
 
     p = argparse.ArgumentParser(prog="workbench", description="Audit computer-vision datasets before training.",
                                 epilog="exit codes: 0 done, 1 a --fail-on gate failed, 2 usage or input error, "
@@ -50,17 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("audit", help="audit a dataset folder, COCO JSON, YOLO data.yaml or FiftyOne dataset")
-    a.add_argument("source", help="path, or the name of an existing FiftyOne dataset")
-    a.add_argument("--format", default="auto", choices=format_choices())
-    a.add_argument("--name", help="FiftyOne dataset name (default derived from the path)")
-    a.add_argument("--overwrite", action="store_true",
-                   help="replace an existing FiftyOne dataset of that name that was loaded from another source")
-    a.add_argument("--allow-outside-root", action="store_true",
-                   help="read images and annotation files that resolve outside the dataset folder (default: "
-                        "reported, never read)")
-    a.add_argument("--images", help="COCO: folder the JSON's file_name entries are relative to")
-    a.add_argument("--label-field", help="ground-truth field (default: detected)")
-    a.add_argument("--split-field", help="sample field holding the split (default: train/val/test tags)")
+    add_source_options(a, split_help="sample field holding the split (default: train/val/test tags)")
     a.add_argument("--annotators", metavar="FIELD,FIELD[,...]", default="",
                    help="label fields of the same images, one per annotator (Classification, Detections or "
                         "Segmentation), compared by the agreement check")
@@ -130,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_cluster.add_embed_parser(sub)
     cli_cluster.add_graph_parser(sub)
+    from workbench import cli_resplit
+
+    cli_resplit.add_resplit_parser(sub)
 
     return p
 
@@ -318,10 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     from workbench.errors import WorkbenchError
 
     try:
-        from workbench import cli_cluster
+        from workbench import cli_cluster, cli_resplit
 
         commands = {"audit": _audit, "app": _app, "list": _list, "embed": cli_cluster.run_embed,
-                    "graph": cli_cluster.run_graph}
+                    "graph": cli_cluster.run_graph, "resplit": cli_resplit.run_resplit}
         return commands[args.command](args)
     except (WorkbenchError, LookupError) as exc:
         if args.verbose:

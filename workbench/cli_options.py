@@ -50,3 +50,20 @@ def bounded_float(low: float, high: float, *, low_open: bool = False):
                                              f"{high:g}, not {value}")
         return number
     return parse
+
+
+def add_source_options(parser: argparse.ArgumentParser, *, split_help: str) -> None:
+    """What to read and into which FiftyOne dataset: the options ``audit`` and ``resplit`` share."""
+    from workbench.io.formats.registry import format_choices
+
+    parser.add_argument("source", help="path, or the name of an existing FiftyOne dataset")
+    parser.add_argument("--format", default="auto", choices=format_choices())
+    parser.add_argument("--name", help="FiftyOne dataset name (default derived from the path)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing FiftyOne dataset of that name that was loaded from another source")
+    parser.add_argument("--allow-outside-root", action="store_true",
+                        help="read images and annotation files that resolve outside the dataset folder (default: "
+                             "reported, never read)")
+    parser.add_argument("--images", help="COCO: folder the JSON's file_name entries are relative to")
+    parser.add_argument("--label-field", help="ground-truth field (default: detected)")
+    parser.add_argument("--split-field", help=split_help)

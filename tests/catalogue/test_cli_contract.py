@@ -13,15 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.catalogue.harness import run_cli, untouched
-from tests.conftest import split_class_folders, write_image
+from tests.conftest import write_image
 
 FAST = ("--embedder", "none", "--no-write-back", "--quiet")
-
-
-@pytest.fixture
-def leaky(tmp_path: Path) -> Path:
-    """train/test cat/dog folders, one exact train->test copy with another label (a leak and a duplicate)."""
-    return split_class_folders(tmp_path / "leaky", leak_to="test/dog/copy.png")
 
 
 @pytest.fixture

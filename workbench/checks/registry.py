@@ -59,6 +59,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "workbench.checks.object_labels",
     "workbench.checks.masks",
     "workbench.checks.agreement",
+    "workbench.checks.split_proposal",
 )
 
 #: The generic panel and report section for checks that declare none of their own.

@@ -26,7 +26,7 @@ class OutputPathError(WorkbenchError, ValueError):
 
 
 #: A file name to suggest when an output path names a folder.
-_EXAMPLE_NAMES = {"--report": "report.html", "--json": "audit.json"}
+_EXAMPLE_NAMES = {"--report": "report.html", "--json": "audit.json", "--manifest": "split.csv"}
 
 
 def _inside(path: Path, root: Path) -> bool:
