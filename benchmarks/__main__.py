@@ -3,7 +3,7 @@
 Each benchmark prints its Markdown table and writes its JSON under ``build/bench/``;
 ``benchmarks/RESULTS.md`` records the figures with the machine they ran on.
 
-    python -m benchmarks [--only neighbors,embedding,label_issues,review_queue,audit,import,quality,object_labels,spurious] [--quick]
+    python -m benchmarks [--only neighbors,embedding,label_issues,review_queue,audit,import,quality,object_labels,spurious,active_learning] [--quick]
 
 ``--quick`` runs small sizes only (a smoke run of every benchmark, minutes not an hour).
 """
@@ -25,6 +25,7 @@ FULL = {
     "quality": [],
     "object_labels": [],
     "spurious": ["--install-peers"],
+    "active_learning": [],
 }
 QUICK = {
     "neighbors": ["--sizes", "10k"],
@@ -36,12 +37,14 @@ QUICK = {
     "quality": ["--n", "10"],
     "object_labels": ["--modes", "predictions"],
     "spurious": ["--per-class", "50", "--install-peers"],
+    "active_learning": ["--seeds", "1", "--pool", "1000", "--eval", "1000"],
 }
 MODULES = {"neighbors": "benchmarks.bench_neighbors", "embedding": "benchmarks.bench_embedding",
            "label_issues": "benchmarks.bench_label_issues", "review_queue": "benchmarks.bench_review_queue",
            "audit": "benchmarks.bench_audit",
            "import": "benchmarks.bench_import", "quality": "benchmarks.bench_quality_outliers",
-           "object_labels": "benchmarks.bench_object_labels", "spurious": "benchmarks.bench_spurious"}
+           "object_labels": "benchmarks.bench_object_labels", "spurious": "benchmarks.bench_spurious",
+           "active_learning": "benchmarks.bench_active_learning"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -120,9 +120,10 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_cluster.add_embed_parser(sub)
     cli_cluster.add_graph_parser(sub)
-    from workbench import cli_resplit
+    from workbench import cli_resplit, cli_select
 
     cli_resplit.add_resplit_parser(sub)
+    cli_select.add_select_parser(sub)
 
     return p
 
@@ -132,7 +133,7 @@ def _audit(args: argparse.Namespace) -> int:
     from workbench.config import AuditConfig
     from workbench.gates import evaluate_gates, parse_gates
     from workbench.io.locks import audit_lock
-    from workbench.io.outputs import check_output_path
+    from workbench.io.outputs import check_output_path, refuse_inside_dataset
 
     gates = parse_gates(args.fail_on)
     source = Path(args.source).expanduser()
@@ -157,6 +158,7 @@ def _audit(args: argparse.Namespace) -> int:
     key = args.name or (str(source.resolve()) if source.exists() else str(args.source))
     with audit_lock(key, args.cache_dir), contextlib.redirect_stdout(_ToStderr()):  # library prints -> stderr
         dataset, result = _load_and_audit(args, cfg)
+        refuse_inside_dataset(outputs, dataset)
         written = _write_outputs(result, outputs)
         if not args.no_write_back:
             _write_back_surviving(dataset, result)
@@ -221,7 +223,7 @@ def _check_cache_dir(path: Path, *, dataset_root: Path | None = None, what: str 
                               "(--cache-dir DIR or WORKBENCH_CACHE)")
 
 
-def _load_and_audit(args: argparse.Namespace, cfg):
+def _load_and_audit(args: argparse.Namespace, cfg, precheck=None):
     from workbench._fo import connect
     from workbench.io.loading import load
     from workbench.orchestrator import run_audit
@@ -242,6 +244,8 @@ def _load_and_audit(args: argparse.Namespace, cfg):
                  for name, path in _annotator_files(args)]
         cfg = dataclasses.replace(cfg, annotator_fields=_annotator_fields(args, annotator_fields(reads)))
         written = written_for_run(dataset, reads)  # a failing audit removes the fields it added
+    if precheck is not None:  # a command's own checks of the loaded dataset, before the audit's work
+        precheck(dataset)
     with written as added:
         from workbench.results.protocol import printable
 
@@ -311,10 +315,10 @@ def main(argv: list[str] | None = None) -> int:
     from workbench.errors import WorkbenchError
 
     try:
-        from workbench import cli_cluster, cli_resplit
+        from workbench import cli_cluster, cli_resplit, cli_select
 
         commands = {"audit": _audit, "app": _app, "list": _list, "embed": cli_cluster.run_embed,
-                    "graph": cli_cluster.run_graph, "resplit": cli_resplit.run_resplit}
+                    "graph": cli_cluster.run_graph, "resplit": cli_resplit.run_resplit, "select": cli_select.run_select}
         return commands[args.command](args)
     except (WorkbenchError, LookupError) as exc:
         if args.verbose:
@@ -328,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             logging.getLogger("workbench").exception("internal error")
         print(f"workbench: internal error: {type(exc).__name__}: {_escaped(exc)}\n"
-              "  (run again with -v for the traceback; please report it with that output)", file=sys.stderr)
+              "  (run again as `workbench -v COMMAND ...` for the traceback; please report it with that output)", file=sys.stderr)
         return EXIT_INTERNAL
 
 

@@ -15,10 +15,16 @@ import sys
 from pathlib import Path
 
 from workbench.cli_options import add_source_options, bounded_float, positive_int
+from workbench.cli_partial import PARTIAL_AUDIT_DEFAULTS, add_model_options
 from workbench.errors import WorkbenchError
+from workbench.results.protocol import printable
 
+#: Where ``resplit`` writes its proposal unless told otherwise: a field no audit rewrites (the audit's own
+#: proposal, with its default options, goes to ``wb_proposed_split``).
+RESPLIT_FIELD = "wb_split"
 #: The checks ``resplit`` runs; every other check is skipped.
 RESPLIT_CHECKS = ("integrity", "duplicates", "leakage", "split_proposal")
+
 
 
 class ResplitError(WorkbenchError, ValueError):
@@ -26,8 +32,6 @@ class ResplitError(WorkbenchError, ValueError):
 
 
 def add_resplit_parser(sub) -> None:
-    from workbench.embeddings.registry import embedder_names
-
     r = sub.add_parser("resplit", help="propose a stratified split that keeps every duplicate group and every "
                                        "--group-by value in one split (zero leakage), as a new field and a manifest")
     add_source_options(r, split_help="sample field holding the current split (default: train/val/test tags)")
@@ -43,22 +47,21 @@ def add_resplit_parser(sub) -> None:
                         "repair when the dataset has a split")
     r.add_argument("--min-class-size", type=positive_int, default=40,
                    help="classes under this many images are placed but not held to the tolerance (default 40)")
-    r.add_argument("--field", default="wb_proposed_split", help="sample field to write the proposal to")
+    r.add_argument("--field", default=RESPLIT_FIELD,
+                   help=f"sample field to write the proposal to (default {RESPLIT_FIELD}; audits never change it)")
     r.add_argument("--manifest", metavar="CSV|JSON", help="write sample id, file, label, current and proposed split")
     r.add_argument("--report", metavar="HTML", help="write the HTML report (the proposal and the leaks) here")
     r.add_argument("--json", metavar="PATH", help="write the JSON export here")
-    r.add_argument("--embedder", default="auto", choices=embedder_names(),
-                   help="model for near duplicates (none: exact copies and perceptual hashes only)")
-    r.add_argument("--cache-dir", help="embedding cache folder (default $WORKBENCH_CACHE or ~/.cache/workbench)")
+    add_model_options(r, allow_none=True)
     r.add_argument("--near-threshold", type=bounded_float(0.0, 2.0), metavar="D",
                    help="near-duplicate cosine distance (default: calibrated on this dataset)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
-    r.set_defaults(annotator_file=[], annotators="", clip_model="ViT-B-32", clip_pretrained="laion2b_s34b_b79k",
-                   clip_checkpoint=None, batch_size=64, device=None, precision="auto", runtime="auto")
+    r.set_defaults(**PARTIAL_AUDIT_DEFAULTS)
 
 
 def _check_field(dataset, name: str, split_field: str | None) -> None:
-    """The proposal's field: a new name, or one workbench wrote before; never the user's split or labels."""
+    """The proposal's field: a new name, or one resplit wrote before; never the user's split, labels or fields,
+    nor the field every audit rewrites."""
     from workbench.checks.split_proposal import FIELD
 
     if not name.isidentifier() or name.startswith("_"):
@@ -66,50 +69,57 @@ def _check_field(dataset, name: str, split_field: str | None) -> None:
     if name == split_field:
         raise ResplitError(f"--field {name} is the current split field; workbench never overwrites your split: "
                            "choose a new name")
-    schema = dataset.get_field_schema()
-    ours = name == FIELD or name in dataset.info.get("workbench", {}).get("resplit_fields", [])
-    if name in schema and not ours:
+    if name == FIELD:
+        raise ResplitError(f"--field {FIELD}: every audit rewrites that field with its own proposal; choose another "
+                           f"name (default {RESPLIT_FIELD})")
+    ours = name == RESPLIT_FIELD or name in dataset.info.get("workbench", {}).get("resplit_fields", [])
+    if name in dataset.get_field_schema() and not ours:
         raise ResplitError(f"--field {name} already exists and was not written by workbench resplit; choose a new "
                            "name (workbench never overwrites your fields)")
 
 
+def _precheck(args: argparse.Namespace):
+    """The loaded dataset against the options, before the audit: field, group fields, split and mode."""
+    def check(dataset) -> None:
+        from workbench.cli_partial import scalar_fields
+        from workbench.io.table import to_table
+
+        _check_field(dataset, args.field, args.split_field)
+        usable = scalar_fields(dataset)
+        schema = dataset.get_field_schema()
+        for name in (f.strip() for f in args.group_by.split(",") if f.strip()):
+            if name in schema and name not in usable:
+                raise ResplitError(f"--group-by {name}: a {type(schema[name]).__name__}, not a text or number field; "
+                                   f"group by one of: {', '.join(sorted(usable)) or 'none'}")
+            if name not in schema:
+                raise ResplitError(f"--group-by {name}: dataset {dataset.name!r} has no such field; its text and "
+                                   f"number fields: {', '.join(sorted(usable)) or 'none'}")
+        splits = {s for s in to_table(dataset, label_field=args.label_field, split_field=args.split_field
+                                      ).frame["split"] if isinstance(s, str)}
+        if args.mode == "repair" and not splits:
+            raise ResplitError("--mode repair needs a current split (train/val/test folders or tags, or "
+                               "--split-field); use --mode fresh with --ratios")
+        if args.mode == "repair" and args.ratios.strip():
+            raise ResplitError(f"--ratios apply to --mode fresh; repair keeps the current split ({', '.join(sorted(splits))}) "
+                               "and its shares, and moves only the groups that span splits")
+    return check
+
+
 def run_resplit(args: argparse.Namespace) -> int:
-    import contextlib
+    from workbench.cli import EXIT_GATE, EXIT_OK, _write_outputs
+    from workbench.cli_partial import checked_outputs, finding_or_error, partial_audit, read_options
+    from workbench.io.outputs import refuse_inside_dataset
 
-    from workbench.cli import EXIT_GATE, EXIT_OK, _embedder_config, _load_and_audit, _ToStderr, _write_outputs
-    from workbench.config import AuditConfig
-    from workbench.io.locks import audit_lock
-    from workbench.io.outputs import check_output_path
-
-    source = Path(args.source).expanduser()
-    root = (source.resolve() if source.is_dir() else source.resolve().parent) if source.exists() else None
-    outputs = {what: check_output_path(p, what=what, dataset_root=root)
-               for what, p in (("--report", args.report), ("--json", args.json), ("--manifest", args.manifest)) if p}
+    outputs = checked_outputs(args, ("report", "json", "manifest"))
     if "--manifest" in outputs and outputs["--manifest"].suffix.lower() not in (".csv", ".json"):
         raise ResplitError(f"--manifest {args.manifest}: name a .csv or .json file")
-    from workbench.checks.registry import check_names, make_options, get_check
-
-    options = {"ratios": args.ratios, "group_by": args.group_by, "tolerance": args.tolerance, "mode": args.mode,
-               "min_class_size": args.min_class_size}
-    try:
-        make_options(get_check("split_proposal"), options)  # the ratios and fields are read before any work
-    except WorkbenchError as exc:
-        raise ResplitError(str(exc).replace("split_proposal: ", "").replace("ratios: ", "--ratios: ")) from None
-    cfg = AuditConfig(embedder=_embedder_config(args), near_duplicate_threshold=args.near_threshold,
-                      allow_outside_root=args.allow_outside_root, check_options={"split_proposal": options},
-                      skip_checks=tuple(n for n in check_names() if n not in RESPLIT_CHECKS))
-    key = args.name or (str(source.resolve()) if source.exists() else str(args.source))
-    with audit_lock(key, args.cache_dir), contextlib.redirect_stdout(_ToStderr()):
-        dataset, result = _load_and_audit(args, cfg)
-        status = result.check("split_proposal")
-        proposal = result.findings.get("split_proposal")
-        if proposal is None:
-            reason = status.reason if status else "the check did not run"
-            if reason.startswith("CheckConfigError: "):
-                raise ResplitError(reason.removeprefix("CheckConfigError: ").replace("split_proposal.", "--")
-                                   .replace("split_proposal: ", "").replace("group_by", "group-by"))
-            raise RuntimeError(f"the split proposal did not run: {reason}")
-        _check_field(dataset, args.field, args.split_field)
+    options = read_options("split_proposal", {"ratios": args.ratios, "group_by": args.group_by,
+                                              "tolerance": args.tolerance, "mode": args.mode,
+                                              "min_class_size": args.min_class_size}, ResplitError)
+    with partial_audit(args, RESPLIT_CHECKS, {"split_proposal": options}, _precheck(args)) as (dataset, result):
+        proposal = finding_or_error(result, "split_proposal", ResplitError,
+                                    renames={"split_proposal.group_by": "--group-by", "ratios: ": "--ratios: "})
+        refuse_inside_dataset(outputs, dataset)
         written = _write_outputs(result, {k: v for k, v in outputs.items() if k != "--manifest"})
         if "--manifest" in outputs:
             from workbench.io.table import to_table
@@ -122,14 +132,16 @@ def run_resplit(args: argparse.Namespace) -> int:
     for line in proposal.summary().splitlines()[1:]:
         print(f"               {line}")
     for side in proposal.proposed.sides:
-        print(f"  {side.name:<12} {side.n:>8,} images ({side.share:.1%}, target {side.target:.1%}); largest class "
-              f"gap {side.worst:.1%}")
+        gap = f"largest class gap {side.worst:.1%}" if side.deviation else "no class large enough to judge"
+        print(f"  {side.name:<12} {side.n:>8,} images ({side.share:.1%}, target {side.target:.1%}); {gap}")
     print(f"field          {args.field} on {result.dataset_name}")
     for what, path in written.items():
         print(f"{what.lstrip('-')}{' ' * (15 - len(what.lstrip('-')))}{path}")
     if not proposal.within_tolerance:
-        print(f"resplit: a class is {proposal.proposed.worst:.1%} off its split's ratio (tolerance "
-              f"{proposal.tolerance:.1%}); see the notes above, or raise --tolerance", file=sys.stderr)
+        split, cls, gap = proposal.proposed.worst_gap
+        print(f"resplit: class {printable(cls)!r} is {gap:+.1%} off {printable(split)}'s ratio (tolerance "
+              f"±{proposal.tolerance:.1%})" + ("; see the notes above" if proposal.notes else "")
+              + "; raise --tolerance, change --ratios or --group-by", file=sys.stderr)
         return EXIT_GATE
     return EXIT_OK
 
@@ -162,12 +174,14 @@ def write_manifest(frame, proposal, path: Path) -> Path:
 
 
 def manifest_rows(frame, proposal) -> list[dict[str, object]]:
-    """One row per sample of the audit table ``frame`` (``id``, ``filepath``, ``split`` and ``label`` or
-    ``labels``), in its order: its class (a multi-object image: its classes), group, current and proposed split."""
+    """One row per sample of the audit table ``frame`` (``id``, ``filepath``, ``split``, ``label`` and, for
+    objects, ``labels``), in its order: its class (an image of objects: its classes), group, current and
+    proposed split."""
     out = []
-    labels = frame["label"] if "label" in frame else [",".join(v) for v in frame["labels"]]
-    for sid, path, label, split in zip(frame["id"], frame["filepath"], labels, frame["split"]):
-        label, split = (v if isinstance(v, str) else None for v in (label, split))  # pandas 3: a missing one is nan
+    lists = frame["labels"] if "labels" in frame else [()] * len(frame)
+    for sid, path, label, labels, split in zip(frame["id"], frame["filepath"], frame["label"], lists, frame["split"]):
+        split = split if isinstance(split, str) else None  # pandas 3: a missing one is nan
+        label = label if isinstance(label, str) else ",".join(sorted(set(labels or ()))) or None
         new = proposal.assignment.get(sid)
         out.append({"sample_id": sid, "filepath": path, "label": label, "group": proposal.groups.get(sid),
                     "current_split": split, "proposed_split": new, "moved": split is not None and new != split})

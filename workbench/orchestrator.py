@@ -290,7 +290,7 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
                                       for f in cfg.annotator_fields},
                          annotation_kind=table.annotation_kind,
                          annotation_info=_annotation_info(dataset, cfg, info, table.annotation_kind),
-                         reviews=reviews)
+                         reviews=reviews, dataset_name=table.dataset_name, dataset_info=_plain_info(dataset))
     findings = run_checks(specs, inputs, cfg, record)
     if st.pair_reader.cache is not None:
         st.pair_reader.cache.save()  # the pixel evidence measured this time, for the next audit
@@ -310,6 +310,17 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
         checks=tuple(record.checks), embedding=embedding_info, neighbors=neighbor_info, findings=findings,
         timings={k: round(v, 3) for k, v in record.timings.items()},
         reviews=reviews, artifacts=_artifacts(st, findings.get("duplicates")))
+
+
+def _plain_info(dataset: Any) -> dict[str, Any]:
+    """The dataset's ``info`` (and its description, as ``description``) as JSON values; ``{}`` for a view."""
+    import json
+
+    info = dict(getattr(dataset, "info", None) or {})
+    description = getattr(dataset, "description", None)
+    if description and "description" not in info:
+        info["description"] = description
+    return json.loads(json.dumps(info, default=str))
 
 
 def _is_nan(value: Any) -> bool:

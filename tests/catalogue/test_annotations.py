@@ -278,3 +278,33 @@ def test_missing_image_of_a_coco_entry_is_reported_once_as_missing(tmp_path: Pat
     doc = json.loads(out.read_text())
     assert [(Path(p["path"]).name, p["kind"]) for p in doc["file_problems"]] == [("img2.png", "missing")]
     assert doc["class_counts"] == {"all": {"cat": 2}}  # its box is kept: the JSON knows the image's size
+
+
+LICENCE_CASES = [
+    # (licenses block, image 1's "license", licences reported as (id, kind, images), images without an id)
+    ("CC BY 4.0", 1, [("1", "unknown", 1)], 1),  # a block that is not a list: the ids are still counted
+    ([{"name": "CC BY"}], {"id": 1}, [], 2),  # an entry without an id, an id that is an object: neither counts
+    ([{"id": 1, "name": None, "url": 5}], 1, [("1", "unknown", 1)], 1),
+    ([{"id": 1, "name": "CC BY-NC"}, {"id": 1, "name": "CC BY"}], "1", [("1", "non-commercial", 1)], 1),
+    ([{"id": 2, "name": "Attribution License"}], True, [("2", "attribution", 0)], 2),  # a bool is not an id
+]
+
+
+@pytest.mark.parametrize("block, image_licence, expected, without", LICENCE_CASES,
+                         ids=[f"licenses={c[0]!r:.30}-license={c[1]!r}" for c in LICENCE_CASES])
+def test_odd_coco_licence_entries_are_read_or_left_out_never_fatal(block, image_licence, expected, without,
+                                                                   tmp_path: Path, unique_name: str):
+    root = tmp_path / "dataset"
+    root.mkdir()
+    src = coco(root)
+    doc = json.loads(src.read_text())
+    doc["licenses"] = block
+    doc["images"][0]["license"] = image_licence
+    src.write_text(json.dumps(doc))
+    out = tmp_path / "out" / "audit.json"
+    with untouched(root):
+        result = _audit(src, unique_name, out)
+    assert result.code == 0, result.text[-2000:]
+    licences = json.loads(out.read_text())["licences"]
+    assert [(u["id"], u["kind"], u["n_images"]) for u in licences["licences"]] == expected
+    assert licences["n_without_licence"] == without

@@ -83,12 +83,15 @@ def test_images_without_a_split_are_placed_in_repair():
     assert p.current.unassigned == 40
 
 
-def test_a_group_larger_than_a_split_is_said():
+def test_a_group_larger_than_every_split_is_said_and_missing_values_too():
     ids = [f"i{k}" for k in range(100)]
-    p = propose_split(ids, ["a"] * 100, [None] * 100, CopyLinks(), {"source": ["cam1"] * 60 + [None] * 40},
-                      options=SplitOptions(ratios="train=0.8,test=0.2", group_by="source", min_class_size=1))
-    assert p.largest_group == 60 and "more than test's target of 20" in p.notes[0]
-    assert len({p.assignment[i] for i in ids[:60]}) == 1
+    fits = propose_split(ids, ["a"] * 100, [None] * 100, CopyLinks(), {"source": ["cam1"] * 60 + [None] * 40},
+                         options=SplitOptions(ratios="train=0.8,test=0.2", group_by="source", min_class_size=1))
+    assert fits.largest_group == 60 and len({fits.assignment[i] for i in ids[:60]}) == 1
+    assert fits.notes == ("40 images have no source: each is grouped by its copies alone",)  # 60 fits in train
+    big = propose_split(ids, ["a"] * 100, [None] * 100, CopyLinks(), {"source": ["cam1"] * 90 + ["cam2"] * 10},
+                        options=SplitOptions(ratios="train=0.8,test=0.2", group_by="source", min_class_size=1))
+    assert "more than the largest split's target (train: 80): the ratios can't all be met" in big.notes[0]
 
 
 def test_unreachable_ratios_fail_the_tolerance():
@@ -97,7 +100,8 @@ def test_unreachable_ratios_fail_the_tolerance():
     p = propose_split(ids, classes, [None] * 80, CopyLinks(), {"src": ["x"] * 40 + ["y"] * 40},
                       options=SplitOptions(ratios="train=0.5,test=0.5", group_by="src"))
     assert not p.within_tolerance and p.n_findings == 2 and p.proposed.worst == pytest.approx(0.5)
-    assert "a class is 50.0% off (tolerance ±5%)" in p.summary()
+    assert p.proposed.worst_gap[2] == pytest.approx(0.5, abs=1e-6) or p.proposed.worst_gap[2] == pytest.approx(-0.5)
+    assert "% off in " in p.summary() and "(tolerance ±5%)" in p.summary()
 
 
 @pytest.mark.parametrize("text, message", [
@@ -122,9 +126,12 @@ def test_options_and_modes_are_validated():
         SplitOptions(group_by="source,,session")
     with pytest.raises(ValueError, match="needs a current split"):
         propose_split(["a", "b"], ["x", "y"], [None, None], CopyLinks(), {}, options=SplitOptions(mode="repair"))
-    with pytest.raises(ValueError, match="repair keeps those splits"):
+    with pytest.raises(ValueError, match="ratios apply to mode=fresh; repair keeps the current split's shares"):
         propose_split(["a", "b"], ["x", "y"], ["train", "test"], CopyLinks(), {},
-                      options=SplitOptions(ratios="train=0.5,val=0.5"))
+                      options=SplitOptions(mode="repair", ratios="train=0.5,val=0.5"))
+    auto = propose_split(["a", "b"], ["x", "y"], ["train", "test"], CopyLinks(), {},
+                         options=SplitOptions(ratios="train=0.5,val=0.5"))
+    assert auto.mode == "fresh" and set(auto.ratios) == {"train", "val"}  # ratios asked for: a fresh split
 
 
 def test_stratum_of_multi_object_images_is_the_rarest_class():

@@ -190,7 +190,7 @@ def duplicate_edges(hashes: Sequence[str | None], graph: NeighborGraph | None, e
             else:
                 edges.append(Edge(key[0], key[1], float(dist), evidence))
     if phashes is not None:
-        for a, b, bits, mirrored in _hash_pairs(phashes, phashes_mirror, rule.phash_bits):
+        for a, b, bits, mirrored in hash_pairs(phashes, phashes_mirror, rule.phash_bits):
             if same_file(a, b) or (a, b) in seen:
                 continue
             seen.add((a, b))
@@ -219,7 +219,7 @@ def _phash_bits(phashes, phashes_mirror, a: int, b: int) -> tuple[int | None, bo
     return direct, False
 
 
-def _hash_pairs(phashes: Sequence[str | None], phashes_mirror: Sequence[str | None] | None,
+def hash_pairs(phashes: Sequence[str | None], phashes_mirror: Sequence[str | None] | None,
                 max_bits: int) -> list[tuple[int, int, int, bool]]:
     """``(a, b, bits, mirrored)`` of rows whose hashes (or one and the other's mirror) are close."""
     out = {(a, b): (bits, False) for a, b, bits in perceptual_pairs(phashes, max_bits)}

@@ -131,6 +131,10 @@ class CheckInputs:
     annotation_info: Mapping[str, Any] = field(default_factory=dict)
     #: The review marks on the samples (``{sample id: "confirmed" | "not_error"}``, :mod:`workbench.marks`).
     reviews: Mapping[str, str] = field(default_factory=dict)
+    #: The dataset's name and its ``info`` (FiftyOne's dataset info: a COCO ``licenses`` block and ``info``
+    #: keys land there; ``info["workbench"]`` holds the source folders), as plain values.
+    dataset_name: str = ""
+    dataset_info: Mapping[str, Any] = field(default_factory=dict)
 
     def result_of(self, kind: type) -> Any:
         """The result of the check that returns ``kind``; only for a type the check declared in ``needs``."""

@@ -60,6 +60,8 @@ CHECK_MODULES: tuple[str, ...] = (
     "workbench.checks.masks",
     "workbench.checks.agreement",
     "workbench.checks.split_proposal",
+    "workbench.checks.selection",
+    "workbench.checks.licences",
 )
 
 #: The generic panel and report section for checks that declare none of their own.

@@ -100,6 +100,13 @@ class _Placer:
     def add(self, vector: np.ndarray, split: int) -> None:
         self.counts[split] += vector
 
+    def move_gain(self, vector: np.ndarray, src: int, dst: int) -> float:
+        """How much the misfit drops if a group moves from ``src`` to ``dst`` (positive: better)."""
+        self.counts[src] -= vector
+        gain = float(self.cost(vector, [src])[0] - self.cost(vector, [dst])[0])
+        self.counts[src] += vector
+        return gain
+
 
 def assign_groups(strata: Sequence[str], groups: np.ndarray, ratios: Mapping[str, float], *,
                   current: Sequence[str | None] | None = None, mode: Mode = "fresh", seed: int = 0) -> list[str]:
@@ -161,7 +168,31 @@ def assign_groups(strata: Sequence[str], groups: np.ndarray, ratios: Mapping[str
         placer.add(per_group[g], best)
         for i in members[g]:
             out[i] = names[best]
+    if mode == "fresh":
+        _refine(placer, per_group, members, out, names, open_groups)
     return [str(s) for s in out]
+
+
+def _refine(placer: _Placer, per_group: np.ndarray, members: dict[int, list[int]], out: list[str | None],
+            names: list[str], groups: list[int], passes: int = 4) -> None:
+    """Local search after the greedy pass: move a group to another split while that lowers the misfit.
+    The greedy places the largest groups first and can't undo them; a few passes of single moves
+    (largest groups first) repair most of what it leaves, e.g. the small groups around one large source."""
+    index = {s: k for k, s in enumerate(names)}
+    for _ in range(passes):
+        moved = False
+        for g in groups:
+            src = index[out[members[g][0]]]
+            gains = [placer.move_gain(per_group[g], src, dst) if dst != src else 0.0 for dst in range(len(names))]
+            dst = int(np.argmax(gains))
+            if gains[dst] > 1e-12:
+                placer.counts[src] -= per_group[g]
+                placer.add(per_group[g], dst)
+                for i in members[g]:
+                    out[i] = names[dst]
+                moved = True
+        if not moved:
+            break
 
 
 def crossing(pairs: Iterable[tuple[int, int]], assignment: Sequence[str | None],

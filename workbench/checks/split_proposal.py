@@ -79,7 +79,7 @@ class SplitOptions:
     group_by: str = ""
     #: Largest gap allowed between a class's share in a split and the split's ratio.
     tolerance: float = 0.05
-    #: ``auto`` (repair when the dataset has a split, else fresh), ``fresh`` or ``repair``.
+    #: ``auto`` (repair when the dataset has a split and no ratios are given, else fresh), ``fresh`` or ``repair``.
     mode: str = "auto"
     #: Classes under this many images are placed but not held to the tolerance (one image is a big share).
     min_class_size: int = 40
@@ -87,8 +87,8 @@ class SplitOptions:
     def __post_init__(self) -> None:
         if self.ratios.strip():
             parse_ratios(self.ratios)
-        if not 0 < self.tolerance < 1:
-            raise ValueError(f"tolerance must be between 0 and 1, not {self.tolerance!r}")
+        if not 0 < self.tolerance <= 1:
+            raise ValueError(f"tolerance must be above 0 and at most 1, not {self.tolerance!r}")
         if self.mode not in ("auto", "fresh", "repair"):
             raise ValueError(f"mode must be 'auto', 'fresh' or 'repair', not {self.mode!r}")
         if self.min_class_size < 1:
@@ -160,8 +160,10 @@ def split_state(strata: Sequence[str], assignment: Sequence[str | None], targets
 
 def propose_split(ids: Sequence[str], strata: Sequence[str], current: Sequence[str | None],
                   links: CopyLinks, group_values: dict[str, Sequence[object]], *,
-                  options: SplitOptions = SplitOptions(), seed: int = 0) -> SplitProposal:
-    """The proposal for these rows (see the module docstring); ``links`` are the copy links (:func:`copy_links`).
+                  options: SplitOptions = SplitOptions(), seed: int = 0,
+                  extra_links: Sequence[tuple[int, int]] = ()) -> SplitProposal:
+    """The proposal for these rows (see the module docstring); ``links`` are the copy links (:func:`copy_links`),
+    ``extra_links`` more pairs to keep together (e.g. perceptual-hash neighbours), not counted as crossing links.
 
     Raises:
         ValueError: ``repair`` without a current split, or ``ratios`` naming other splits than the current ones.
@@ -174,17 +176,19 @@ def propose_split(ids: Sequence[str], strata: Sequence[str], current: Sequence[s
     """
     n = len(ids)
     has_current = any(s is not None for s in current)
-    mode = options.mode if options.mode != "auto" else ("repair" if has_current else "fresh")
+    asked = options.ratios.strip()
+    mode = options.mode if options.mode != "auto" else ("repair" if has_current and not asked else "fresh")
     if mode == "repair" and not has_current:
         raise ValueError("mode=repair needs a current split (folders, tags or --split-field); use mode=fresh")
     assigned = [s for s in current if s is not None]
     current_shares = {s: round(c / len(assigned), 6) for s, c in sorted(Counter(assigned).items(),
                                                                         key=lambda kv: _split_order(kv[0]))}
-    ratios = parse_ratios(options.ratios) if options.ratios.strip() else (current_shares or dict(DEFAULT_RATIOS))
-    if mode == "repair" and set(ratios) != set(current_shares):
-        raise ValueError(f"ratios name {', '.join(ratios)}, but the current split has "
-                         f"{', '.join(current_shares)}; repair keeps those splits (or use mode=fresh)")
-    groups = link_groups(n, [*links.joining(), *value_links(group_values)])
+    if mode == "repair" and asked:
+        shares = " / ".join(f"{k} {v:.0%}" for k, v in current_shares.items())
+        raise ValueError(f"ratios apply to mode=fresh; repair keeps the current split's shares ({shares}) and moves "
+                         "only the groups that span splits")
+    ratios = parse_ratios(options.ratios) if asked else (current_shares or dict(DEFAULT_RATIOS))
+    groups = link_groups(n, [*links.joining(), *extra_links, *value_links(group_values)])
     assignment = assign_groups(strata, groups, ratios, current=current if mode == "repair" else None, mode=mode,
                                seed=seed)
     proposed = split_state(strata, assignment, ratios, links, groups, options.min_class_size)
@@ -192,10 +196,13 @@ def propose_split(ids: Sequence[str], strata: Sequence[str], current: Sequence[s
     sizes = np.bincount(groups) if n else np.zeros(0, dtype=np.int64)
     largest = int(sizes.max()) if n else 0
     notes = []
-    smallest = min(ratios, key=lambda s: ratios[s])
-    if largest > ratios[smallest] * n and n:
-        notes.append(f"the largest group holds {largest:,} images ({largest / n:.0%}), more than {smallest}'s "
-                     f"target of {ratios[smallest] * n:,.0f}: the ratios can't all be met")
+    biggest = max(ratios, key=lambda s: ratios[s])
+    if n and largest > ratios[biggest] * n:
+        notes.append(f"the largest group holds {largest:,} images ({largest / n:.0%}), more than the largest "
+                     f"split's target ({biggest}: {ratios[biggest] * n:,.0f}): the ratios can't all be met")
+    singles = {f: sum(1 for v in vals if v is None or v == "" or (isinstance(v, float) and v != v))
+               for f, vals in group_values.items()}
+    notes += [f"{k:,} images have no {f}: each is grouped by its copies alone" for f, k in singles.items() if k]
     totals = Counter(strata)
     return SplitProposal(
         mode=mode, ratios=ratios, tolerance=options.tolerance, group_by=options.fields(), n_samples=n,
@@ -224,8 +231,16 @@ def run(inputs: CheckInputs, config: AuditConfig, options: SplitOptions) -> Spli
     counts = Counter(c for labs in cols.label_lists for c in labs)
     strata = [stratum(lab, labs, counts) for lab, labs in zip(cols.labels, cols.label_lists)]
     links = copy_links(inputs.result_of(DuplicatesResult).edges, cols.hashes)
+    # Also every pair of perceptual hashes the model-free audit would link: the proposal stays leak-free
+    # whether the next audit runs with a model or without one (--embedder none).
+    from workbench.checks.duplicate_edges import hash_pairs
+
+    hashed = [(a, b) for a, b, _, _ in hash_pairs([x.phash if x is not None else None for x in inputs.facts],
+                                                  [x.phash_mirror if x is not None else None for x in inputs.facts],
+                                                  config.phash_max_distance)]
     try:
         return propose_split(cols.ids, strata, cols.splits, links,
-                             {f: inputs.metadata[f] for f in options.fields()}, options=options, seed=config.seed)
+                             {f: inputs.metadata[f] for f in options.fields()}, options=options, seed=config.seed,
+                             extra_links=hashed)
     except ValueError as exc:
         raise CheckConfigError(f"split_proposal: {exc}") from None

@@ -288,7 +288,19 @@ def import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path: 
                         tags=tags)
     if split is None and not tags:
         _tag_image_splits(dataset, clean["images"], images_dir)
+    _set_image_licences(dataset, clean["images"], images_dir)
     return problems
+
+
+def _set_image_licences(dataset: Any, images: list[dict], images_dir: Path) -> None:
+    """Each image's COCO ``license`` id, as text, in the sample field ``license`` (the licences check counts them)."""
+    wanted = {os.path.normpath(os.path.abspath(images_dir / str(img["file_name"]))): str(img["license"])
+              for img in images if isinstance(img.get("license"), (int, str)) and not isinstance(img["license"], bool)}
+    if not wanted:
+        return
+    values = {sid: wanted[path] for sid, path in zip(*dataset.values(["id", "filepath"])) if path in wanted}
+    if values:
+        dataset.set_values("license", values, key_field="id")
 
 
 def _image_split(img: dict) -> str | None:

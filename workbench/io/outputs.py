@@ -26,7 +26,7 @@ class OutputPathError(WorkbenchError, ValueError):
 
 
 #: A file name to suggest when an output path names a folder.
-_EXAMPLE_NAMES = {"--report": "report.html", "--json": "audit.json", "--manifest": "split.csv"}
+_EXAMPLE_NAMES = {"--report": "report.html", "--json": "audit.json", "--manifest": "split.csv", "--csv": "batch.csv"}
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -64,6 +64,18 @@ def check_output_path(path: str | os.PathLike[str], *, what: str, dataset_root: 
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise OutputPathError(f"{what} {target}: can't write in {ancestor} (permission denied); choose another path")
     return target
+
+
+def refuse_inside_dataset(outputs: dict[str, Path], dataset: Any) -> None:
+    """Refuse outputs inside the folders a FiftyOne dataset was loaded from (``info["workbench"]["roots"]``):
+    for a dataset given by name those are known only once it is loaded, still before anything is written."""
+    roots = dataset.info.get("workbench", {}).get("roots", []) if hasattr(dataset, "info") else []
+    for what, target in outputs.items():
+        for root in roots:
+            if _inside(Path(target).resolve(), Path(root).resolve()):
+                raise OutputPathError(f"{what} {target} is inside the dataset folder {root} (dataset "
+                                      f"{dataset.name!r} was loaded from it); workbench never writes there: choose "
+                                      "a path outside it")
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:

@@ -156,8 +156,10 @@ def resolve_label_field(dataset: Any, label_field: str | None = None) -> tuple[s
         for name, task in fields:
             if name == label_field:
                 return name, task
-        raise ValueError(f"dataset {dataset.name!r} has no Classification/Detections field {label_field!r}; "
-                         f"label fields: {[n for n, _ in fields] or 'none'}")
+        from workbench.errors import SourceError
+
+        raise SourceError(f"dataset {dataset.name!r} has no Classification/Detections field {label_field!r}; "
+                          f"label fields: {', '.join(n for n, _ in fields) or 'none'}")
     recorded = dataset.info.get("workbench", {}).get("label_field")
     for name, task in fields:
         if name == recorded:
@@ -213,6 +215,14 @@ def to_table(dataset: Any, *, label_field: str | None = None, split_field: str |
     field, task = resolve_label_field(dataset, label_field)
     ids, paths, tags = dataset.values(["id", "filepath", "tags"])
     frame = pd.DataFrame({"id": ids, "filepath": paths, "tags": tags})
+    if split_field and split_field not in dataset.get_field_schema():
+        from workbench.errors import SourceError
+
+        scalar = sorted(n for n, f in dataset.get_field_schema().items() if type(f).__name__ in
+                        ("StringField", "IntField", "BooleanField") and n not in ("id", "filepath"))
+        raise SourceError(f"--split-field {split_field}: dataset {dataset.name!r} has no such field; its text and "
+                          f"number fields: {', '.join(scalar) or 'none'} (without --split-field the split comes "
+                          "from train/val/test tags)")
     if split_field:
         frame["split"] = [None if v is None else str(v) for v in dataset.values(split_field)]
     else:

@@ -49,11 +49,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = True) -> dict[str, str]:
+def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = True,
+               only: tuple[str, ...] | None = None) -> dict[str, str]:
     """Write each registered check's fields, tags and saved views; return ``{view key: saved view name}``.
 
     A check that did not run writes nothing, and what it wrote before is cleared (a finding that
-    is gone must not linger in the App).
+    is gone must not linger in the App). ``only`` names the checks to write (``workbench select``
+    writes its batch and leaves the last audit's other findings, vectors and run record as they are).
 
     Example:
         >>> views = write_back(dataset, result)  # doctest: +SKIP
@@ -64,7 +66,7 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
     fo = fiftyone()
     if dataset.name != result.dataset_name:
         raise ValueError(f"result is for dataset {result.dataset_name!r}, not {dataset.name!r}")
-    specs = registered_checks()
+    specs = tuple(spec for spec in registered_checks() if only is None or spec.name in only)
     fields, tags, views = registered_writes()
     schema = dataset.get_field_schema()
     # One read of every finding field as stored (one query is ~4x faster than one per field).
@@ -107,13 +109,16 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
             _sync_tag(dataset, t.tag, (t.members(finding) if finding is not None else set()) & known)
     for name, desired in by_field.items():
         sync(name, desired)
-    _store_vectors(dataset, result, ids, schema, store_embeddings)
+    if only is None:
+        _store_vectors(dataset, result, ids, schema, store_embeddings)
     write_objects(dataset, result.label_field, specs, result.findings)
     for spec in specs:
         for v in spec.writes.views:
             view = dataset.match_tags(v.tag)
             dataset.save_view(v.name, view.sort_by(v.sort_by) if v.sort_by and v.sort_by in
                               dataset.get_field_schema() else view, overwrite=True)
+    if only is not None:
+        return {v.key: v.name for spec in specs for v in spec.writes.views}
 
     info = dict(dataset.info.get("workbench", {}))
     runs = list(info.get("runs", []))

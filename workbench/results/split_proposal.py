@@ -43,6 +43,12 @@ class SplitState:
     def worst(self) -> float:
         return max((s.worst for s in self.sides), default=0.0)
 
+    @property
+    def worst_gap(self) -> tuple[str, str, float] | None:
+        """``(split, class, gap)`` of the largest class gap, ``None`` without classes."""
+        gaps = [(side.name, c, g) for side in self.sides for c, g in side.deviation.items()]
+        return max(gaps, key=lambda t: abs(t[2])) if gaps else None
+
 
 @dataclass(frozen=True)
 class SplitProposal:
@@ -85,13 +91,20 @@ class SplitProposal:
             'fresh split train 100%: 0 groups, 0 images moved, within ±5% per class'
         """
         ratio = " / ".join(f"{printable(k)} {v:.0%}" for k, v in self.ratios.items())
-        within = (f"within ±{self.tolerance:.0%} per class" if self.within_tolerance
-                  else f"a class is {self.proposed.worst:.1%} off (tolerance ±{self.tolerance:.0%})")
+        gap = self.proposed.worst_gap
+        within = (f"within ±{self.tolerance:.0%} per class" if self.within_tolerance else
+                  f"'{printable(gap[1])}' is {gap[2]:+.1%} off in {printable(gap[0])} (tolerance ±{self.tolerance:.0%})"
+                  if gap else "")
         lines = [f"{self.mode} split {ratio}: {self.n_groups:,} groups, {self.moved:,} images moved, {within}"]
         if self.current is not None:
-            lines.append(f"current split: {self.current.crossing_links:,} duplicate links cross splits; "
-                         f"proposed: {self.proposed.crossing_links:,}")
-        lines += [printable(n) for n in self.notes[:2]]
+            lines.append(f"current split: {self.current.crossing_links:,} duplicate links cross splits, "
+                         f"{self.current.split_groups:,} groups spread over splits; proposed: "
+                         f"{self.proposed.crossing_links:,} and {self.proposed.split_groups:,}")
+        if self.small_classes:
+            names = ", ".join(f"'{printable(c)}'" for c in self.small_classes[:5])
+            lines.append(f"not held to the tolerance (under the minimum class size): {names}"
+                         + (f" and {len(self.small_classes) - 5} more" if len(self.small_classes) > 5 else ""))
+        lines += [printable(n) for n in self.notes[:3]]
         return "\n".join(lines)
 
     def to_frame(self) -> Any:
@@ -114,5 +127,7 @@ class SplitProposal:
                                    "group_by": list(self.group_by), "n_groups": self.n_groups,
                                    "largest_group": self.largest_group, "moved": self.moved,
                                    "within_tolerance": self.within_tolerance, "small_classes": list(self.small_classes),
-                                   "notes": list(self.notes), "current": state(self.current),
+                                   "notes": list(self.notes), "worst_gap": (
+                                       dict(zip(("split", "class", "gap"), self.proposed.worst_gap))
+                                       if self.proposed.worst_gap else None), "current": state(self.current),
                                    "proposed": state(self.proposed)}}

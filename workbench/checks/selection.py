@@ -1,0 +1,153 @@
+"""Active-learning selection: the next images to label (``workbench select --budget N``).
+
+The pool is the unlabelled images (``pool=unlabelled``, the default) or every image
+(``pool=all``: the labelled ones scored out of fold, so each by a probe that never saw it). Each
+duplicate cluster offers only its first image (labelling a copy teaches nothing new). The probe is the
+audit's multinomial logistic regression on the embeddings (:mod:`workbench.checks.probe`); the batch is
+ranked by :func:`workbench.checks.selection_rank.select_batch`. Written as the sample field
+``wb_selection_rank``, the tag ``wb:next_batch`` and the saved view ``wb-next-batch`` (in rank order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.checks.registry import (EMBEDDINGS, CheckInputs, PanelSpec, ResultOf, SampleField, SampleTag,
+                                       SavedView, Writes, register_check)
+from workbench.checks.selection_rank import select_batch, uncertainty
+from workbench.results import DuplicatesResult
+from workbench.results.selection import SelectedSample, SelectionResult
+
+if TYPE_CHECKING:
+    from workbench.config import AuditConfig
+
+TAG = "wb:next_batch"
+
+
+@dataclass(frozen=True)
+class SelectionOptions:
+    """``selection`` options (``--check-option selection.KEY=VALUE``; ``workbench select`` flags)."""
+
+    #: Images in the batch (the data guide: label the most informative 100-500 next).
+    budget: int = 100
+    #: ``unlabelled`` (images without a label) or ``all`` (every image, labelled ones scored out of fold).
+    pool: str = "unlabelled"
+    #: ``margin`` (1 - the gap between the two likeliest classes) or ``entropy``.
+    uncertainty: str = "margin"
+    #: The weights of the two terms; measured on Fashion-MNIST (benchmarks/RESULTS.md), more diversity
+    #: than this cost accuracy: the shortlist already keeps the batch among uncertain images.
+    w_uncertainty: float = 0.8
+    w_diversity: float = 0.2
+    #: Candidates: the ``shortlist x budget`` most uncertain images (0: the whole pool).
+    shortlist: int = 5
+
+    def __post_init__(self) -> None:
+        if self.budget < 1:
+            raise ValueError(f"budget must be at least 1, not {self.budget!r}")
+        if self.pool not in ("unlabelled", "all"):
+            raise ValueError(f"pool must be 'unlabelled' or 'all', not {self.pool!r}")
+        if self.uncertainty not in ("entropy", "margin"):
+            raise ValueError(f"uncertainty must be 'entropy' or 'margin', not {self.uncertainty!r}")
+        for name in ("w_uncertainty", "w_diversity"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)!r}")
+        if self.w_uncertainty + self.w_diversity <= 0:
+            raise ValueError("w_uncertainty and w_diversity can't both be 0")
+        if self.shortlist < 0:
+            raise ValueError(f"shortlist must be 0 or more, not {self.shortlist!r}")
+
+
+def _probe_scores(vectors: np.ndarray, labels: Sequence[str | None], pool: np.ndarray, kind: str,
+                  oof: Callable[..., tuple[np.ndarray, int, float]], seed: int) -> tuple[np.ndarray | None, str]:
+    """Per pool row (rows of ``vectors``), the probe's uncertainty, and where it came from."""
+    from workbench.checks.probe import fitted_probabilities
+
+    labelled = np.array([i for i, lab in enumerate(labels) if lab is not None], dtype=np.int64)
+    classes = sorted({labels[i] for i in labelled})
+    counts = [sum(labels[i] == c for i in labelled) for c in classes]
+    if len(classes) < 2 or min(counts) < 2:
+        return None, "no uncertainty: needs two classes of two labelled images or more (diversity alone)"
+    code = {c: k for k, c in enumerate(classes)}
+    y = np.array([code[labels[i]] for i in labelled], dtype=np.int64)
+    probs = np.zeros((len(vectors), len(classes)))
+    in_pool = set(pool.tolist())
+    todo = [i for i in pool.tolist() if labels[i] is None]
+    if todo:
+        probs[todo] = fitted_probabilities(vectors[labelled], y, vectors[todo], len(classes))
+    said = f"probe fitted on {len(labelled):,} labelled images"
+    if any(labels[i] is not None for i in in_pool):
+        oof_probs, folds, _ = oof(vectors[labelled], y, seed=seed)
+        probs[labelled] = oof_probs
+        said += f"; labelled images scored out of fold ({folds} folds)"
+    return uncertainty(probs[pool], kind), said
+
+
+def select_next(ids: Sequence[str], filepaths: Sequence[str], labels: Sequence[str | None], vectors: np.ndarray,
+                duplicates: DuplicatesResult | None, *, options: SelectionOptions = SelectionOptions(),
+                labelled: Sequence[bool] | None = None, oof: Callable[..., tuple[np.ndarray, int, float]] | None = None,
+                seed: int = 0) -> SelectionResult:
+    """The batch over embedded rows (``ids``, ``filepaths``, ``labels`` aligned with ``vectors``).
+
+    ``labels`` are the image classes the probe learns from (``None``: none); ``labelled`` says which rows
+    count as labelled for the pool and the distances (default: those with a class; detection: with objects).
+
+    Example:
+        >>> v = np.eye(4, dtype=np.float32)
+        >>> r = select_next(list("abcd"), list("abcd"), ["x", None, None, None], v, None,
+        ...                 options=SelectionOptions(budget=2))
+        >>> [p.sample_id for p in r.picks], r.pool_size
+        (['b', 'c'], 3)
+    """
+    from workbench.checks.probe import out_of_fold_probabilities
+
+    if labelled is None:
+        labelled = [lab is not None for lab in labels]
+    excluded: dict[str, int] = {}
+    copies = {sid for c in (duplicates.clusters if duplicates else ()) for sid in sorted(c.sample_ids)[1:]}
+    wanted = [i for i in range(len(ids)) if options.pool == "all" or not labelled[i]]
+    pool = np.array([i for i in wanted if ids[i] not in copies], dtype=np.int64)
+    if len(wanted) > len(pool):
+        excluded["copies of a duplicate cluster's first image"] = len(wanted) - len(pool)
+    scores, probe = (_probe_scores(vectors, labels, pool, options.uncertainty, oof or out_of_fold_probabilities, seed)
+                     if len(pool) else (None, "empty pool"))
+    anchors = [i for i, done in enumerate(labelled) if done] if options.pool == "unlabelled" else []
+    picks = select_batch(vectors, pool, options.budget, scores=scores, anchors=anchors,
+                         w_uncertainty=options.w_uncertainty if scores is not None else 0.0,
+                         w_diversity=options.w_diversity, shortlist=options.shortlist, seed=seed)
+    chosen = tuple(SelectedSample(ids[p.row], filepaths[p.row], labels[p.row], p.rank, p.uncertainty, p.distance,
+                                  p.score) for p in picks)
+    return SelectionResult(chosen, options.pool, int(len(pool)), options.budget, options.uncertainty,
+                           {"uncertainty": options.w_uncertainty, "diversity": options.w_diversity,
+                            "shortlist": options.shortlist}, probe, excluded)
+
+
+@register_check(
+    name="selection", title="next batch", result=SelectionResult, needs=(EMBEDDINGS, ResultOf(DuplicatesResult)),
+    count_key="next_batch", report_title="Next images to label",
+    writes=Writes(fields=(SampleField("selection_rank", "wb_selection_rank", lambda r: {p.sample_id: p.rank
+                                                                                       for p in r.picks}),),
+                  tags=(SampleTag("next_batch", TAG, lambda r: {p.sample_id for p in r.picks}),),
+                  views=(SavedView("next_batch", "wb-next-batch", TAG, "wb_selection_rank"),)),
+    panel=PanelSpec("Next batch"), options=SelectionOptions, absent_export={"selection": None})
+def run(inputs: CheckInputs, config: AuditConfig, options: SelectionOptions) -> SelectionResult:
+    """The embedded rows; unlabelled ones first need to exist unless ``pool=all``."""
+    from workbench.errors import CheckNotApplicable
+
+    cols = inputs.columns
+    rows = [int(r) for r in inputs.embedded_rows]
+    labels = [cols.labels[r] if inputs.task == "classification" else None for r in rows]
+    labelled = [bool(cols.label_lists[r]) for r in rows]  # detection: an image with objects is labelled
+    if options.pool == "unlabelled" and all(labelled):
+        raise CheckNotApplicable("every embedded image is labelled; `workbench select --pool all` ranks them by "
+                                 "the probe's uncertainty")
+    from workbench.checks.probe import out_of_fold_probabilities
+
+    oof: Any = inputs.oof_probabilities or out_of_fold_probabilities  # the audit's cache of the label check's fit
+    return select_next([cols.ids[r] for r in rows], [cols.filepaths[r] for r in rows], labels,
+                       inputs.embeddings.vectors, inputs.result_of(DuplicatesResult), options=options,
+                       labelled=labelled, oof=lambda x, y, seed: oof(x, y, n_folds=config.cv_folds, seed=seed),
+                       seed=config.seed)
