@@ -105,7 +105,7 @@ checks = pd.DataFrame([{"check": c.name, "state": c.state, "reason": c.reason, "
                        for c in result.checks])
 not_run = checks[checks.state != "ran"]
 # a classification set: the box, mask and annotator checks have nothing to look at
-assert set(not_run.check) <= {"objects", "object_labels", "masks", "agreement"}, checks
+assert set(not_run.check) <= {"objects", "object_labels", "masks", "agreement", "selection"}, checks
 assert (not_run.state == "skipped").all(), checks
 assert result.embedding.trained and result.embedding.n_failed == 0
 print("embedding model:", result.embedding.model_id, f"({result.embedding.dim} dims)")

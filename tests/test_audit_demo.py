@@ -103,7 +103,9 @@ def test_rare_class_and_bad_files(demo_run, planted):
     assert not_run == {"objects": "needs object boxes (a Detections or Polylines field)",
                        "object_labels": "needs object boxes (a Detections or Polylines field)",
                        "masks": "needs segmentation masks (a Segmentation field)",
-                       "agreement": "needs two or more annotator fields (--annotators ann_a,ann_b)"}, result.checks
+                       "agreement": "needs two or more annotator fields (--annotators ann_a,ann_b)",
+                       "selection": "runs when asked for a batch: `workbench select --budget N` (or "
+                                    "--check-option selection.budget=N)"}, result.checks
 
 
 def test_write_back_fields_tags_views_and_run_record(demo_run, planted):

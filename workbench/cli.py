@@ -133,13 +133,14 @@ def _audit(args: argparse.Namespace) -> int:
     from workbench.config import AuditConfig
     from workbench.gates import evaluate_gates, parse_gates
     from workbench.io.locks import audit_lock
-    from workbench.io.outputs import check_output_path, refuse_inside_dataset
+    from workbench.io.outputs import check_output_path, refuse_inside_dataset, refuse_same_file
 
     gates = parse_gates(args.fail_on)
     source = Path(args.source).expanduser()
     root = (source.resolve() if source.is_dir() else source.resolve().parent) if source.exists() else None
     outputs = {what: check_output_path(p, what=what, dataset_root=root)
                for what, p in (("--report", args.report), ("--json", args.json)) if p}
+    refuse_same_file(outputs)
     if args.cache_dir:
         _check_cache_dir(Path(args.cache_dir).expanduser(), dataset_root=root)
     else:  # $WORKBENCH_CACHE or ~/.cache/workbench: the same rules, named as the user set them

@@ -26,19 +26,28 @@ def checked_outputs(args: argparse.Namespace, names: tuple[str, ...]) -> dict[st
     """``{"--report": path, ...}`` for the output options given, each checked before any work."""
     from workbench.io.outputs import check_output_path
 
+    from workbench.io.outputs import refuse_same_file
+
     root = source_root(args)
-    return {f"--{n}": check_output_path(getattr(args, n), what=f"--{n}", dataset_root=root)
-            for n in names if getattr(args, n, None)}
+    outputs = {f"--{n}": check_output_path(getattr(args, n), what=f"--{n}", dataset_root=root)
+               for n in names if getattr(args, n, None)}
+    refuse_same_file(outputs)
+    return outputs
 
 
-def read_options(check: str, values: dict[str, Any], error: type[WorkbenchError]) -> dict[str, Any]:
-    """``values`` checked against the check's options (raises ``error`` with the option's message)."""
+def read_options(check: str, values: dict[str, Any], error: type[WorkbenchError], *,
+                 renames: dict[str, str] = {}) -> dict[str, Any]:
+    """``values`` checked against the check's options (raises ``error`` with the option's message, its option
+    names ``renames``-d to the command's flags)."""
     from workbench.checks.registry import get_check, make_options
 
     try:
         make_options(get_check(check), values)
     except WorkbenchError as exc:
-        raise error(str(exc).replace(f"{check}: ", "")) from None
+        text = str(exc).replace(f"{check}: ", "")
+        for old, new in renames.items():
+            text = text.replace(old, new)
+        raise error(text) from None
     return values
 
 
@@ -78,7 +87,8 @@ def partial_audit(args: argparse.Namespace, checks: tuple[str, ...], options: di
 
     cfg = AuditConfig(embedder=_embedder_config(args), near_duplicate_threshold=args.near_threshold,
                       allow_outside_root=args.allow_outside_root, check_options=options,
-                      skip_checks=tuple(n for n in check_names() if n not in checks))
+                      skip_checks=tuple(n for n in check_names() if n not in checks),
+                      skip_reason=f"not part of workbench {args.command} (run workbench audit for it)")
     source = Path(args.source).expanduser()
     key = args.name or (str(source.resolve()) if source.exists() else str(args.source))
     with audit_lock(key, args.cache_dir), contextlib.redirect_stdout(_ToStderr()):

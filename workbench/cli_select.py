@@ -59,7 +59,8 @@ def run_select(args: argparse.Namespace) -> int:
         raise SelectError(f"--csv {args.csv}: name a .csv file")
     options = read_options("selection", {"budget": args.budget, "pool": args.pool, "uncertainty": args.uncertainty,
                                          "w_uncertainty": args.w_uncertainty, "w_diversity": args.w_diversity,
-                                         "shortlist": args.shortlist}, SelectError)
+                                         "shortlist": args.shortlist}, SelectError,
+                           renames={"w_uncertainty": "--w-uncertainty", "w_diversity": "--w-diversity"})
     with partial_audit(args, SELECT_CHECKS, {"selection": options}, _precheck(args)) as (dataset, result):
         if result.embedding is None or result.embedding.n_computed + result.embedding.n_cached < 2:
             raise SelectError("select needs embeddings of two or more images; "
@@ -75,7 +76,8 @@ def run_select(args: argparse.Namespace) -> int:
     for line in lines[1:]:
         print(f"               {line}")
     for p in batch.picks[:10]:
-        print(f"  {p.rank:>4}  u={p.uncertainty:.2f} d={p.distance:.3f}  {p.filepath}")
+        d = f"{p.distance:.3f}" if p.distance is not None else "  -  "
+        print(f"  {p.rank:>4}  u={p.uncertainty:.2f} d={d}  {p.filepath}")
     if len(batch.picks) > 10:
         print(f"  ... {len(batch.picks) - 10} more")
     print(f"view           wb-next-batch on {result.dataset_name} (workbench app {result.dataset_name} --view "
@@ -98,7 +100,8 @@ def _precheck(args: argparse.Namespace):
                     else [len(v or ()) > 0 for v in frame["labels"]])  # objects: an image with boxes is labelled
         if all(labelled):
             raise SelectError(f"every image of {dataset.name!r} is labelled, so the unlabelled pool is empty; "
-                              "--pool all ranks the labelled images by the probe's uncertainty")
+                              "--pool all ranks the labelled images by the probe's uncertainty (in a class-folder "
+                              "dataset, unlabelled images go in a folder named _unlabeled)")
     return check
 
 
@@ -111,6 +114,6 @@ def write_csv(batch, path: Path) -> Path:
         w = csv.writer(fh)
         w.writerow(["rank", "sample_id", "filepath", "label", "uncertainty", "distance", "score"])
         for p in batch.picks:
-            w.writerow([p.rank, p.sample_id, p.filepath, p.label or "", f"{p.uncertainty:.6f}", f"{p.distance:.6f}",
-                        f"{p.score:.6f}"])
+            w.writerow([p.rank, p.sample_id, p.filepath, p.label or "", f"{p.uncertainty:.6f}",
+                        "" if p.distance is None else f"{p.distance:.6f}", f"{p.score:.6f}"])
     return path

@@ -142,6 +142,9 @@ class AuditConfig:
     check_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Registered checks not to run (recorded as skipped, so a gate on them fails).
     skip_checks: tuple[str, ...] = ()
+    #: The reason recorded for the checks in ``skip_checks`` ("" : turned off by the user); ``workbench
+    #: select`` and ``resplit`` say which command left them out.
+    skip_reason: str = ""
     #: Label fields of the same task, one per annotator, compared by the ``agreement`` check (two or
     #: more; CLI ``--annotators ann_a,ann_b``).
     annotator_fields: tuple[str, ...] = ()

@@ -123,7 +123,7 @@ def _skip_reason(spec: CheckSpec, cfg: AuditConfig, inputs: CheckInputs, found: 
                  producers: dict[type, str]) -> str:
     """Why ``spec`` can't run on these inputs ("" when it can)."""
     if spec.name in cfg.skip_checks:
-        return "turned off (skip_checks / --skip-check)"
+        return cfg.skip_reason or "turned off (skip_checks / --skip-check)"
     reasons = []
     for need in spec.needs:
         if isinstance(need, ResultOf):

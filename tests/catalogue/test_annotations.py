@@ -287,6 +287,8 @@ LICENCE_CASES = [
     ([{"id": 1, "name": None, "url": 5}], 1, [("1", "unknown", 1)], 1),
     ([{"id": 1, "name": "CC BY-NC"}, {"id": 1, "name": "CC BY"}], "1", [("1", "non-commercial", 1)], 1),
     ([{"id": 2, "name": "Attribution License"}], True, [("2", "attribution", 0)], 2),  # a bool is not an id
+    ([{"id": 4, "name": "Attribution License"}], 4.0, [("4", "attribution", 1)], 1),  # a whole float is its int
+    ([{"id": 4, "name": "Attribution License"}], 2.5, [("4", "attribution", 0)], 2),  # a fraction is no id
 ]
 
 

@@ -32,6 +32,10 @@ def test_cocos_eight_licences_are_read_for_commercial_use():
                      "no-derivatives", "unrestricted", "unrestricted"]
     assert licence_kind("MIT") == "attribution" and licence_kind("CC0 1.0") == "unrestricted"
     assert licence_kind("proprietary, ask legal") == "unknown" and licence_kind("For research only") == "non-commercial"
+    for words in ("Creative Commons Attribution Non Commercial 4.0", "Not for commercial use", "Academic use only",
+                  "For research purposes only", "Research use only"):
+        assert licence_kind(words) == "non-commercial", words
+    assert licence_kind("Attribution No Derivatives") == "no-derivatives"
 
 
 @pytest.mark.parametrize("text, found", [
@@ -39,7 +43,10 @@ def test_cocos_eight_licences_are_read_for_commercial_use():
     ("vggface2_train", ["VGGFace2"]), ("ms_celeb_1m", ["MS-Celeb-1M"]), ("SA-1B shard 12", ["SA-1B"]),
     ("lfw_funneled", ["LFW"]), ("MOT17-02", ["MOT"]), ("kinetics-700", ["Kinetics"]), ("ADE20K", ["ADE20K"]),
     ("cityscapes/leftImg8bit", ["Cityscapes"]), ("laion-5b subset", ["LAION"]),
+    ("leftImg8bit/train/aachen", ["Cityscapes"]), ("ADEChallengeData2016", ["ADE20K"]),
+    ("CelebAMask-HQ", ["CelebA"]), ("faces_emore", ["MS-Celeb-1M"]), ("imagenetv2-matched-frequency", ["ImageNet"]),
     ("my_imagenetish", []), ("motor", []), ("lfwx", []), ("coco 2017", []), ("open images v7", []),
+    ("chemical kinetics lab", []), ("kineticsphysics", []),
 ])
 def test_research_only_names_are_found_as_whole_words(text, found):
     assert [r.dataset for r in find_research_only([("where", text)])] == found
@@ -51,6 +58,19 @@ def test_ids_the_block_lacks_and_images_without_one_are_counted():
     assert [(u.id, u.n_images) for u in uses] == [("1", 1), ("2", 0), ("3", 1), ("4", 3), ("9", 1)]
     assert uses[-1].kind == "unknown" and "not in the licenses block" in uses[-1].name
     assert without == 1 and restricted == {"a", "g"}
+
+
+def test_the_summary_lists_every_restricted_licence_unreadable_ones_and_block_oddities():
+    block = [{"id": n, "name": f"Attribution-NonCommercial License v{n}"} for n in range(1, 8)]
+    block += [{"name": "no id"}, {"id": 1, "name": "CC BY"}, {"id": 9, "name": "Ask our lawyer"}]
+    notes: list[str] = []
+    uses, without, restricted = summarise_licences(block, list(range(1, 10)), [f"s{i}" for i in range(9)], notes)
+    r = LicenceResult(uses, without, 9, (), "the licenses block", tuple(sorted(restricted)), tuple(notes))
+    text = r.summary()
+    assert "7 restrict commercial use" in text and "... and 2 more restricted licences" in text
+    assert ("2 images under licences workbench can't read, to check by hand: 'Ask our lawyer', "
+            "'id 8 (not in the licenses block)'") in text  # entry 8 had no id
+    assert "has no id: left out" in text and "licence id 1 is given twice" in text
 
 
 def test_the_result_counts_each_dataset_once_and_round_trips():
@@ -92,7 +112,8 @@ def test_a_coco_dataset_gets_its_licence_report_everywhere(tmp_path, unique_name
     with untouched(root):
         out = run_cli("audit", root, "--name", unique_name, "--embedder", "none", "--quiet", "--json", out_json,
                       "--report", report, "--fail-on", "licences")
-    assert out.code == 1 and "licences>0: 2 research-only names and restricted licences" in out.stderr, out.text
+    assert out.code == 1 and "licences>0: 2 research-only datasets named or restricted licences" in out.stderr, \
+        out.text
     doc = json.loads(out_json.read_text())["licences"]
     counts = {u["id"]: u["n_images"] for u in doc["licences"] if u["n_images"]}
     assert counts == {"1": 1, "4": 2, "7": 1, "x": 1}  # the bool id is not an id

@@ -35,6 +35,7 @@ def test_diversity_alone_covers_every_cluster_before_any_twice():
     picks = select_batch(x, range(len(x)), 4)
     assert sorted(cluster[[p.row for p in picks]].tolist()) == [0, 1, 2, 3]
     assert [p.rank for p in picks] == [1, 2, 3, 4]
+    assert picks[0].distance is None and all(p.distance > 0.5 for p in picks[1:])  # the first: nothing before it
 
 
 def test_anchors_push_the_batch_away_from_what_is_labelled():
@@ -94,15 +95,40 @@ def test_the_whole_pool_is_scored_out_of_fold():
     assert "scored out of fold (2 folds)" in r.probe
 
 
+def test_copies_of_labelled_images_are_not_offered():
+    from workbench.results import DuplicateCluster, DuplicatesResult
+
+    x, cluster = _clusters()
+    ids = [f"s{i}" for i in range(len(x))]
+    labels = [str(c) if i % 2 else None for i, c in enumerate(cluster)]
+    dup = DuplicateCluster(cluster_id=0, kind="exact", sample_ids=("s1", "s2", "s4"), filepaths=("a", "b", "c"),
+                           splits=(None,) * 3, labels=(None,) * 3, max_distance=0.0)  # s1 is labelled
+    r = select_next(ids, ids, labels, x, DuplicatesResult(near_threshold=0.1, clusters=(dup,)),
+                    options=SelectionOptions(budget=40))
+    assert not {"s2", "s4"} & {p.sample_id for p in r.picks} and r.excluded == {"copies of labelled images": 2}
+
+
+def test_an_audit_runs_the_selection_only_when_given_a_budget():
+    from types import SimpleNamespace as F
+
+    from workbench.checks.selection import run
+    from workbench.config import AuditConfig
+    from workbench.errors import CheckNotApplicable
+
+    with pytest.raises(CheckNotApplicable, match="workbench select --budget N"):
+        run(F(), AuditConfig(), SelectionOptions())
+
+
 def test_without_labels_the_batch_is_diversity_alone():
     x, cluster = _clusters()
     ids = [f"s{i}" for i in range(len(x))]
     r = select_next(ids, ids, [None] * len(x), x, None, options=SelectionOptions(budget=4))
     assert "diversity alone" in r.probe and sorted(cluster[[ids.index(p.sample_id) for p in r.picks]]) == [0, 1, 2, 3]
+    assert "by k-center diversity alone" in r.summary()
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"budget": 0}, "budget must be at least 1"), ({"pool": "some"}, "pool must be"),
+    ({"budget": -1}, "budget must be at least 1"), ({"pool": "some"}, "pool must be"),
     ({"uncertainty": "variance"}, "uncertainty must be"), ({"w_uncertainty": -1}, "w_uncertainty must be 0"),
     ({"w_uncertainty": 0, "w_diversity": 0}, "can't both be 0"),
 ])
@@ -148,6 +174,7 @@ def test_select_writes_the_batch_as_a_view_and_a_csv_and_keeps_the_last_audit(tm
     rows = list(csv.DictReader(out_csv.open()))
     assert [r["rank"] for r in rows] == ["1", "2", "3"] and all(r["label"] == "" for r in rows)
     assert "3 of 4 unlabelled images selected to label next" in out.stdout
+    assert "uncertainty 0.8 + k-center diversity 0.2" in out.stdout
     ds = fo.load_dataset(unique_name)
     view = ds.load_saved_view("wb-next-batch")
     assert [s["wb_selection_rank"] for s in view] == [1, 2, 3]

@@ -26,20 +26,20 @@ if TYPE_CHECKING:
 
 #: Research or non-commercial datasets (DATA_GUIDE.md): (name, pattern, what their terms say).
 RESEARCH_ONLY: tuple[tuple[str, str, str], ...] = (
-    ("ImageNet", r"image-?net(?:-?(?:1|21|22)k)?|ilsvrc(?:-?\d{2,4})?",
+    ("ImageNet", r"image-?net(?:-?v2|-?(?:1|21|22)k)?|ilsvrc(?:-?\d{2,4})?",
      "research and non-commercial use only (ImageNet terms of access)"),
-    ("CelebA", r"celeb-?a(?:-?hq)?", "CC BY-NC-SA 4.0: non-commercial research only"),
+    ("CelebA", r"celeb-?a(?:-?mask)?(?:-?hq)?", "CC BY-NC-SA 4.0: non-commercial research only"),
     ("CASIA-WebFace", r"casia-?webface", "face set: research only"),
     ("VGGFace2", r"vgg-?face2?", "face set: research only"),
-    ("MS-Celeb-1M", r"ms-?celeb(?:-?1m)?", "face set: withdrawn, research only"),
+    ("MS-Celeb-1M", r"ms-?celeb(?:-?1m)?|ms1m(?:-?v\d)?|faces-?emore", "face set: withdrawn, research only"),
     ("Glint360K", r"glint-?360k", "face set: research only"),
     ("WebFace260M", r"webface-?260m", "face set: research only"),
     ("SA-1B", r"sa-?1b", "SA-1B licence: research only"),
     ("LFW", r"lfw|labeled faces in the wild", "face set: research only"),
-    ("MOT", r"mot(?:1[5-7]|20)|motchallenge", "MOTChallenge: non-commercial (CC BY-NC-SA)"),
-    ("Kinetics", r"kinetics(?:-?\d{3})?", "YouTube videos: research only"),
-    ("ADE20K", r"ade-?20k", "research and non-commercial use only"),
-    ("Cityscapes", r"cityscapes", "non-commercial purposes only"),
+    ("MOT", r"mot(?:1[5-9]|20)|mot-?challenge", "MOTChallenge: non-commercial (CC BY-NC-SA)"),
+    ("Kinetics", r"kinetics-?(?:400|600|700)|kinetics dataset", "YouTube videos: research only"),
+    ("ADE20K", r"ade-?20k|adechallengedata\d*", "research and non-commercial use only"),
+    ("Cityscapes", r"cityscapes|leftimg8bit|gtfine", "non-commercial purposes only"),
     ("LAION", r"laion(?:-?\d+[bm])?", "metadata CC-BY-4.0, but the images belong to third parties (under litigation)"),
 )
 #: Each pattern whole, not inside another word; "-" in a pattern also matches "_", " " or nothing.
@@ -61,12 +61,14 @@ def licence_kind(name: str, url: str = "") -> str:
         >>> licence_kind("No known copyright restrictions"), licence_kind("", "https://creativecommons.org/licenses/by/4.0/")
         ('unrestricted', 'attribution')
     """
-    text = f"{name} {url}".lower()
-    if re.search(r"non-?commercial|by-nc|\bnc\b|research only|research-only", text):
+    text = f"{name} {url}".lower().replace("_", " ")
+    if re.search(r"non[- ]?commercial|by-nc|\bnc\b|not for commercial|no commercial|(?:research|academic|"
+                 r"educational|evaluation)(?: purposes?| use)? only|for (?:research|academic) (?:purposes|use) only",
+                 text):
         return "non-commercial"
-    if re.search(r"no-?derivs?|noderivatives|by-nd", text):
+    if re.search(r"no[- ]?deriv(?:s|atives?)?\b|by-nd|\bnd\b", text):
         return "no-derivatives"
-    if re.search(r"share-?alike|by-sa", text):
+    if re.search(r"share[- ]?alike|by-sa", text):
         return "share-alike"
     if re.search(r"no known copyright|public ?domain|publicdomain|\bcc0\b|government work", text):
         return "unrestricted"
@@ -92,8 +94,8 @@ def find_research_only(texts: Iterable[tuple[str, str]]) -> tuple[ResearchOnlyNa
     return tuple(found.values())
 
 
-def summarise_licences(block: Sequence[Mapping[str, Any]], per_image: Sequence[object], sample_ids: Sequence[str]
-                       ) -> tuple[tuple[LicenceUse, ...], int, set[str]]:
+def summarise_licences(block: Sequence[Mapping[str, Any]], per_image: Sequence[object], sample_ids: Sequence[str],
+                       notes: list[str] | None = None) -> tuple[tuple[LicenceUse, ...], int, set[str]]:
     """The licences of ``block`` (``[{id, name, url}]``) with how many images carry each id, ids images carry
     that the block lacks, the number of images without an id, and the ids of images under a restricted licence.
 
@@ -104,8 +106,11 @@ def summarise_licences(block: Sequence[Mapping[str, Any]], per_image: Sequence[o
         >>> [(u.id, u.kind, u.n_images) for u in uses], without, sorted(restricted)
         ([('1', 'non-commercial', 1), ('4', 'attribution', 2), ('9', 'unknown', 1)], 1, ['a'])
     """
+    if notes is None:
+        notes = []
+
     def key(value: object) -> str | None:
-        if value is None or value == "":
+        if value is None or value == "" or isinstance(value, bool):
             return None
         if isinstance(value, float):
             return str(int(value)) if value.is_integer() else str(value)
@@ -114,9 +119,14 @@ def summarise_licences(block: Sequence[Mapping[str, Any]], per_image: Sequence[o
     ids = [key(v) for v in per_image]
     counts = Counter(i for i in ids if i is not None)
     uses, known = [], set()
-    for entry in block:
+    for n, entry in enumerate(block):
         lid = key(entry.get("id"))
-        if lid is None or lid in known:
+        if lid is None:
+            notes.append(f"licenses entry {n + 1} ({str(entry.get('name') or '')[:40]!r}) has no id: left out")
+            continue
+        if lid in known:
+            notes.append(f"licence id {lid} is given twice; the first entry is used, the other "
+                         f"({str(entry.get('name') or '')[:40]!r}) left out")
             continue
         known.add(lid)
         name, url = str(entry.get("name") or ""), str(entry.get("url") or "")
@@ -160,15 +170,17 @@ TAG = "wb:restricted_licence"
     name="licences", title="licences", result=LicenceResult, count_key="licence_issues",
     writes=Writes(tags=(SampleTag("restricted_licence", TAG, lambda r: set(r.restricted_ids)),),
                   views=(SavedView("restricted_licence", "wb-restricted-licence", TAG),)),
-    gate=GateSpec("licences", "research-only names and restricted licences", lambda r: r.n_findings,
+    gate=GateSpec("licences", "research-only datasets named or restricted licences", lambda r: r.n_findings,
                   total=lambda r, audit: max(1, len(r.licences) + len(r.datasets_named))),
     section="sections/licences.html.j2", panel=PanelSpec("Licences"), absent_export={"licences": None})
 def run(inputs: CheckInputs, config: AuditConfig, options: None) -> LicenceResult:
     """The ``licenses`` block of the dataset's info, the ``license`` field, and the names in its metadata."""
-    block = [e for e in inputs.dataset_info.get("licenses", []) or [] if isinstance(e, dict)]
+    raw = inputs.dataset_info.get("licenses", []) or []
+    notes = [] if isinstance(raw, list) else [f"the licenses block is a {type(raw).__name__}, not a list: left out"]
+    block = [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
     per_image = inputs.metadata.get("license", (None,) * len(inputs.columns.ids))
-    uses, without, restricted = summarise_licences(block, per_image, inputs.columns.ids)
+    uses, without, restricted = summarise_licences(block, per_image, inputs.columns.ids, notes)
     recorded = [w for w, present in (("the licenses block", bool(block)),
                                      ("the license field", any(v is not None for v in per_image))) if present]
     return LicenceResult(uses, without, len(inputs.columns.ids), find_research_only(_texts(inputs)),
-                         " and ".join(recorded), tuple(sorted(restricted)))
+                         " and ".join(recorded), tuple(sorted(restricted)), tuple(notes))

@@ -10,6 +10,7 @@ ranked by :func:`workbench.checks.selection_rank.select_batch`. Written as the s
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,8 +33,9 @@ TAG = "wb:next_batch"
 class SelectionOptions:
     """``selection`` options (``--check-option selection.KEY=VALUE``; ``workbench select`` flags)."""
 
-    #: Images in the batch (the data guide: label the most informative 100-500 next).
-    budget: int = 100
+    #: Images in the batch (the data guide: label the most informative 100-500 next); 0: not asked for
+    #: (an audit runs the check only when given a budget; ``workbench select`` always gives one).
+    budget: int = 0
     #: ``unlabelled`` (images without a label) or ``all`` (every image, labelled ones scored out of fold).
     pool: str = "unlabelled"
     #: ``margin`` (1 - the gap between the two likeliest classes) or ``entropy``.
@@ -46,7 +48,7 @@ class SelectionOptions:
     shortlist: int = 5
 
     def __post_init__(self) -> None:
-        if self.budget < 1:
+        if self.budget < 0:
             raise ValueError(f"budget must be at least 1, not {self.budget!r}")
         if self.pool not in ("unlabelled", "all"):
             raise ValueError(f"pool must be 'unlabelled' or 'all', not {self.pool!r}")
@@ -62,24 +64,30 @@ class SelectionOptions:
 
 
 def _probe_scores(vectors: np.ndarray, labels: Sequence[str | None], pool: np.ndarray, kind: str,
-                  oof: Callable[..., tuple[np.ndarray, int, float]], seed: int) -> tuple[np.ndarray | None, str]:
+                  oof: Callable[..., tuple[np.ndarray, int, float]], seed: int,
+                  task_has_classes: bool = True) -> tuple[np.ndarray | None, str]:
     """Per pool row (rows of ``vectors``), the probe's uncertainty, and where it came from."""
     from workbench.checks.probe import fitted_probabilities
 
-    labelled = np.array([i for i, lab in enumerate(labels) if lab is not None], dtype=np.int64)
-    classes = sorted({labels[i] for i in labelled})
-    counts = [sum(labels[i] == c for i in labelled) for c in classes]
-    if len(classes) < 2 or min(counts) < 2:
+    if not task_has_classes:
+        return None, "no uncertainty: the probe reads image-level classes, and this dataset has objects"
+    counted = Counter(lab for lab in labels if lab is not None)
+    classes = sorted(c for c, n in counted.items() if n >= 2)  # a class needs two images for the folds
+    if len(classes) < 2:
         return None, "no uncertainty: needs two classes of two labelled images or more (diversity alone)"
+    labelled = np.array([i for i, lab in enumerate(labels) if lab in counted and counted[lab] >= 2], dtype=np.int64)
     code = {c: k for k, c in enumerate(classes)}
     y = np.array([code[labels[i]] for i in labelled], dtype=np.int64)
     probs = np.zeros((len(vectors), len(classes)))
     in_pool = set(pool.tolist())
-    todo = [i for i in pool.tolist() if labels[i] is None]
+    fitted = set(labelled.tolist())
+    todo = [i for i in pool.tolist() if i not in fitted]  # unlabelled, or of a class with one labelled image
     if todo:
         probs[todo] = fitted_probabilities(vectors[labelled], y, vectors[todo], len(classes))
-    said = f"probe fitted on {len(labelled):,} labelled images"
-    if any(labels[i] is not None for i in in_pool):
+    said = f"probe fitted on {len(labelled):,} labelled images of {len(classes)} classes"
+    if len(counted) > len(classes):
+        said += f" ({len(counted) - len(classes)} classes with one labelled image left out)"
+    if fitted & in_pool:
         oof_probs, folds, _ = oof(vectors[labelled], y, seed=seed)
         probs[labelled] = oof_probs
         said += f"; labelled images scored out of fold ({folds} folds)"
@@ -107,22 +115,35 @@ def select_next(ids: Sequence[str], filepaths: Sequence[str], labels: Sequence[s
     if labelled is None:
         labelled = [lab is not None for lab in labels]
     excluded: dict[str, int] = {}
-    copies = {sid for c in (duplicates.clusters if duplicates else ()) for sid in sorted(c.sample_ids)[1:]}
+    row_of = {sid: i for i, sid in enumerate(ids)}
+    copies_of_labelled, copies = set(), set()
+    for c in (duplicates.clusters if duplicates else ()):
+        members = sorted(sid for sid in c.sample_ids if sid in row_of)
+        done = [sid for sid in members if labelled[row_of[sid]]]
+        if done and options.pool == "unlabelled":  # its content is labelled already
+            copies_of_labelled.update(sid for sid in members if not labelled[row_of[sid]])
+        else:
+            copies.update(members[1:])
     wanted = [i for i in range(len(ids)) if options.pool == "all" or not labelled[i]]
-    pool = np.array([i for i in wanted if ids[i] not in copies], dtype=np.int64)
-    if len(wanted) > len(pool):
-        excluded["copies of a duplicate cluster's first image"] = len(wanted) - len(pool)
-    scores, probe = (_probe_scores(vectors, labels, pool, options.uncertainty, oof or out_of_fold_probabilities, seed)
-                     if len(pool) else (None, "empty pool"))
+    pool = np.array([i for i in wanted if ids[i] not in copies and ids[i] not in copies_of_labelled], dtype=np.int64)
+    n_labelled_copies = sum(ids[i] in copies_of_labelled for i in wanted)
+    if n_labelled_copies:
+        excluded["copies of labelled images"] = n_labelled_copies
+    if len(wanted) - len(pool) - n_labelled_copies:
+        excluded["copies of a duplicate cluster's first image"] = len(wanted) - len(pool) - n_labelled_copies
+    has_classes = any(lab is not None for lab in labels) or not any(labelled)  # objects: labelled, no class
+    scores, probe = (_probe_scores(vectors, labels, pool, options.uncertainty, oof or out_of_fold_probabilities, seed,
+                                   has_classes) if len(pool) else (None, "empty pool"))
     anchors = [i for i, done in enumerate(labelled) if done] if options.pool == "unlabelled" else []
     picks = select_batch(vectors, pool, options.budget, scores=scores, anchors=anchors,
                          w_uncertainty=options.w_uncertainty if scores is not None else 0.0,
                          w_diversity=options.w_diversity, shortlist=options.shortlist, seed=seed)
     chosen = tuple(SelectedSample(ids[p.row], filepaths[p.row], labels[p.row], p.rank, p.uncertainty, p.distance,
                                   p.score) for p in picks)
+    used = options.w_uncertainty if scores is not None else 0.0
     return SelectionResult(chosen, options.pool, int(len(pool)), options.budget, options.uncertainty,
-                           {"uncertainty": options.w_uncertainty, "diversity": options.w_diversity,
-                            "shortlist": options.shortlist}, probe, excluded)
+                           {"uncertainty": used, "diversity": options.w_diversity,
+                            "shortlist": options.shortlist if scores is not None else 0}, probe, excluded)
 
 
 @register_check(
@@ -137,6 +158,9 @@ def run(inputs: CheckInputs, config: AuditConfig, options: SelectionOptions) -> 
     """The embedded rows; unlabelled ones first need to exist unless ``pool=all``."""
     from workbench.errors import CheckNotApplicable
 
+    if options.budget == 0:
+        raise CheckNotApplicable("runs when asked for a batch: `workbench select --budget N` (or "
+                                 "--check-option selection.budget=N)")
     cols = inputs.columns
     rows = [int(r) for r in inputs.embedded_rows]
     labels = [cols.labels[r] if inputs.task == "classification" else None for r in rows]

@@ -54,7 +54,8 @@ class Pick:
     row: int
     rank: int
     uncertainty: float
-    distance: float
+    #: Cosine distance to the nearest image labelled or picked before it (``None``: nothing before it).
+    distance: float | None
     score: float
 
 
@@ -94,7 +95,7 @@ def select_batch(vectors: np.ndarray, pool: Sequence[int], budget: int, *, score
         anchors = np.random.default_rng(seed).choice(anchors, MAX_ANCHORS, replace=False)
     for start in range(0, len(anchors), 1024):
         block = x[anchors[start:start + 1024]]
-        dist = np.minimum(dist, (1.0 - candidates @ block.T).min(axis=1))
+        dist = np.minimum(dist, np.maximum(0.0, 1.0 - candidates @ block.T).min(axis=1))
     open_ = np.ones(len(pool), dtype=bool)
     picks: list[Pick] = []
     for rank in range(1, min(budget, len(pool)) + 1):
@@ -103,8 +104,9 @@ def select_batch(vectors: np.ndarray, pool: Sequence[int], budget: int, *, score
         d = np.where(np.isfinite(dist), dist / top if top > 0 else 0.0, 1.0)  # nothing to be near yet: all far
         score = np.where(open_, w_uncertainty * u + w_diversity * d, -np.inf)
         best = int(np.argmax(score))
-        picks.append(Pick(int(pool[best]), rank, round(float(u[best]), 6),
-                          round(float(dist[best]), 6) if np.isfinite(dist[best]) else 2.0, round(float(score[best]), 6)))
+        picks.append(Pick(int(pool[best]), rank, round(float(u[best]), 6) + 0.0,
+                          round(float(dist[best]), 6) + 0.0 if np.isfinite(dist[best]) else None,
+                          round(float(score[best]), 6) + 0.0))
         open_[best] = False
         dist = np.minimum(dist, np.maximum(0.0, 1.0 - candidates @ candidates[best]))
     return picks

@@ -294,8 +294,15 @@ def import_coco(dataset: Any, spec: SourceSpec, split: str | None, labels_path: 
 
 def _set_image_licences(dataset: Any, images: list[dict], images_dir: Path) -> None:
     """Each image's COCO ``license`` id, as text, in the sample field ``license`` (the licences check counts them)."""
-    wanted = {os.path.normpath(os.path.abspath(images_dir / str(img["file_name"]))): str(img["license"])
-              for img in images if isinstance(img.get("license"), (int, str)) and not isinstance(img["license"], bool)}
+    def text(value: object) -> str | None:
+        if isinstance(value, bool) or value is None or value == "":
+            return None
+        if isinstance(value, float):
+            return str(int(value)) if value.is_integer() else None
+        return str(value) if isinstance(value, (int, str)) else None
+
+    wanted = {os.path.normpath(os.path.abspath(images_dir / str(img["file_name"]))): lid
+              for img in images if (lid := text(img.get("license"))) is not None}
     if not wanted:
         return
     values = {sid: wanted[path] for sid, path in zip(*dataset.values(["id", "filepath"])) if path in wanted}

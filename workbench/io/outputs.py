@@ -66,6 +66,20 @@ def check_output_path(path: str | os.PathLike[str], *, what: str, dataset_root: 
     return target
 
 
+def refuse_same_file(outputs: dict[str, Path]) -> None:
+    """Two output options naming one file would overwrite each other: refuse before any work.
+
+    Example:
+        >>> refuse_same_file({"--json": Path("a.json"), "--csv": Path("b.csv")})
+    """
+    seen: dict[Path, str] = {}
+    for what, target in outputs.items():
+        key = Path(target).expanduser().absolute()
+        if key in seen:
+            raise OutputPathError(f"{seen[key]} and {what} both name {target}; give each its own file")
+        seen[key] = what
+
+
 def refuse_inside_dataset(outputs: dict[str, Path], dataset: Any) -> None:
     """Refuse outputs inside the folders a FiftyOne dataset was loaded from (``info["workbench"]["roots"]``):
     for a dataset given by name those are known only once it is loaded, still before anything is written."""

@@ -219,7 +219,8 @@ def to_table(dataset: Any, *, label_field: str | None = None, split_field: str |
         from workbench.errors import SourceError
 
         scalar = sorted(n for n, f in dataset.get_field_schema().items() if type(f).__name__ in
-                        ("StringField", "IntField", "BooleanField") and n not in ("id", "filepath"))
+                        ("StringField", "IntField", "BooleanField") and n not in ("id", "filepath")
+                        and not n.startswith(PREFIX))
         raise SourceError(f"--split-field {split_field}: dataset {dataset.name!r} has no such field; its text and "
                           f"number fields: {', '.join(scalar) or 'none'} (without --split-field the split comes "
                           "from train/val/test tags)")

@@ -60,6 +60,13 @@ class LicenceResult:
     recorded_in: str = ""
     #: Sample ids of the images under a licence that forbids commercial use or derivatives.
     restricted_ids: tuple[str, ...] = ()
+    #: What was left out of the licenses block, and why (entries without an id, ids given twice).
+    notes: tuple[str, ...] = ()
+
+    @property
+    def unreadable(self) -> tuple[LicenceUse, ...]:
+        """Licences covering images whose terms workbench can't read (read them yourself)."""
+        return tuple(u for u in self.licences if u.kind == "unknown" and u.n_images)
 
     @property
     def restricted(self) -> tuple[LicenceUse, ...]:
@@ -94,10 +101,18 @@ class LicenceResult:
                 else f"no licence recorded for {self.n_images:,} images")
         lines = [head + (f"; {len(self.restricted)} restrict commercial use" if self.restricted else "")
                  + (f"; research-only data named: {', '.join(named)}" if named else "")]
-        lines += [f"{u.n_images:,} images under '{printable(u.name)}': {u.terms}" for u in self.restricted[:3]]
+        lines += [f"{u.n_images:,} images under '{printable(u.name)}': {u.terms}" for u in self.restricted[:5]]
+        if len(self.restricted) > 5:
+            lines.append(f"... and {len(self.restricted) - 5} more restricted licences (see the report or the JSON)")
+        if self.unreadable:
+            n = sum(u.n_images for u in self.unreadable)
+            lines.append(f"{n:,} images under licences workbench can't read, to check by hand: "
+                         + ", ".join(f"'{printable(u.name)}'" for u in self.unreadable[:4])
+                         + (f" and {len(self.unreadable) - 4} more" if len(self.unreadable) > 4 else ""))
         lines += [f"{name}: {hits[0].licence}; named in {', '.join(printable(h.where) for h in hits[:3])}"
                   + (f" and {len(hits) - 3} more places" if len(hits) > 3 else "")
                   + f" ('{printable(hits[0].text[:60])}')" for name, hits in list(named.items())[:3]]
+        lines += [printable(n) for n in self.notes[:3]]
         return "\n".join(lines)
 
     def to_frame(self) -> Any:
@@ -114,4 +129,4 @@ class LicenceResult:
             "licences": [{"id": u.id, "name": u.name, "url": u.url, "kind": u.kind, "terms": u.terms,
                           "n_images": u.n_images} for u in self.licences],
             "research_only": [{"dataset": r.dataset, "licence": r.licence, "where": r.where, "text": r.text}
-                              for r in self.research_only]}}
+                              for r in self.research_only], "notes": list(self.notes)}}

@@ -17,8 +17,8 @@ class SelectedSample:
     label: str | None
     rank: int
     uncertainty: float
-    #: Cosine distance to the nearest image already labelled or picked (2.0: nothing to be near yet).
-    distance: float
+    #: Cosine distance to the nearest image already labelled or picked (``None``: nothing before it).
+    distance: float | None
     score: float
 
 
@@ -51,10 +51,18 @@ class SelectionResult:
             >>> SelectionResult(pool_size=0, budget=10).summary().splitlines()[0]
             '0 of 0 unlabelled images selected to label next (budget 10)'
         """
-        w = ", ".join(f"{k} {v:g}" for k, v in self.weights.items())
-        lines = [f"{len(self.picks):,} of {self.pool_size:,} {self.pool} images selected to label next"
+        pool = "unlabelled images" if self.pool == "unlabelled" else "images (every image)"
+        u, d = self.weights.get("uncertainty", 0.0), self.weights.get("diversity", 0.0)
+        if self.probe.startswith("no uncertainty") or not u:
+            how = "by k-center diversity alone"
+        elif not d:
+            how = f"by {self.uncertainty} uncertainty alone"
+        else:
+            how = (f"by {self.uncertainty} uncertainty {u:g} + k-center diversity {d:g}, among the "
+                   f"{self.weights.get('shortlist', 0):g} x budget most uncertain")
+        lines = [f"{len(self.picks):,} of {self.pool_size:,} {pool} selected to label next"
                  + (f" (budget {self.budget:,})" if self.budget > len(self.picks) else ""),
-                 f"by {self.uncertainty} uncertainty and k-center diversity ({w}); {printable(self.probe)}"]
+                 f"{how}; {printable(self.probe)}"]
         if self.excluded:
             lines.append("left out: " + ", ".join(f"{n:,} {printable(why)}" for why, n in self.excluded.items()))
         return "\n".join(lines)
