@@ -90,12 +90,10 @@ def _auc_one_vs_rest(ranks: np.ndarray, member: np.ndarray) -> float:
     return u / (n1 * n0)
 
 
-def _best_cut(x: np.ndarray, member: np.ndarray, high: bool) -> tuple[float, float, float]:
+def _best_cut(uniq: np.ndarray, inside: np.ndarray, outside: np.ndarray, high: bool) -> tuple[float, float, float]:
     """The cut whose rule (value ≥ cut if ``high``, else ≤ cut) best separates the members from the others
-    (largest share of members minus share of others): ``(cut, share of members, share of others)``."""
-    uniq, inv = np.unique(x, return_inverse=True)
-    inside = np.bincount(inv[member], minlength=len(uniq)).astype(np.float64)
-    outside = np.bincount(inv[~member], minlength=len(uniq)).astype(np.float64)
+    (largest share of members minus share of others), from the counts of each at every distinct value
+    ``uniq``: ``(cut, share of members, share of others)``."""
     if high:
         tpr = inside[::-1].cumsum()[::-1] / inside.sum()
         fpr = outside[::-1].cumsum()[::-1] / outside.sum()
@@ -121,30 +119,35 @@ def class_profiles(values: Sequence[Any], kind: str, y: np.ndarray, classes: Seq
     """
     n = len(y)
     out = []
+    # Ranks, distinct values and their counts once per property; each class then needs one bincount.
     if kind == "numeric":
         x = np.asarray(values, dtype=np.float64)
         from scipy.stats import rankdata
 
         ranks = rankdata(x)
+        uniq, codes = np.unique(x, return_inverse=True)
     else:
-        cats = np.array([str(v) for v in values], dtype=object)
-        levels = sorted(set(cats.tolist()))
+        x = np.array([str(v) for v in values], dtype=object)
+        uniq, codes = np.unique(x, return_inverse=True)
+        levels = [str(v) for v in uniq]
+    totals = np.bincount(codes, minlength=len(uniq)).astype(np.float64)
     for c, label in enumerate(classes):
         member = y == c
         n1 = int(member.sum())
         if n1 == 0 or n1 == n:
             continue
         big_enough = n1 >= min_class_size and n - n1 >= min_class_size
+        inside_n = np.bincount(codes[member], minlength=len(uniq)).astype(np.float64)
         if kind == "numeric":
             auc = _auc_one_vs_rest(ranks, member)
             high = auc >= 0.5
-            cut, share_in, share_out = _best_cut(x, member, high)
+            cut, share_in, share_out = _best_cut(uniq, inside_n, totals - inside_n, high)
             quantiles = tuple(round(float(q), 6) for q in np.percentile(x[member], [5, 25, 50, 75, 95]))
             profile = ClassProfile(label, n1, round(max(auc, 1 - auc), 6), "high" if high else "low", round(cut, 6),
                                    round(share_in, 6), round(share_out, 6), quantiles=quantiles)
         else:
-            inside = {lv: float((cats[member] == lv).mean()) for lv in levels}
-            outside = {lv: float((cats[~member] == lv).mean()) for lv in levels}
+            inside = {lv: float(k / n1) for lv, k in zip(levels, inside_n)}
+            outside = {lv: float(k / (n - n1)) for lv, k in zip(levels, totals - inside_n)}
             top = max(levels, key=lambda lv: (inside[lv] - outside[lv], lv))
             auc = 0.5 + (inside[top] - outside[top]) / 2
             profile = ClassProfile(label, n1, round(auc, 6), "is", top, round(inside[top], 6),
