@@ -15,6 +15,7 @@ import dataclasses
 import io
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -181,7 +182,7 @@ def _audit(args: argparse.Namespace) -> int:
         print(f"{'JSON' if what == '--json' else 'report'}: {path}")
     for line in history_lines:
         print(line)
-    print(f"review: workbench app {result.dataset_name}")
+    print(f"review: workbench app {shlex.quote(result.dataset_name)}")  # a name can hold spaces
     outcomes = evaluate_gates(result, gates, allow_skipped=args.allow_skipped) + new_outcomes
     for o in outcomes:
         print(f"gate {o.message}", file=sys.stderr)

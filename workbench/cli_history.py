@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,7 @@ class AuditHistoryPlan:
     out: Path | None
     new_gates: tuple[Any, ...]
     baseline: Any  # AuditSnapshot | None: a --baseline read before the audit
+    baseline_name: str = ""  # --baseline as given, named when the baseline has no run id
 
 
 def plan_for_audit(args: argparse.Namespace, *, dataset_root: Path | None) -> AuditHistoryPlan:
@@ -95,7 +97,7 @@ def plan_for_audit(args: argparse.Namespace, *, dataset_root: Path | None) -> Au
 
         raise WorkbenchError("--baseline is read by --fail-on-new; add --fail-on-new GATES (e.g. leaks,label-issues)")
     baseline = read_audit(args.baseline, root=root) if args.baseline else None
-    return AuditHistoryPlan(root, not args.no_history, out, new_gates, baseline)
+    return AuditHistoryPlan(root, not args.no_history, out, new_gates, baseline, args.baseline or "")
 
 
 def _check_folder(path: Path, what: str, dataset_root: Path | None) -> None:
@@ -135,12 +137,13 @@ def after_audit(plan: AuditHistoryPlan, result: Any, *, allow_skipped: bool) -> 
 
             baseline = AuditSnapshot(result.dataset_name, result.source, "", 0, {}, {}, ())
         diff = diff_audits(baseline, snapshot)
-        lines.append(f"since {baseline.run_id or 'no earlier audit'}: {diff.n_new} new, {diff.n_fixed} fixed, "
+        since = baseline.run_id or plan.baseline_name or "no earlier audit"  # an export or --out folder has no run id
+        lines.append(f"since {since}: {diff.n_new} new, {diff.n_fixed} fixed, "
                      f"{diff.n_unchanged} unchanged findings")
         outcomes = evaluate_new_gates(diff, plan.new_gates, allow_skipped=allow_skipped)
     if plan.record:
         stored = record_run(snapshot, root=plan.root)
-        lines.append(f"history: run {stored.run_id} (workbench diff, workbench history {result.dataset_name})")
+        lines.append(f"history: run {stored.run_id} (workbench diff, workbench history {shlex.quote(result.dataset_name)})")
     return outcomes, lines
 
 

@@ -90,3 +90,19 @@ def test_diff_reads_json_exports_and_skipped_checks_are_not_called_fixed(tmp_pat
                    "--allow-skipped").code == 0
     same = run_cli("diff", tmp_path / "a.json", tmp_path / "a.json")
     assert same.code == 0 and "data: the same data" in same.stdout and "0 new, 0 fixed" in same.stdout
+
+
+def test_a_baseline_without_run_id_is_named_and_names_with_spaces_are_quoted(tmp_path: Path, unique_name: str):
+    import fiftyone as fo
+
+    data = split_class_folders(tmp_path / "data", leak_to="test/dog/copy.png")
+    name = f"{unique_name} v1"
+    try:
+        first = _audit(data, name, "--out", tmp_path / "one", "--history-dir", tmp_path / "hist")
+        assert first.code == 0, first.text[-2000:]
+        assert f"workbench history '{name}')" in first.stdout and f"workbench app '{name}'" in first.stdout
+        again = _audit(data, name, "--no-history", "--baseline", tmp_path / "one", "--fail-on-new", "leaks")
+        assert again.code == 0 and f"since {tmp_path / 'one'}: 0 new, 0 fixed" in again.stdout, again.text[-2000:]
+    finally:
+        if fo.dataset_exists(name):
+            fo.delete_dataset(name)
