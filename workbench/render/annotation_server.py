@@ -62,8 +62,13 @@ def check_labelstudio(access: ServerAccess) -> ServerAccess:
         >>> check_labelstudio(resolve_access("http://127.0.0.1:8080", key)).version  # doctest: +SKIP
         '1.23.2'
     """
+    import importlib.util
+
     import requests
 
+    if importlib.util.find_spec("label_studio_sdk") is None:
+        raise HandoffError("FiftyOne's Label Studio backend needs the Label Studio SDK, which is not installed: "
+                           "pip install 'workbench[handoff]'")
     timeout = (CONNECT_TIMEOUT, READ_TIMEOUT)
     try:
         answer = requests.get(f"{access.url}/api/version", timeout=timeout)
