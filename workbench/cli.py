@@ -32,7 +32,7 @@ EXIT_INTERNAL = 3
 
 #: Loggers that chatter at INFO during a normal audit; shown with ``-v`` only.
 _NOISY = ("fiftyone", "eta", "urllib3", "PIL", "matplotlib", "h5py", "faiss", "faiss.loader", "distributed",
-          "asyncio", "httpx", "httpcore", "numexpr")
+          "asyncio", "httpx", "httpcore", "numexpr", "label_studio_sdk")
 
 
 

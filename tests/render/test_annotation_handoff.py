@@ -66,13 +66,13 @@ def test_round_trip_through_label_studio(labelstudio, tmp_path: Path, unique_nam
 
         # A second annotator changes their mind on pet-1; loading again replaces the run's labels, no duplicates.
         _annotate(labelstudio, record["project_id"], {"pet-1.png": "dog"})
-        again = run_cli("handoff", dataset.name, "--load", "wb_handoff_1", "--url", labelstudio.url)
+        again = run_cli("-v", "handoff", dataset.name, "--load", "wb_handoff_1", "--url", labelstudio.url)
         assert again.code == 0 and "3 differ" in again.stdout, again.text[-3000:]
         dataset.reload()
         assert dict(zip(names, dataset.values("wb_corrected_ground_truth.label")))["pet-1.png"] == "dog"
         assert dict(zip(names, dataset.values("ground_truth.label"))) == original
         assert dataset.info["workbench"]["handoff_fields"] == ["wb_corrected_ground_truth"]
-    assert labelstudio.token not in sent.text + loaded.text + again.text
+    assert labelstudio.token not in sent.text + loaded.text + again.text  # debug logging (-v) included
 
 
 @pytest.mark.slow
