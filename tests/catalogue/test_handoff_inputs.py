@@ -80,6 +80,15 @@ def test_address_and_key_from_the_environment(pets, monkeypatch):
     assert out.code == 2 and "can't reach a Label Studio server" in out.stderr, out.text[-2000:]
 
 
+def test_missing_image_is_refused_before_the_server(pets):
+    dataset, root = pets
+    (root / "dog" / "pet-3.png").unlink()  # flagged
+    out = _run(dataset, root, dataset.name, "--view", "wb-label-issues", "--url", f"http://127.0.0.1:{free_port()}",
+               "--api-key", KEY)
+    assert out.code == 2 and "1 of the 3 images of view wb-label-issues are missing on disk" in out.stderr, out.text
+    assert dataset.list_annotation_runs() == []
+
+
 SERVER_CASES = [
     # (args after `handoff DATASET`, phrase); all exit 2, after a hand-off wb_handoff_1 of ground_truth
     (("--load", "wb_handoff_1", "--into", "ground_truth"), "is the label field that was handed off"),

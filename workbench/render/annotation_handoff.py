@@ -13,6 +13,7 @@ Reads no findings: the saved view is the selection.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +118,10 @@ def send_for_annotation(dataset: Any, samples: Any, *, selection: str, label_fie
     anno_key = anno_key or _next_key(dataset)
     _check_new_key(dataset, anno_key)
     classes = label_classes(dataset, label_field)
+    missing = [p for p in samples.values("filepath") if not os.path.isfile(p)]
+    if missing:
+        raise HandoffError(f"{len(missing)} of the {len(samples)} images of {selection} are missing on disk (first: "
+                           f"{printable(missing[0])}); Label Studio gets the image files themselves")
     access = check_labelstudio(access)
     project = f"workbench {anno_key}"
     try:
@@ -256,10 +261,15 @@ def _check_new_key(dataset: Any, anno_key: str) -> None:
 
 
 def _raise_if_unreachable(exc: BaseException, access: ServerAccess, then: str) -> None:
-    """A server that stopped answering mid-way is an input error (exit 2), like one that never answered."""
+    """A server that stopped answering, or refused a request, mid-way is an input error (exit 2), like one that
+    never answered; anything else is re-raised by the caller."""
     import requests
 
     while exc is not None:
+        response = getattr(exc, "response", None)
+        if isinstance(exc, requests.exceptions.HTTPError) and response is not None:
+            raise HandoffError(f"Label Studio at {access.url} refused a request during the hand-off (HTTP "
+                               f"{response.status_code}: {printable(response.text[:300])}); {then}") from None
         if isinstance(exc, requests.exceptions.RequestException):
             raise HandoffError(f"Label Studio at {access.url} stopped answering during the hand-off "
                                f"({type(exc).__name__}); {then}") from None
