@@ -185,7 +185,14 @@ def load_corrections(dataset: Any, anno_key: str, *, access: ServerAccess, into:
 
 def check_destination(dataset: Any, into: str, *, label_field: str) -> None:
     """``into`` must be a new field or one a hand-off wrote; never the label field, a user's field, or a field
-    the audits rewrite."""
+    the audits rewrite. Raises :class:`HandoffError` saying why.
+
+    Example:
+        >>> check_destination(dataset, "wb_corrected_ground_truth", label_field="ground_truth")  # doctest: +SKIP
+        >>> check_destination(dataset, "ground_truth", label_field="ground_truth")  # doctest: +SKIP
+        Traceback (most recent call last):
+        HandoffError: --into ground_truth is the label field that was handed off; ...
+    """
     from workbench.render.fiftyone_app import registered_writes
 
     if not into.isidentifier() or into.startswith("_"):
