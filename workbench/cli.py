@@ -1,5 +1,6 @@
 """The ``workbench`` command: ``audit`` a dataset, open the FiftyOne ``app`` on one, ``list`` datasets;
-``embed`` files and build the neighbour ``graph`` on a Dask cluster (:mod:`workbench.cli_cluster`).
+``embed`` files and build the neighbour ``graph`` on a Dask cluster (:mod:`workbench.cli_cluster`); ``resplit``,
+``select`` and ``handoff`` (to Label Studio and back, :mod:`workbench.cli_handoff`).
 
 Exit codes (one contract for every subcommand, documented in the README):
 0 done (and every ``--fail-on`` gate passed), 1 a gate failed, 2 usage or input error (the
@@ -32,7 +33,7 @@ EXIT_INTERNAL = 3
 
 #: Loggers that chatter at INFO during a normal audit; shown with ``-v`` only.
 _NOISY = ("fiftyone", "eta", "urllib3", "PIL", "matplotlib", "h5py", "faiss", "faiss.loader", "distributed",
-          "asyncio", "httpx", "httpcore", "numexpr")
+          "asyncio", "httpx", "httpcore", "numexpr", "label_studio_sdk")
 
 
 
@@ -124,12 +125,13 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_cluster.add_embed_parser(sub)
     cli_cluster.add_graph_parser(sub)
-    from workbench import cli_resplit, cli_select
+    from workbench import cli_handoff, cli_resplit, cli_select
 
     cli_resplit.add_resplit_parser(sub)
     cli_select.add_select_parser(sub)
     cli_history.add_diff_parser(sub)
     cli_history.add_history_parser(sub)
+    cli_handoff.add_handoff_parser(sub)
 
     return p
 
@@ -331,11 +333,12 @@ def main(argv: list[str] | None = None) -> int:
     from workbench.errors import WorkbenchError
 
     try:
-        from workbench import cli_cluster, cli_history, cli_resplit, cli_select
+        from workbench import cli_cluster, cli_handoff, cli_history, cli_resplit, cli_select
 
         commands = {"audit": _audit, "app": _app, "list": _list, "embed": cli_cluster.run_embed,
                     "graph": cli_cluster.run_graph, "resplit": cli_resplit.run_resplit, "select": cli_select.run_select,
-                    "diff": cli_history.run_diff, "history": cli_history.run_history}
+                    "diff": cli_history.run_diff, "history": cli_history.run_history,
+                    "handoff": cli_handoff.run_handoff}
         return commands[args.command](args)
     except (WorkbenchError, LookupError) as exc:
         if args.verbose:
