@@ -174,7 +174,9 @@ def _audit(args: argparse.Namespace) -> int:
         dataset, result = _load_and_audit(args, cfg)
         refuse_inside_dataset(outputs, dataset)
         written = _write_outputs(result, outputs)
-        new_outcomes, history_lines = after_audit(history, result, allow_skipped=args.allow_skipped)
+        gate_outcomes = evaluate_gates(result, gates, allow_skipped=args.allow_skipped)
+        new_outcomes, history_lines = after_audit(history, result, allow_skipped=args.allow_skipped,
+                                                  gates_failed=any(o.failed for o in gate_outcomes))
         if not args.no_write_back:
             _write_back_surviving(dataset, result)
     from workbench.render.summary import text_summary
@@ -185,7 +187,7 @@ def _audit(args: argparse.Namespace) -> int:
     for line in history_lines:
         print(line)
     print(f"review: workbench app {shlex.quote(result.dataset_name)}")  # a name can hold spaces
-    outcomes = evaluate_gates(result, gates, allow_skipped=args.allow_skipped) + new_outcomes
+    outcomes = gate_outcomes + new_outcomes
     for o in outcomes:
         print(f"gate {o.message}", file=sys.stderr)
     failed = [o for o in outcomes if o.failed]

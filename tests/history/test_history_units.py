@@ -184,3 +184,20 @@ def test_stable_folds_of_small_classes_ignore_other_classes_and_keep_copies_toge
     assert h[3] == h[17]
     h = stable_folds(small, keys[:5] + ["hash2"] + keys[6:], 5)  # row 5 is a copy of row 2, in its class
     assert h[2] == h[5]
+
+
+def test_a_duplicate_cluster_that_gains_or_loses_a_copy_stays_one_finding():
+    def cluster(*files):
+        return FindingRecord("duplicates", "duplicates", "exact", finding_key("duplicates", "exact", files, ()),
+                             files, (), None, 0.0, "", True)
+
+    checks = {"duplicates": "ran"}
+    a = _snap([cluster("b.png", "c.png"), cluster("x.png", "y.png")], checks=checks)
+    b = _snap([cluster("a.png", "b.png", "c.png"), cluster("p.png", "q.png")], checks=checks)
+    d = diff_audits(a, b).check("duplicates")
+    assert [r.files for r in d.unchanged] == [("a.png", "b.png", "c.png")]  # a copy sorting first joined it
+    assert [r.files for r in d.new] == [("p.png", "q.png")] and [r.files for r in d.fixed] == [("x.png", "y.png")]
+    pairs = FindingRecord("leakage", "leaks", "exact", "k1", ("a.png", "b.png"), (), None, 0.0, "")
+    other = FindingRecord("leakage", "leaks", "exact", "k2", ("a.png", "c.png"), (), None, 0.0, "")
+    d = diff_audits(_snap([pairs]), _snap([other])).check("leakage")  # pairs are not groups: a new leak
+    assert len(d.new) == 1 and len(d.fixed) == 1
