@@ -151,9 +151,6 @@ def _audit(args: argparse.Namespace) -> int:
     if args.out:
         outputs["--out"] = Path(args.out).expanduser().resolve()
     refuse_same_file(outputs)
-    from workbench.cli_history import after_audit, plan_for_audit
-
-    history = plan_for_audit(args, dataset_root=root)
     if args.cache_dir:
         _check_cache_dir(Path(args.cache_dir).expanduser(), dataset_root=root)
     else:  # $WORKBENCH_CACHE or ~/.cache/workbench: the same rules, named as the user set them
@@ -161,6 +158,9 @@ def _audit(args: argparse.Namespace) -> int:
 
         _check_cache_dir(default_cache_root().parent, dataset_root=root, what="the cache folder "
                          + ("$WORKBENCH_CACHE" if os.environ.get("WORKBENCH_CACHE") else "~/.cache/workbench"))
+    from workbench.cli_history import after_audit, plan_for_audit
+
+    history = plan_for_audit(args, dataset_root=root)  # after the cache: history lives beside it by default
     cfg = AuditConfig(
         embedder=_embedder_config(args),
         near_duplicate_threshold=args.near_threshold, predictions=args.predictions,
