@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 
 
 def add_handoff_parser(sub) -> None:
@@ -54,7 +55,7 @@ def run_handoff(args: argparse.Namespace) -> int:
             done = handoff.load_corrections(dataset, args.load, access=access, into=args.into)
     print(f"handoff        {done.summary()}")
     if sending:
-        print(f"load back      workbench handoff {dataset.name} --load {done.anno_key}")
+        print(f"load back      workbench handoff {shlex.quote(dataset.name)} --load {done.anno_key}")
     else:
-        print(f"review         workbench app {dataset.name} (field {done.field})")
+        print(f"review         workbench app {shlex.quote(dataset.name)} (field {done.field})")
     return EXIT_OK

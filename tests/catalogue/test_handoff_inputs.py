@@ -115,3 +115,33 @@ def test_bad_handoff_destinations_and_keys(pets, labelstudio, monkeypatch, args,
     assert labelstudio.token not in out.text
     assert set(dataset.get_field_schema()) == fields and dataset.values("note") == ["kept"] * len(dataset)
     assert dataset.list_annotation_runs() == ["wb_handoff_1"]
+
+
+@pytest.mark.slow
+def test_failed_load_keeps_the_last_corrections(labelstudio, tmp_path: Path, unique_name: str, monkeypatch):
+    """A project deleted on the server (HTTP 404 on --load) is exit 2 and leaves the corrections field as the last
+    good load wrote it; the printed hints quote a dataset name with spaces so they can be pasted into a shell."""
+    import fiftyone as fo
+    import requests
+
+    name = f"{unique_name} <b>spaced</b>"
+    dataset, root = flagged_pets(tmp_path / "pets", name)
+    monkeypatch.setenv("FIFTYONE_LABELSTUDIO_API_KEY", labelstudio.token)
+    try:
+        sent = run_cli("handoff", name, "--view", "wb-label-issues", "--url", labelstudio.url)
+        assert sent.code == 0 and f"workbench handoff '{name}' --load wb_handoff_1" in sent.stdout, sent.text[-2000:]
+        loaded = run_cli("handoff", name, "--load", "wb_handoff_1", "--url", labelstudio.url)
+        assert loaded.code == 0 and f"workbench app '{name}'" in loaded.stdout, loaded.text[-2000:]
+        dataset.reload()
+        before = dataset.values("wb_corrected_ground_truth.label")
+        assert sum(v is not None for v in before) == 3
+
+        project = dataset.info["workbench"]["handoffs"]["wb_handoff_1"]["project_id"]
+        requests.delete(f"{labelstudio.url}/api/projects/{project}/", timeout=(30, 300),
+                        headers={"Authorization": f"Token {labelstudio.token}"}).raise_for_status()
+        out = _run(dataset, root, name, "--load", "wb_handoff_1", "--url", labelstudio.url)
+        assert out.code == 2 and "HTTP 404" in out.stderr and "was left as before this load" in out.stderr, out.text
+        assert dataset.values("wb_corrected_ground_truth.label") == before
+    finally:
+        if fo.dataset_exists(name):
+            fo.delete_dataset(name)

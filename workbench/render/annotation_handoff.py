@@ -163,13 +163,18 @@ def load_corrections(dataset: Any, anno_key: str, *, access: ServerAccess, into:
     check_destination(dataset, into, label_field=label_field)
     access = check_labelstudio(access)
     ids = dataset.load_annotation_view(anno_key).values("id")
-    if into in dataset.get_field_schema():  # a hand-off's own field: this run's samples start empty again
+    previous = dataset.select(ids).values(into) if into in dataset.get_field_schema() else None
+    if previous is not None:  # a hand-off's own field: this run's samples start empty again
         dataset.select(ids).set_values(into, [None] * len(ids))
     try:
         dataset.load_annotations(anno_key, dest_field=into, unexpected="ignore", url=access.url,
                                  api_key=access.api_key, progress=False)
     except Exception as exc:
-        _raise_if_unreachable(exc, access, f"load the run again once it answers; {into} may be incomplete")
+        if previous is not None:  # a failed load keeps what the last good one brought back
+            dataset.select(ids).set_values(into, previous)
+        project = dataset.info.get("workbench", {}).get("handoffs", {}).get(anno_key, {}).get("project_id")
+        _raise_if_unreachable(exc, access, f"{into} was left as before this load; load the run again once the "
+                                           f"server answers and still holds its project ({project})")
         raise
     view = dataset.select(ids)
     original, corrected = view.values(label_field), view.values(into)
