@@ -220,3 +220,19 @@ def test_nothing_to_assess_is_a_skip_not_a_pass():
                oof_probabilities=None)
     with pytest.raises(CheckNotApplicable, match="weak regions: a detection image holds several classes"):
         run(inputs, AuditConfig(), DriftOptions())
+
+
+def test_the_figures_draw_each_split_with_escaped_class_names():
+    from workbench.checks.registry import get_check
+
+    x, labels = _data(10)
+    labels = ["<b>coat" if lab == "coat" else lab for lab in labels]
+    splits = _random_split(len(labels), 10)
+    moved = [i for i, (s, lab) in enumerate(zip(splits, labels)) if s == "test" and lab == "<b>coat"]
+    x[moved] += 2.0
+    r = find_drift(_ids(len(labels)), ["f"] * len(labels), splits, labels, x, seed=0)
+    ((fig, height),) = get_check("drift").draw_figures(r)
+    bars = fig.data[0]
+    assert height == 340 and len(bars.x) == len(CLASSES) and "<b>coat" not in bars.x
+    red = [name for name, colour in zip(bars.x, bars.marker.color) if colour == "#c5221f"]
+    assert len(red) == 1 and "coat" in red[0]
