@@ -55,7 +55,7 @@ def test_drift_planted_in_one_class_of_one_split_is_flagged_and_nothing_else():
     assert (drift.split, drift.against) == ("test", "train")  # two splits: the smaller one, once
     coat = next(c for c in drift.classes if c.label == "coat")
     assert coat.auc >= 0.9 and coat.p_value <= 0.01 and coat.baseline_p95 < 0.7
-    assert all(c.auc < 0.75 for c in drift.classes if c.label != "coat")
+    assert all(c.auc < 0.65 for c in drift.classes if c.label != "coat")
     # the evidence: coats of test, most test-like first
     assert r.examples and {e.sample_id for e in r.examples} <= {f"s{i}" for i in moved}
     assert [e.rank for e in r.examples] == list(range(1, len(r.examples) + 1))
@@ -70,7 +70,7 @@ def test_a_random_split_of_the_same_data_flags_nothing(seed):
     (drift,) = r.splits
     assert not r.flagged and not r.examples
     assert abs(drift.auc - 0.5) < 0.1 and drift.p_value > 0.01
-    assert all(c.p_value > 0.01 or c.auc < 0.75 for c in drift.classes)
+    assert all(c.p_value > 0.01 or c.auc < 0.65 for c in drift.classes)
 
 
 def test_a_different_class_mix_is_not_drift_and_the_baseline_says_so():
@@ -94,6 +94,10 @@ def test_three_splits_are_each_tested_against_the_others():
     assert not skipped and [f.drift.split for f in fits] == ["test", "train", "val"]
     assert {f.drift.against for f in fits} == {"the other splits"}
     assert [(f.drift.split, c.label) for f in fits for c in f.drift.flagged_classes] == [("val", "dress")]
+    # test's and train's dresses stand apart from a rest that holds the dim ones: echoes, named, not flagged
+    echoes = {f.drift.split: c.echo_of for f in fits for c in f.drift.classes if c.label == "dress"}
+    assert echoes["val"] == "" and set(echoes.values()) <= {"", "val"}
+    assert all(not f.evidence for f in fits if f.drift.split != "val")
 
 
 def test_small_classes_are_reported_as_too_small_not_dropped():

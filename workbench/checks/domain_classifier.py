@@ -19,6 +19,9 @@ reassignments whose AUC reached the observed one. A (split, class) is flagged wh
 they are the same content on both sides.
 
 With two splits one classifier answers both directions, so only the smaller split is tested against the other.
+With three or more, a class drifting in one split also sets the other splits' images of it apart from "the
+rest" (which holds the drifting ones): of the splits flagged for one class only the highest AUC keeps the
+flag, the others name it as ``echo_of``.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def mann_whitney_auc(ranks: np.ndarray, member: np.ndarray) -> np.ndarray:
 
 
 def split_drift(vectors: np.ndarray, splits: Sequence[str | None], labels: Sequence[str | None], *,
-                auc: float = 0.75, alpha: float = 0.01, min_class_size: int = 20, permutations: int = 99,
+                auc: float = 0.65, alpha: float = 0.01, min_class_size: int = 20, permutations: int = 99,
                 max_examples: int = 12, n_folds: int = 5, seed: int = 0,
                 oof: Callable[..., tuple[np.ndarray, int, float]] | None = None,
                 ) -> tuple[list[DriftFit], list[tuple[str, str]]]:
@@ -99,7 +102,25 @@ def split_drift(vectors: np.ndarray, splits: Sequence[str | None], labels: Seque
                          min_class_size=min_class_size, permutations=permutations, max_examples=max_examples,
                          seed=seed)
         fits.append(DriftFit(fit.drift, {k: [(int(rows[i]), p) for i, p in v] for k, v in fit.evidence.items()}))
-    return fits, skipped
+    return _without_echoes(fits), skipped
+
+
+def _without_echoes(fits: list[DriftFit]) -> list[DriftFit]:
+    """Of the splits flagged for one class, only the one with the highest AUC keeps the flag."""
+    import dataclasses
+
+    best: dict[str, tuple[float, str]] = {}
+    for fit in fits:
+        for c in fit.drift.flagged_classes:
+            best[c.label] = max(best.get(c.label, (-1.0, "")), (c.auc or 0.0, fit.drift.split))
+    out = []
+    for fit in fits:
+        echoes = {c.label for c in fit.drift.flagged_classes if best[c.label][1] != fit.drift.split}
+        classes = tuple(dataclasses.replace(c, flagged=False, echo_of=best[c.label][1]) if c.label in echoes else c
+                        for c in fit.drift.classes)
+        out.append(DriftFit(dataclasses.replace(fit.drift, classes=classes),
+                            {k: v for k, v in fit.evidence.items() if k not in echoes}))
+    return out
 
 
 def _one_split(name: str, against: str, score: np.ndarray, member: np.ndarray, labels: Sequence[str | None],

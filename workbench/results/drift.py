@@ -29,6 +29,9 @@ class ClassDrift:
     flagged: bool = False
     #: The class holds fewer than ``min_class_size`` images in the split or in the rest: not tested.
     too_small: bool = False
+    #: Three splits or more: reached the flag only because another split's images of the class, in "the
+    #: rest", drift (named here, with the higher AUC); not flagged.
+    echo_of: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,8 @@ class DriftResult:
                         "p_value": s.p_value, "folds": s.folds,
                         "classes": [{"label": c.label, "n_split": c.n_split, "n_rest": c.n_rest, "auc": c.auc,
                                      "baseline_mean": c.baseline_mean, "baseline_p95": c.baseline_p95,
-                                     "p_value": c.p_value, "flagged": c.flagged, "too_small": c.too_small}
+                                     "p_value": c.p_value, "flagged": c.flagged, "too_small": c.too_small,
+                                     "echo_of": c.echo_of or None}
                                     for c in s.classes]} for s in self.splits],
             "weak_regions": [{"number": r.number, "name": r.name, "description": r.description, "n": r.n,
                               "accuracy": r.accuracy, "overall": r.overall, "p_value": r.p_value,
