@@ -9,7 +9,7 @@ test, a fixed seed per variant) and may change one class's test images:
 - ``dark``: the test Coats' pixels scaled by 0.55 (a darker camera for one class);
 - ``blur``: the test Bags blurred (Gaussian, radius 1 px);
 - ``dark-sandal``, ``blur-shirt``: the same on other classes, added after the default ``auc`` was
-  chosen from the first five rows (held out).
+  chosen from the first seven rows (held out).
 
 Each variant runs :func:`workbench.checks.drift.find_drift` with default options; the weak regions are
 those of the clean images (the first random split; the other variants skip them).

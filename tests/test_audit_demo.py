@@ -267,3 +267,10 @@ def test_drift_finds_no_split_drift_and_names_the_weak_regions(demo_run, planted
     assert "wb-drift" in dataset.list_saved_views() and len(dataset.match_tags("wb:drift")) == 0
     doc = json.loads(json.dumps(to_export_dict(result)))
     assert [r["name"] for r in doc["drift"]["weak_regions"]] == [r.name for r in drift.regions]
+    from workbench.render.html_report import render_html
+
+    html = render_html(result)
+    section = html[html.index('<section id="drift">'):]
+    section = section[:section.index("</section>")]
+    assert "test against train" in section and all(r.name in section for r in drift.regions)
+    assert "too small to test" in section and "Weak regions" in section
