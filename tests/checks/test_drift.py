@@ -240,3 +240,39 @@ def test_the_figures_draw_each_split_with_escaped_class_names():
     assert height == 340 and len(bars.x) == len(CLASSES) and "<b>coat" not in bars.x
     red = [name for name, colour in zip(bars.x, bars.marker.color) if colour == "#c5221f"]
     assert len(red) == 1 and "coat" in red[0]
+
+
+def test_the_panel_and_the_report_show_the_regions_with_labels_escaped(tmp_path):
+    """The generic panel and the section template, on a synthetic audit holding a drift result whose
+    class names are hostile: shown escaped in both, with the region's name and its members' rows."""
+    import dataclasses
+
+    import ipywidgets as w
+
+    from tests.render.test_html_report import make_result
+    from workbench.panels.findings import findings_panel
+    from workbench.render.html_report import render_html
+    from workbench.results.core import CheckStatus
+
+    x, labels, planted = _confused()
+    labels = ["<img src=x onerror=alert(1)>" if lab == "pullover" else lab for lab in labels]
+    splits = ["<i>test" if s == "test" else s for s in _random_split(400, 8)]
+    r = find_drift(_ids(400), [f"/{i}.png" for i in range(400)], splits, labels, x,
+                   options=DriftOptions(clusters=8), seed=0)
+    base = make_result(tmp_path / "images")
+    audit = dataclasses.replace(base, findings={**base.findings, "drift": r},
+                                checks=(*(c for c in base.checks if c.name != "drift"), CheckStatus("drift", "ran")))
+    html = render_html(audit)
+    section = html[html.index('<section id="drift">'):]
+    section = section[:section.index("</section>")]
+    assert "wb-weak-1" in section and "&lt;i&gt;test against train" in section
+    assert "<img src=x" not in section and "&lt;img src=x onerror=alert(1)&gt;" in section
+    panel = findings_panel(audit, check="drift")
+    text = "\n".join(c.value for c in _walk(panel) if isinstance(c, w.HTML))
+    assert "wb-weak-1" in text and "<img src=x" not in text
+
+
+def _walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()) or ():
+        yield from _walk(child)
