@@ -254,7 +254,7 @@ def test_the_panel_and_the_report_show_the_regions_with_labels_escaped(tmp_path)
     from workbench.render.html_report import render_html
     from workbench.results.core import CheckStatus
 
-    x, labels, planted = _confused()
+    x, labels, _ = _confused()
     labels = ["<img src=x onerror=alert(1)>" if lab == "pullover" else lab for lab in labels]
     splits = ["<i>test" if s == "test" else s for s in _random_split(400, 8)]
     r = find_drift(_ids(400), [f"/{i}.png" for i in range(400)], splits, labels, x,
