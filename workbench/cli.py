@@ -105,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--allow-skipped", action="store_true",
                    help="a gate whose check was skipped or failed passes (default: it fails, with the reason)")
     a.add_argument("--no-write-back", action="store_true", help="don't write findings to the FiftyOne dataset")
+    from workbench import cli_history
+
+    cli_history.add_audit_options(a)
     a.add_argument("--quiet", action="store_true", help="no progress bars")
 
     app = sub.add_parser("app", help="open the FiftyOne App on an audited dataset")
@@ -124,6 +127,8 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_resplit.add_resplit_parser(sub)
     cli_select.add_select_parser(sub)
+    cli_history.add_diff_parser(sub)
+    cli_history.add_history_parser(sub)
 
     return p
 
@@ -140,7 +145,12 @@ def _audit(args: argparse.Namespace) -> int:
     root = (source.resolve() if source.is_dir() else source.resolve().parent) if source.exists() else None
     outputs = {what: check_output_path(p, what=what, dataset_root=root)
                for what, p in (("--report", args.report), ("--json", args.json)) if p}
+    if args.out:
+        outputs["--out"] = Path(args.out).expanduser().resolve()
     refuse_same_file(outputs)
+    from workbench.cli_history import after_audit, plan_for_audit
+
+    history = plan_for_audit(args, dataset_root=root)
     if args.cache_dir:
         _check_cache_dir(Path(args.cache_dir).expanduser(), dataset_root=root)
     else:  # $WORKBENCH_CACHE or ~/.cache/workbench: the same rules, named as the user set them
@@ -161,6 +171,7 @@ def _audit(args: argparse.Namespace) -> int:
         dataset, result = _load_and_audit(args, cfg)
         refuse_inside_dataset(outputs, dataset)
         written = _write_outputs(result, outputs)
+        new_outcomes, history_lines = after_audit(history, result, allow_skipped=args.allow_skipped)
         if not args.no_write_back:
             _write_back_surviving(dataset, result)
     from workbench.render.summary import text_summary
@@ -168,13 +179,16 @@ def _audit(args: argparse.Namespace) -> int:
     print(text_summary(result))
     for what, path in written.items():
         print(f"{'JSON' if what == '--json' else 'report'}: {path}")
+    for line in history_lines:
+        print(line)
     print(f"review: workbench app {result.dataset_name}")
-    outcomes = evaluate_gates(result, gates, allow_skipped=args.allow_skipped)
+    outcomes = evaluate_gates(result, gates, allow_skipped=args.allow_skipped) + new_outcomes
     for o in outcomes:
         print(f"gate {o.message}", file=sys.stderr)
     failed = [o for o in outcomes if o.failed]
     if failed:
-        print(f"failing (--fail-on): {', '.join(str(o.gate) for o in failed)}", file=sys.stderr)
+        print(f"failing (--fail-on{'-new' if any(o in new_outcomes for o in failed) else ''}): "
+              f"{', '.join(str(o.gate) + (' (new)' if o in new_outcomes else '') for o in failed)}", file=sys.stderr)
         return EXIT_GATE
     return EXIT_OK
 
@@ -316,10 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     from workbench.errors import WorkbenchError
 
     try:
-        from workbench import cli_cluster, cli_resplit, cli_select
+        from workbench import cli_cluster, cli_history, cli_resplit, cli_select
 
         commands = {"audit": _audit, "app": _app, "list": _list, "embed": cli_cluster.run_embed,
-                    "graph": cli_cluster.run_graph, "resplit": cli_resplit.run_resplit, "select": cli_select.run_select}
+                    "graph": cli_cluster.run_graph, "resplit": cli_resplit.run_resplit, "select": cli_select.run_select,
+                    "diff": cli_history.run_diff, "history": cli_history.run_history}
         return commands[args.command](args)
     except (WorkbenchError, LookupError) as exc:
         if args.verbose:

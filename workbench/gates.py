@@ -53,7 +53,7 @@ class GateOutcome:
     message: str
 
 
-def parse_gates(text: str) -> tuple[Gate, ...]:
+def parse_gates(text: str, *, option: str = "--fail-on") -> tuple[Gate, ...]:
     """Parse a comma list of gates.
 
     Raises:
@@ -68,14 +68,14 @@ def parse_gates(text: str) -> tuple[Gate, ...]:
     for part in (p for p in text.split(",") if p.strip()):
         m = _EXPR.match(part)
         if not m:
-            raise GateError(f"--fail-on: can't read {part.strip()!r}; write NAME, NAME>N or NAME>N% "
+            raise GateError(f"{option}: can't read {part.strip()!r}; write NAME, NAME>N or NAME>N% "
                             f"(e.g. leaks>0,duplicates>2%), with NAME one of {', '.join(known)}")
         name = m["name"]
         if name not in known:
-            raise GateError(f"--fail-on: unknown {name!r}; choose from {', '.join(known)}")
+            raise GateError(f"{option}: unknown {name!r}; choose from {', '.join(known)}")
         limit = float(m["limit"]) if m["limit"] else 0.0
         if m["pct"] and limit > 100:
-            raise GateError(f"--fail-on: {part.strip()!r}: a percentage can't exceed 100")
+            raise GateError(f"{option}: {part.strip()!r}: a percentage can't exceed 100")
         out.append(Gate(name, m["op"] or ">", limit, bool(m["pct"])))
     return tuple(out)
 
@@ -112,4 +112,37 @@ def evaluate_gates(result: AuditResult, gates: tuple[Gate, ...], *, allow_skippe
         share = f" ({100.0 * count / total:.1f}% of {total})" if total else ""
         out.append(GateOutcome(gate, failed, f"{gate}: {count} {metric.unit}{share} - "
                                              f"{'failed' if failed else 'passed'}"))
+    return out
+
+
+def evaluate_new_gates(diff: Any, gates: tuple[Gate, ...], *, allow_skipped: bool = False) -> list[GateOutcome]:
+    """``--fail-on-new``: evaluate ``gates`` on the findings that are new in ``diff``'s audit B (an
+    :class:`~workbench.history.diff.AuditDiff`); a percentage is of B's samples. A gate whose check did
+    not run in B fails unless ``allow_skipped``; one that did not run in A counts all of B's findings.
+
+    Example:
+        >>> [o.message for o in evaluate_new_gates(diff, parse_gates("leaks"))]  # doctest: +SKIP
+        ['leaks>0 (new): 2 new findings (0.1% of 1390) - failed']
+    """
+    known = registered_gates()
+    out = []
+    for gate in gates:
+        spec, _metric = known[gate.name]
+        check = diff.check(spec.name)
+        label = f"{gate} (new)"
+        if check is None or check.compared in ("not in B", "neither"):
+            state = diff.b.checks.get(spec.name, "absent")
+            why = (f"check {spec.name} was {state} in this audit" if state != "no rows" else
+                   f"check {spec.name} lists no findings to compare")
+            failed = not allow_skipped
+            verdict = "failed (pass --allow-skipped to accept)" if failed else "not evaluated (--allow-skipped)"
+            out.append(GateOutcome(gate, failed, f"{label}: {why} - {verdict}"))
+            continue
+        count, total = len(check.new), diff.b.n_samples
+        value = 100.0 * count / total if gate.percent and total else float(count)
+        failed = value > gate.limit if gate.op == ">" else value >= gate.limit
+        share = f" ({100.0 * count / total:.1f}% of {total})" if total else ""
+        basis = " (none before: all count as new)" if check.compared == "only in B" else ""
+        out.append(GateOutcome(gate, failed, f"{label}: {count} new findings{share}{basis}, {len(check.fixed)} "
+                                             f"fixed - {'failed' if failed else 'passed'}"))
     return out

@@ -309,7 +309,15 @@ def run_audit(dataset: Any, config: AuditConfig | None = None, *, label_field: s
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=cfg_dict, versions=versions(),
         checks=tuple(record.checks), embedding=embedding_info, neighbors=neighbor_info, findings=findings,
         timings={k: round(v, 3) for k, v in record.timings.items()},
-        reviews=reviews, artifacts=_artifacts(st, findings.get("duplicates")))
+        reviews=reviews, artifacts=_artifacts(st, findings.get("duplicates")),
+        fingerprint=_fingerprint(table.source, cols))
+
+
+def _fingerprint(source: str, cols: SampleColumns) -> dict[str, str]:
+    from workbench.history.fingerprint import dataset_fingerprint, dataset_root
+
+    return dataset_fingerprint(cols.filepaths, cols.hashes, cols.label_lists, cols.splits,
+                               root=dataset_root(source, cols.filepaths), boxes=cols.boxes)
 
 
 def _plain_info(dataset: Any) -> dict[str, Any]:

@@ -61,6 +61,7 @@ def test_drift_planted_in_one_class_of_one_split_is_flagged_and_nothing_else():
     assert [e.rank for e in r.examples] == list(range(1, len(r.examples) + 1))
     assert [e.p_split for e in r.examples] == sorted((e.p_split for e in r.examples), reverse=True)
     assert r.n_findings >= 1 and "'coat' in test: domain AUC" in r.summary()
+    assert [f.identity for f in r.finding_rows() if f.kind == "split_drift"] == [("split_drift", (), ("test", "coat"))]
 
 
 @pytest.mark.parametrize("seed", [2, 3])
@@ -190,6 +191,8 @@ def test_the_result_round_trips_writes_its_fields_and_escapes_labels():
     assert len(frame) == 50 and frame["is_drift_issue"].all() and set(frame["region"]) == {"wb-weak-1"}
     exported = r.to_export()["drift"]
     assert exported["weak_regions"][0]["name"] == "wb-weak-1" and exported["n_clusters"] == 8
+    (row,) = r.finding_rows()  # audit history: the region by the classes it confuses
+    assert row.kind == "weak_region" and set(row.about) == {"\x1b[31mpullover", "shirt"}
 
 
 @pytest.mark.parametrize("values, message", [

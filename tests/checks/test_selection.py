@@ -114,7 +114,8 @@ def test_the_whole_pool_is_scored_out_of_fold():
     ids = [f"s{i}" for i in range(len(x))]
     calls = []
 
-    def oof(features, y, seed):
+    def oof(features, y, seed, rows):
+        assert len(rows) == len(y)  # the rows of ``vectors`` fitted, for their fold keys
         calls.append(len(y))
         return np.full((len(y), 4), 0.25), 2, 0.25
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.checks.agreement_objects import ConsensusObject
+from workbench.results.protocol import Finding
 
 #: Images (worst first, under a perfect score) that carry each annotator's boxes, and boxes per annotator on each.
 MAX_BOX_IMAGES = 200
@@ -187,6 +188,11 @@ class AgreementResult:
                          f"{self.n_reviewed} reviewed ({self.reviewed_share:.0%})")
         lines.extend(self.notes)
         return "\n".join(lines)
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each image below the alarm, by file."""
+        return tuple(Finding("disagreement", (i.filepath,), (), i.consensus, i.score, " / ".join(i.given))
+                     for i in self.below_alarm)
 
     def to_frame(self) -> Any:
         """One row per image where annotators differ: ``sample_id, filepath, label`` (the consensus),

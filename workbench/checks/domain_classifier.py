@@ -63,8 +63,11 @@ def split_drift(vectors: np.ndarray, splits: Sequence[str | None], labels: Seque
                 auc: float = 0.65, alpha: float = 0.01, min_class_size: int = 20, permutations: int = 99,
                 max_examples: int = 12, n_folds: int = 5, seed: int = 0,
                 oof: Callable[..., tuple[np.ndarray, int, float]] | None = None,
-                ) -> tuple[list[DriftFit], list[tuple[str, str]]]:
+                fold_keys: Sequence[str] | None = None) -> tuple[list[DriftFit], list[tuple[str, str]]]:
     """Each split against the rest (two splits: the smaller against the other), over the rows with a split.
+
+    ``fold_keys`` (per row, e.g. the file's content hash) fix each image's fold, so a re-audit that adds
+    images does not reshuffle the others' scores (:func:`~workbench.checks.probe.stable_folds`).
 
     Returns:
         ``(fits, skipped)``: one :class:`DriftFit` per split tested, and ``(split, reason)`` for those not.
@@ -96,7 +99,8 @@ def split_drift(vectors: np.ndarray, splits: Sequence[str | None], labels: Seque
         if min(member.sum(), (~member).sum()) < 2:
             skipped.append((name, f"{int(member.sum())} images in the split, {int((~member).sum())} in the rest"))
             continue
-        probs, folds, _ = oof(x, member.astype(np.int64), n_folds=n_folds, seed=seed)
+        keys = {} if fold_keys is None else {"fold_keys": [fold_keys[i] for i in rows]}
+        probs, folds, _ = oof(x, member.astype(np.int64), n_folds=n_folds, seed=seed, **keys)
         against = next(s for s in counts if s != name) if len(counts) == 2 else "the other splits"
         fit = _one_split(name, against, probs[:, 1], member, label_of, folds, auc=auc, alpha=alpha,
                          min_class_size=min_class_size, permutations=permutations, max_examples=max_examples,

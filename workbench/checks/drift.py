@@ -86,10 +86,11 @@ class DriftOptions:
 
 def find_drift(ids: list[str], filepaths: list[str], splits: list[str | None], labels: list[str | None],
                vectors: Any, *, options: DriftOptions = DriftOptions(), oof: Any = None, n_folds: int = 5,
-               seed: int = 0, labels_skip: str = "") -> DriftResult:
+               seed: int = 0, labels_skip: str = "", fold_keys: list[str] | None = None) -> DriftResult:
     """Split drift and weak regions over embedded rows (every list aligned with ``vectors``).
 
-    ``labels_skip``: why there are no image-level labels to seek weak regions with ("" when there are).
+    ``labels_skip``: why there are no image-level labels to seek weak regions with ("" when there are);
+    ``fold_keys``: per row, the key that fixes its cross-validation fold (the audit: the file's content hash).
 
     Example:
         >>> import numpy as np
@@ -104,13 +105,14 @@ def find_drift(ids: list[str], filepaths: list[str], splits: list[str | None], l
     o = options
     fits, skipped = split_drift(vectors, splits, labels, auc=o.auc, alpha=o.alpha, min_class_size=o.min_class_size,
                                 permutations=o.permutations, max_examples=o.max_examples, n_folds=n_folds,
-                                seed=seed, oof=oof)
+                                seed=seed, oof=oof, fold_keys=fold_keys)
     if labels_skip:
         regions, k, accuracy, why = [], 0, None, labels_skip
     else:
         regions, k, accuracy, why = find_weak_regions(vectors, labels, ids, filepaths, clusters=o.clusters,
                                                       min_size=o.region_min_size, gap=o.region_gap, alpha=o.alpha,
-                                                      max_regions=o.max_regions, n_folds=n_folds, seed=seed, oof=oof)
+                                                      max_regions=o.max_regions, n_folds=n_folds, seed=seed, oof=oof,
+                                                      fold_keys=fold_keys)
     if why:
         skipped.append(("weak regions", why))
     settings = {"auc": o.auc, "alpha": o.alpha, "min_class_size": o.min_class_size, "permutations": o.permutations,
@@ -148,8 +150,10 @@ def run(inputs: CheckInputs, config: AuditConfig, options: DriftOptions) -> Drif
                                  f"a {inputs.task} image holds several classes; regions are sought with image labels")
     fit: Any = inputs.oof_probabilities or out_of_fold_probabilities  # the audit's probe cache
     result = find_drift(list(part.ids), list(part.filepaths), list(part.splits), labels, inputs.embeddings.vectors,
-                        options=options, oof=lambda x, y, n_folds, seed: fit(x, y, n_folds=config.cv_folds, seed=seed),
-                        n_folds=config.cv_folds, seed=config.seed, labels_skip=why)
+                        options=options, oof=lambda x, y, n_folds, seed, fold_keys: fit(
+                            x, y, n_folds=config.cv_folds, seed=seed, fold_keys=fold_keys),
+                        n_folds=config.cv_folds, seed=config.seed, labels_skip=why,
+                        fold_keys=[h or sid for h, sid in zip(part.hashes, part.ids)])  # the label check's folds
     if not result.splits and not result.n_clusters:  # nothing looked at: a skip, so a gate on it can't pass
         raise CheckNotApplicable("; ".join(f"{part}: {reason}" for part, reason in result.skipped))
     return result

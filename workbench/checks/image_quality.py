@@ -45,7 +45,7 @@ import numpy as np
 
 from workbench.checks.registry import (CheckInputs, GateSpec, PanelSpec, SampleField, SampleTag, SavedView, Writes,
                                        register_check)
-from workbench.results.protocol import KindedIssues
+from workbench.results.protocol import Finding, KindedIssues
 
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
@@ -191,6 +191,10 @@ class ImageQualityResult(KindedIssues):
             return f"no issues in {self.n_measured:,} images{skipped}"
         parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in self.counts().items() if n)
         return f"{len(self.issues):,} of {self.n_measured:,} images flagged: {parts}{skipped}"
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each flagged image, by file and the kinds of problem (a new kind on it is a new finding)."""
+        return tuple(Finding("+".join(sorted(i.kinds)), (i.filepath,), (), i.label, i.score) for i in self.issues)
 
     def to_frame(self) -> Any:
         """One row per flagged image: ``is_<kind>_issue``, ``<kind>_score`` (low = bad), measures."""

@@ -191,14 +191,16 @@ def label_issues_from_features(sample_ids: Sequence[str], filepaths: Sequence[st
                                filter_by: str = "prune_by_noise_rate", review_budget: int | None = None,
                                ranking: Ranking = DEFAULT_RANKING,
                                neighbor_labels: Sequence[Sequence[str | None] | None] | None = None,
-                               oof: Callable[..., tuple[np.ndarray, int, float]] = out_of_fold_probabilities
-                               ) -> LabelIssuesResult:
+                               oof: Callable[..., tuple[np.ndarray, int, float]] = out_of_fold_probabilities,
+                               fold_keys: Sequence[str | None] | None = None) -> LabelIssuesResult:
     """Out-of-fold probabilities from ``features``, then :func:`find_label_issues`.
 
     Unlabelled rows and classes with fewer than two samples can't be cross-validated; they are
     listed in ``not_assessed``. ``neighbor_labels`` is per input row. ``oof`` computes the
     probabilities (:func:`~workbench.checks.probe.out_of_fold_probabilities`, or the audit's
-    :class:`~workbench.io.probe_cache.ProbeCache`, which returns the same numbers).
+    :class:`~workbench.io.probe_cache.ProbeCache`, which returns the same numbers). ``fold_keys`` (per
+    row, the file's content hash) fixes each image's fold, so that a re-audit after a few files changed
+    flags the same images (:func:`~workbench.checks.probe.stable_folds`).
     """
     counts = Counter(lab for lab in labels if lab is not None)
     keep = [i for i, lab in enumerate(labels) if lab is not None and counts[lab] >= 2]
@@ -210,7 +212,9 @@ def label_issues_from_features(sample_ids: Sequence[str], filepaths: Sequence[st
         raise ValueError("label-issue detection needs at least two classes with 2+ labelled samples each")
     index = {c: k for k, c in enumerate(classes)}
     y = np.array([index[labels[i]] for i in keep])
-    probs, folds, accuracy = oof(features[keep], y, n_folds=n_folds, seed=seed)
+    keys = None if fold_keys is None else [fold_keys[i] or sample_ids[i] for i in keep]
+    probs, folds, accuracy = (oof(features[keep], y, n_folds=n_folds, seed=seed) if keys is None else
+                              oof(features[keep], y, n_folds=n_folds, seed=seed, fold_keys=keys))
     log.info("out-of-fold accuracy %.3f with %d folds on %d samples", accuracy, folds, len(keep))
     return find_label_issues([sample_ids[i] for i in keep], [filepaths[i] for i in keep],
                              [splits[i] for i in keep], [labels[i] for i in keep], probs, classes,
@@ -347,4 +351,5 @@ def _from_probabilities(inputs: CheckInputs, config: AuditConfig) -> LabelIssues
     return label_issues_from_features(part.ids, part.filepaths, part.splits, part.labels, inputs.embeddings.vectors,
                                       n_folds=config.cv_folds, seed=config.seed, filter_by=config.label_issue_filter,
                                       review_budget=config.review_budget, neighbor_labels=neighbor_labels(rows),
-                                      oof=inputs.oof_probabilities or out_of_fold_probabilities)
+                                      oof=inputs.oof_probabilities or out_of_fold_probabilities,
+                                      fold_keys=part.hashes)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.checks.registry import (CheckInputs, GateSpec, Requirement, SampleField, SampleTag, SavedView, Writes,
                                        register_check)
 from workbench.results.mask_grid import MaskGrid, mask_export
+from workbench.results.protocol import Finding
 
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
@@ -51,6 +52,10 @@ class MasksResult:
             return f"every one of {self.n_masks} masks holds named classes"
         kinds = Counter(p.kind for p in self.problems)
         return f"{len(self.problems)} of {self.n_masks} masks: " + ", ".join(f"{n} {k}" for k, n in kinds.items())
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each mask problem, by file and kind."""
+        return tuple(Finding(p.kind, (p.filepath,), (), None, None, p.detail) for p in self.problems)
 
     def to_frame(self) -> Any:
         """One row per mask with a problem: ``sample_id, filepath, label`` (its classes), ``kind``, ``detail``."""

@@ -49,7 +49,7 @@ from workbench.checks.registry import (
     register_check,
 )
 from workbench.results.mask_grid import MaskGrid, mask_export
-from workbench.results.protocol import KindedIssues
+from workbench.results.protocol import Finding, KindedIssues, box_key
 
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
@@ -150,6 +150,11 @@ class ObjectsResult(KindedIssues):
         tail = ("no negative images (none without objects): add some, they teach the model what not to detect"
                 if share == 0 else f"negative images (no object): {share:.1%}" if share is not None else "")
         return f"{head}\n{tail}" if tail else head
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each flagged object, by file, label, box (rounded to 1%) and the kinds of problem."""
+        return tuple(Finding("+".join(sorted(i.kinds)), (i.filepath,), (i.label or "", box_key(i.box)), i.label)
+                     for i in self.issues)
 
     def to_frame(self) -> Any:
         """One row per flagged object: ``sample_id, filepath, label, object_id, box, size_px`` and

@@ -37,7 +37,7 @@ from workbench.checks.registry import (
     Writes,
     register_check,
 )
-from workbench.results.protocol import printable
+from workbench.results.protocol import Finding, printable
 
 if TYPE_CHECKING:
     from workbench.config import AuditConfig
@@ -122,6 +122,10 @@ class OutliersResult:
             return head
         where = ", ".join(f"{n} {lab}" for n, lab in per[:4]) + (", ..." if len(per) > 4 else "")
         return f"{head}: {where}"
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each outlying image, by file."""
+        return tuple(Finding("outlier", (o.filepath,), (), o.label, o.score, f"z {o.z:.1f}") for o in self.outliers)
 
     def to_frame(self) -> Any:
         """One row per outlier, worst first: ``is_outlier_issue``, ``outlier_score`` (low = bad), rank."""

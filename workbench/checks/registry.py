@@ -54,6 +54,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "workbench.checks.bias",
     "workbench.checks.spurious",
     "workbench.checks.drift",
+    "workbench.checks.concepts",
     "workbench.checks.image_quality",
     "workbench.checks.outliers",
     "workbench.checks.objects",

@@ -91,7 +91,7 @@ def _probe_scores(vectors: np.ndarray, labels: Sequence[str | None], pool: np.nd
     if len(counted) > len(classes):
         said += f" ({len(counted) - len(classes)} classes with one labelled image left out)"
     if fitted & in_pool:
-        oof_probs, folds, _ = oof(vectors[labelled], y, seed=seed)
+        oof_probs, folds, _ = oof(vectors[labelled], y, seed=seed, rows=labelled)
         probs[labelled] = oof_probs
         said += f"; labelled images scored out of fold ({folds} folds)"
     return uncertainty(probs[pool], kind), said
@@ -104,8 +104,10 @@ def select_next(ids: Sequence[str], filepaths: Sequence[str], labels: Sequence[s
     """The batch over embedded rows (``ids``, ``filepaths``, ``labels`` aligned with ``vectors``).
 
     ``labels`` are the image classes the probe learns from (``None``: none); ``labelled`` says which rows
-    count as labelled for the pool and the distances (default: those with a class; detection: with objects);
-    ``unique`` each row's :func:`~workbench.checks.selection_rank.uniqueness` (weighted by ``w_uniqueness``).
+    count as labelled for the pool and the distances (default: those with a class; detection: with objects).
+    ``oof(features, y, seed=, rows=)`` gives out-of-fold probabilities of the labelled rows ``rows`` (of
+    ``vectors``) for ``pool="all"``; the audit passes the label check's fit, with its fold keys.
+    ``unique`` is each row's :func:`~workbench.checks.selection_rank.uniqueness` (weighted by ``w_uniqueness``).
 
     Example:
         >>> v = np.eye(4, dtype=np.float32)
@@ -136,8 +138,9 @@ def select_next(ids: Sequence[str], filepaths: Sequence[str], labels: Sequence[s
     if len(wanted) - len(pool) - n_labelled_copies:
         excluded["copies of a duplicate cluster's first image"] = len(wanted) - len(pool) - n_labelled_copies
     has_classes = any(lab is not None for lab in labels) or not any(labelled)  # objects: labelled, no class
-    scores, probe = (_probe_scores(vectors, labels, pool, options.uncertainty, oof or out_of_fold_probabilities, seed,
-                                   has_classes) if len(pool) else (None, "empty pool"))
+    fit = oof or (lambda x, y, seed, rows: out_of_fold_probabilities(x, y, seed=seed))
+    scores, probe = (_probe_scores(vectors, labels, pool, options.uncertainty, fit, seed, has_classes)
+                     if len(pool) else (None, "empty pool"))
     anchors = [i for i, done in enumerate(labelled) if done] if options.pool == "unlabelled" else []
     picks = select_batch(vectors, pool, options.budget, scores=scores, anchors=anchors,
                          w_uncertainty=options.w_uncertainty if scores is not None else 0.0,
@@ -171,7 +174,7 @@ def run(inputs: CheckInputs, config: AuditConfig, options: SelectionOptions) -> 
         raise CheckNotApplicable("runs when asked for a batch: `workbench select --budget N` (or "
                                  "--check-option selection.budget=N)")
     cols = inputs.columns
-    rows = [int(r) for r in inputs.embedded_rows]
+    rows = rows_ = [int(r) for r in inputs.embedded_rows]
     labels = [cols.labels[r] if inputs.task == "classification" else None for r in rows]
     labelled = [bool(cols.label_lists[r]) for r in rows]  # detection: an image with objects is labelled
     if options.pool == "unlabelled" and all(labelled):
@@ -184,5 +187,7 @@ def run(inputs: CheckInputs, config: AuditConfig, options: SelectionOptions) -> 
               if options.w_uniqueness and inputs.graph is not None else None)
     return select_next([cols.ids[r] for r in rows], [cols.filepaths[r] for r in rows], labels,
                        inputs.embeddings.vectors, inputs.result_of(DuplicatesResult), options=options,
-                       labelled=labelled, oof=lambda x, y, seed: oof(x, y, n_folds=config.cv_folds, seed=seed),
+                       labelled=labelled, oof=lambda x, y, seed, rows: oof(
+                           x, y, n_folds=config.cv_folds, seed=seed,  # the label check's folds: its fit is reused
+                           fold_keys=[cols.hashes[rows_[i]] or cols.ids[rows_[i]] for i in rows]),
                        seed=config.seed, unique=unique)

@@ -54,8 +54,10 @@ def find_weak_regions(vectors: np.ndarray, labels: Sequence[str | None], ids: Se
                       filepaths: Sequence[str], *, clusters: int = 0, min_size: int = 20, gap: float = 0.1,
                       alpha: float = 0.01, max_regions: int = 10, n_folds: int = 5, seed: int = 0,
                       oof: Callable[..., tuple[np.ndarray, int, float]] | None = None,
-                      ) -> tuple[list[WeakRegion], int, float | None, str]:
+                      fold_keys: Sequence[str] | None = None) -> tuple[list[WeakRegion], int, float | None, str]:
     """The weak regions among the labelled rows (``ids``, ``filepaths``, ``labels`` aligned with ``vectors``).
+
+    The probe is the label check's (same classes, rows and ``fold_keys``: in an audit its fit is reused).
 
     Returns:
         ``(regions weakest first, clusters made, out-of-fold accuracy, reason none could be sought or "")``.
@@ -84,7 +86,8 @@ def find_weak_regions(vectors: np.ndarray, labels: Sequence[str | None], ids: Se
     code = {c: k for k, c in enumerate(classes)}
     y = np.array([code[labels[i]] for i in rows], dtype=np.int64)
     x = np.asarray(vectors, dtype=np.float32)[rows]
-    probs, _, accuracy = (oof or out_of_fold_probabilities)(x, y, n_folds=n_folds, seed=seed)
+    keys = {} if fold_keys is None else {"fold_keys": [fold_keys[i] for i in rows]}
+    probs, _, accuracy = (oof or out_of_fold_probabilities)(x, y, n_folds=n_folds, seed=seed, **keys)
     predicted = probs.argmax(axis=1)
     k = min(clusters or default_clusters(len(rows)), len(rows))
     assigned = cluster_embeddings(x, k, seed=seed)

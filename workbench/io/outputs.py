@@ -56,13 +56,36 @@ def check_output_path(path: str | os.PathLike[str], *, what: str, dataset_root: 
     if dataset_root is not None and _inside(target.resolve(), dataset_root.resolve()):
         raise OutputPathError(f"{what} {target} is inside the dataset folder {dataset_root}; workbench never "
                               "writes there: choose a path outside it")
-    ancestor = target.parent
+    _writable_ancestor(target, target.parent, what)
+    return target
+
+
+def _writable_ancestor(target: Path, start: Path, what: str) -> None:
+    """The nearest existing folder at or above ``start`` must be a writable folder."""
+    ancestor = start
     while not ancestor.exists():
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise OutputPathError(f"{what} {target}: {ancestor} is a file, not a folder; choose another path")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise OutputPathError(f"{what} {target}: can't write in {ancestor} (permission denied); choose another path")
+
+
+def check_output_folder(path: str | os.PathLike[str], *, what: str, dataset_root: Path | None = None) -> Path:
+    """Like :func:`check_output_path` for a folder to create or fill: not a file, outside the dataset,
+    and the folder (or its nearest existing ancestor) writable.
+
+    Example:
+        >>> check_output_folder("build/audit-v2", what="--out")  # doctest: +SKIP
+        PosixPath('/…/build/audit-v2')
+    """
+    target = Path(path).expanduser().absolute()
+    if target.exists() and not target.is_dir():
+        raise OutputPathError(f"{what} {target} is a file; give a folder (it is created if missing)")
+    if dataset_root is not None and _inside(target.resolve(), dataset_root.resolve()):
+        raise OutputPathError(f"{what} {target} is inside the dataset folder {dataset_root}; workbench never "
+                              "writes there: choose a folder outside it")
+    _writable_ancestor(target, target, what)
     return target
 
 

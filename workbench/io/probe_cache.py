@@ -43,7 +43,9 @@ class ProbeCache:
         h = hashlib.blake2b(digest_size=20)
         x = np.ascontiguousarray(features, dtype=np.float32)
         y = np.ascontiguousarray(labels, dtype=np.int64)
-        h.update(f"v{PROBE_VERSION}|{x.shape}|{y.shape}|{sorted(settings.items())}|".encode())
+        plain = {k: (hashlib.blake2b("\n".join(map(str, v)).encode("utf-8", "surrogatepass")).hexdigest()
+                     if isinstance(v, (list, tuple)) else v) for k, v in settings.items()}  # fold_keys: one hash
+        h.update(f"v{PROBE_VERSION}|{x.shape}|{y.shape}|{sorted(plain.items())}|".encode())
         h.update(x.tobytes())
         h.update(y.tobytes())
         return h.hexdigest()

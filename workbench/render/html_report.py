@@ -141,6 +141,8 @@ def build_context(result: AuditResult, *, max_thumbnails: int = 300, thumbnail_p
         result: The audit to show.
         max_thumbnails: Most images embedded in the report, over all sections.
         thumbnail_px: Longest side of a thumbnail, in pixels.
+        steady: Leave out what differs between two runs on the same data (the audit's time, stage and
+            check timings, cache hits), so the same findings give the same bytes (``--out``).
 
     Returns:
         The template context (plain data, figures as script-safe JSON).
@@ -327,7 +329,7 @@ def _environment(source: str = "") -> Any:
 
 
 def render_html(result: AuditResult, path: str | Path | None = None, *, max_thumbnails: int = 300,
-                thumbnail_px: int = 96) -> str:
+                thumbnail_px: int = 96, steady: bool = False) -> str:
     """Render ``result`` as one self-contained, offline HTML file.
 
     plotly's JavaScript and the thumbnails (of flagged samples only) are inlined; the
@@ -339,6 +341,8 @@ def render_html(result: AuditResult, path: str | Path | None = None, *, max_thum
         path: Where to write the HTML (UTF-8). ``None`` only returns it.
         max_thumbnails: Most images embedded, over all sections; the rest get a placeholder.
         thumbnail_px: Longest side of a thumbnail, in pixels.
+        steady: Leave out what differs between two runs on the same data (the audit's time, stage and
+            check timings, cache hits), so the same findings give the same bytes (``--out``).
 
     Returns:
         The HTML text.
@@ -366,6 +370,7 @@ def render_html(result: AuditResult, path: str | Path | None = None, *, max_thum
         "form-action 'none'",
     ])
     context.update({
+        "steady": steady,
         "csp": csp,
         "plotly_js": Markup(plotly_js),
         "boot_js": Markup(_BOOT_JS) if plotly_js else "",

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from workbench.history.findings_table import TABLE_VERSION
 from workbench.results import SCHEMA_VERSION, AuditResult
 
 #: The export's schema: the same version as the result's JSON (``AuditResult.to_json``).
@@ -43,6 +44,11 @@ def to_export_dict(result: AuditResult) -> dict[str, Any]:
     for spec in registered_checks():
         finding = result.findings.get(spec.name)
         doc.update(finding.to_export() if finding is not None else dict(spec.absent_export))
+    from workbench.history.findings_table import checks_compared, findings_table
+
+    doc["fingerprint"] = dict(result.fingerprint)
+    doc["findings_table"] = {"version": TABLE_VERSION, "rows": [r.to_row() for r in findings_table(result)],
+                             "without_rows": sorted(n for n, s in checks_compared(result).items() if s == "no rows")}
     doc["timings"] = dict(result.timings)
     return doc
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from workbench.results.protocol import printable
+from workbench.results.protocol import Finding, printable
 
 Task = Literal["classification", "detection", "segmentation"]
 
@@ -62,6 +62,11 @@ class BalanceResult:
             lines.append(f"below the {self.thresholds['minimum']}-{self.unit} minimum: "
                          f"{printable(', '.join(weak[:6]))}{' ...' if len(weak) > 6 else ''}")
         return "\n".join(lines)
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each class below the ratio, by class."""
+        return tuple(Finding("below_ratio", (), (c,), c, None, f"{self.totals.get(c, 0)} {self.unit}")
+                     for c in self.below_ratio)
 
     def to_frame(self):
         """One row per class, one column per split: the counts (classes are this check's findings)."""
@@ -142,6 +147,10 @@ class BiasResult:
         lines += [f"labels vs {printable(a.attribute)}: Cramér's V {a.cramers_v:.2f} ({a.strength})"
                   for a in self.notable[:2]]
         return "\n".join(lines)
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each attribute that goes with the labels, by attribute."""
+        return tuple(Finding("attribute", (), (a.attribute,), None, a.cramers_v, a.strength) for a in self.notable)
 
     def to_frame(self):
         """One row per attribute analysed: ``attribute, n_levels, cramers_v, p_value, strength``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from workbench.results.protocol import Finding
 
 DuplicateKind = Literal["exact", "near"]
 #: Boxes kept per copy in ``DuplicateCluster.objects`` / ``LeakPair.objects``.
@@ -190,6 +191,16 @@ class DuplicatesResult:
                      "that no cluster chains different pictures")
         return text
 
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each cluster, named by its first file (sorted), so that a copy added to or removed from it
+        leaves it the same finding; removing every copy fixes it."""
+        out = []
+        for c in self.clusters:
+            files = tuple(sorted(c.filepaths))
+            out.append(Finding(c.kind, files[:1], (), next((x for x in c.labels if x), None), c.max_distance,
+                               f"{len(files)} copies"))
+        return tuple(out)
+
     def to_frame(self):
         """One row per duplicated sample: ``is_duplicate_issue``, ``duplicate_score``, cluster."""
         import pandas as pd
@@ -283,6 +294,12 @@ class LeakageResult:
 
     def summary(self) -> str:
         return f"{len(self.pairs)} cross-split pairs ({self.n_label_conflicts} with conflicting labels)"
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each leaked pair, by its two files (sorted)."""
+        return tuple(Finding(p.kind, tuple(sorted((p.filepath_a, p.filepath_b))), (), p.label_a, p.distance,
+                             f"{p.split_a} / {p.split_b}" + (" (labels differ)" if p.label_conflict else ""))
+                     for p in self.pairs)
 
     def to_frame(self):
         """One row per leaked sample and partner: the sample (``filepath``, ``split``, ``label``), the copy

@@ -142,6 +142,9 @@ class AuditResult:
     reviews: dict[str, str] = field(default_factory=dict)
     #: The ground-truth field the audit read (object-level findings are written to its objects).
     label_field: str | None = None
+    #: The audited data's content hashes (:func:`workbench.history.fingerprint.dataset_fingerprint`):
+    #: ``content``, ``files``, ``labels``, ``splits``; empty in results written before they were kept.
+    fingerprint: dict[str, str] = field(default_factory=dict)
     schema_version: str = SCHEMA_VERSION
     #: In-memory only (not serialised): embeddings and the k-NN graph, so renderers and
     #: panels can store vectors or re-filter neighbours without recomputing anything.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.results.protocol import printable
+from workbench.results.protocol import Finding, printable
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,14 @@ class DriftResult:
             lines.append(f"... and {len(self.regions) - 4} more weak regions")
         lines += [f"{part} not assessed: {why}" for part, why in self.skipped]
         return "\n".join(lines)
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each drifting (split, class) by split and class; each weak region by its main classes (its number
+        and members move as the data changes; the confusion it names is what a fix removes)."""
+        drifts = [Finding("split_drift", (), (split, c.label), c.label, c.auc, f"domain AUC {c.auc:.3f}, p {c.p_value:.3g}")
+                  for split, c in self.flagged]
+        return tuple(drifts + [Finding("weak_region", (), tuple(sorted(lab for lab, n in r.labels if n >= 0.15 * r.n))
+                                       or (r.labels[0][0],), None, r.accuracy, r.description) for r in self.regions])
 
     def to_frame(self) -> Any:
         """One row per evidence image: drift examples, then weak-region members, with

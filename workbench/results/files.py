@@ -5,7 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from workbench.results.protocol import printable
+from workbench.results.protocol import Finding, printable
 
 FileProblemKind = Literal["missing", "unreadable", "empty", "annotation", "outside_root"]
 
@@ -50,6 +50,10 @@ class IntegrityResult:
         if len(self.problems) > self.LISTED:
             lines.append(f"... and {len(self.problems) - self.LISTED} more (see --json or --report)")
         return "\n".join(lines)
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each file problem, by file and kind."""
+        return tuple(Finding(p.kind, (p.filepath,), (), p.label, None, p.message) for p in self.problems)
 
     def to_frame(self):
         """One row per problem: ``sample_id, filepath, label, kind, message, is_file_problem_issue``."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from workbench.results.protocol import Finding
 
 @dataclass(frozen=True)
 class LabelIssue:
@@ -134,6 +135,11 @@ class LabelIssuesResult:
         tail = f"; rest {rest.n}{share('rest')}" if rest is not None and rest.n else ""
         return (f"likely errors {len(self.issues)}{share('likely_errors')}; review queue {len(self.review_queue)}"
                 f"{share('review_queue')}, by {self.review_ranking.replace('_', ' ')}, {budget}{tail}")
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each label issue, by file and given label: relabelling the image fixes it."""
+        return tuple(Finding("label", (i.filepath,), (i.given_label,), i.given_label, i.score,
+                             f"looks like {i.suggested_label}") for i in self.issues)
 
     def to_frame(self, *, assessed: bool = False):
         """One row per flagged sample (``assessed=True``: per assessed sample, cleanlab's contract):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.results.protocol import printable
+from workbench.results.protocol import Finding, printable
 
 #: Commercial use, as the licence's terms allow it, per kind of licence (see ``checks/licences.py``).
 TERMS = {
@@ -114,6 +114,13 @@ class LicenceResult:
                   + f" ('{printable(hits[0].text[:60])}')" for name, hits in list(named.items())[:3]]
         lines += [printable(n) for n in self.notes[:3]]
         return "\n".join(lines)
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each research-only dataset named, and each restricted licence, by name."""
+        named = [Finding("research_only", (), (name,), None, None, "; ".join(sorted({h.where for h in hits})))
+                 for name, hits in self.datasets_named.items()]
+        return tuple(named + [Finding("restricted_licence", (), (u.name,), None, None, f"{u.n_images} images")
+                              for u in self.restricted])
 
     def to_frame(self) -> Any:
         """One row per licence: ``id, name, url, kind, terms, n_images``."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from workbench.results.mask_grid import MaskGrid, mask_export
-from workbench.results.protocol import printable
+from workbench.results.protocol import Finding, box_key, printable
 
 #: ``swapped``: the box is right but its class is not; ``badly_located``: the class is right but the
 #: box is off; ``overlooked``: an object with no box (the box is where it should be; no object id).
@@ -128,6 +128,11 @@ class ObjectLabelIssuesResult:
         if not swaps:
             return head
         return head + "\n" + "swapped most: " + ", ".join(f"{a} -> {b} ({n})" for (a, b), n in swaps.most_common(4))
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each object label issue, by file, kind, label and box (rounded to 1%)."""
+        return tuple(Finding(i.kind, (i.filepath,), (i.label or "", box_key(i.box)), i.label, i.score,
+                             f"suggested {i.suggested_label}" if i.suggested_label else "") for i in self.issues)
 
     def to_frame(self) -> Any:
         """One row per flagged object, worst first: ``sample_id, filepath, object_id, label, box, kind,

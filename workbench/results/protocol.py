@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -14,7 +15,9 @@ class CheckResult(Protocol):
     - ``to_frame()``: a pandas frame, one row per flagged sample or object, with ``filepath`` and the
       given ``label`` where the finding is about a sample, in cleanlab's ``is_<issue>_issue`` /
       ``<issue>_score`` column contract;
-    - ``to_export()``: its part of the JSON export (keys merged at the top level), keyed by path.
+    - ``to_export()``: its part of the JSON export (keys merged at the top level), keyed by path;
+    - ``finding_rows()`` (optional): each finding as a :class:`Finding`, what audit history and
+      ``workbench diff`` compare (a result without it contributes no rows, and says so in the diff).
     """
 
     @property
@@ -25,6 +28,40 @@ class CheckResult(Protocol):
     def to_frame(self) -> Any: ...
 
     def to_export(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding as audit history and ``workbench diff`` see it: what identifies it across audits.
+
+    ``kind`` names what was found (``exact``, ``label``, ``dark``...). ``files`` are the images it is
+    about (absolute paths here; made relative to the dataset root when stored), ``about`` the other
+    parts of its identity (a class, a property, a rounded box). Two audits hold the same finding when
+    check, kind, files and about match; ``label``, ``score`` and ``detail`` may change between them.
+    Choose the identity so that fixing the data removes the finding and nothing else renames it: a
+    duplicate cluster is named by its first file (its members may change), a label issue by the file and
+    the given label (relabelling it fixes it).
+
+    Example:
+        >>> Finding("label", ("/d/cat/1.png",), ("cat",), "cat", 0.02, "looks like dog").identity
+        ('label', ('/d/cat/1.png',), ('cat',))
+    """
+
+    kind: str
+    files: tuple[str, ...] = ()
+    about: tuple[str, ...] = ()
+    label: str | None = None
+    score: float | None = None
+    detail: str = ""
+
+    @property
+    def identity(self) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        return self.kind, self.files, self.about
+
+
+def box_key(box: Any) -> str:
+    """A relative box as identity text, rounded to 1% of the image so re-exports don't rename it."""
+    return "" if box is None else ",".join(f"{float(v):.2f}" for v in box)
 
 
 def printable(value: object) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.results.protocol import printable
+from workbench.results.protocol import Finding, printable
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,11 @@ class SplitProposal:
                          + (f" and {len(self.small_classes) - 5} more" if len(self.small_classes) > 5 else ""))
         lines += [printable(n) for n in self.notes[:3]]
         return "\n".join(lines)
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each proposed split a class misses by more than the tolerance, by split."""
+        return tuple(Finding("off_ratio", (), (s.split,), None, s.worst, f"worst class off by {s.worst:.1%}")
+                     for s in self.proposed.sides if s.worst > self.tolerance)
 
     def to_frame(self) -> Any:
         """One row per split: ``split, target, n, share, worst_class_deviation`` for the proposal."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.results.protocol import printable
+from workbench.results.protocol import Finding, printable
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,12 @@ class SpuriousCorrelationResult:
         if len(shown) > 4:
             lines.append(f"... and {len(shown) - 4} more flagged (see the report or the JSON)")
         return "\n".join(lines)
+
+    def finding_rows(self) -> tuple[Finding, ...]:
+        """Each flagged property, by property and the classes it sets apart."""
+        return tuple(Finding("property", (), (p.property, *sorted(c.label for c in p.flagged_classes)), None,
+                             p.uncorrelatedness, "; ".join(c.rule(p.property) for c in p.flagged_classes))
+                     for p in self.flagged if not p.same_as)
 
     def to_frame(self) -> Any:
         """One row per example image: ``sample_id, filepath, label, property, value, rule, class_auc``, and

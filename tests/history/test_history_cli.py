@@ -1,0 +1,92 @@
+"""History end to end: audits stored per dataset, ``workbench diff``, ``--fail-on-new`` and ``--out``
+folders, on real FiftyOne datasets audited without a model (``--embedder none``: fast, and exact
+duplicates and leaks still found from content hashes)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.catalogue.harness import run_cli, untouched
+from tests.conftest import split_class_folders, write_image
+
+FAST = ("--embedder", "none", "--quiet", "--no-write-back", "--skip-check", "spurious_correlations")
+
+
+def _audit(root: Path, name: str, *extra: str):
+    return run_cli("audit", root, "--name", name, *FAST, *extra)
+
+
+def test_out_folder_is_byte_identical_across_runs_and_its_manifest_holds(tmp_path: Path, unique_name: str):
+    import fastparquet
+
+    data = split_class_folders(tmp_path / "data", leak_to="test/dog/copy.png")
+    with untouched(data):
+        one = _audit(data, unique_name, "--out", tmp_path / "one")
+        two = _audit(data, unique_name, "--out", tmp_path / "two", "--overwrite")
+    assert one.code == 0 and two.code == 0, one.text[-2000:] + two.text[-2000:]
+    names = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert names == ["audit.json", "findings.json", "findings.parquet", "manifest.json", "report.html"]
+    for name in names:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    import hashlib
+
+    for name, meta in manifest["files"].items():
+        assert hashlib.sha256((tmp_path / "one" / name).read_bytes()).hexdigest() == meta["sha256"]
+    findings = json.loads((tmp_path / "one" / "findings.json").read_text())
+    rows = findings["findings"]
+    assert manifest["n_findings"] == len(rows) and manifest["fingerprint"] == findings["fingerprint"]
+    leak = [r for r in rows if r["check"] == "leakage"]
+    assert [r["files"] for r in leak] == [["test/dog/copy.png", "train/cat/train-cat-0.png"]]
+    frame = fastparquet.ParquetFile(str(tmp_path / "one" / "findings.parquet")).to_pandas()
+    assert frame["key"].tolist() == [r["key"] for r in rows]
+    assert [json.loads(f) for f in frame["files"]] == [r["files"] for r in rows]
+    report = (tmp_path / "one" / "report.html").read_text()
+    assert "Reproducible copy" in report and "Audited:" not in report
+
+
+def test_fail_on_new_gates_regressions_only_and_diff_lists_them(tmp_path: Path, unique_name: str):
+    data = split_class_folders(tmp_path / "data", leak_to="test/dog/copy.png")
+    hist = tmp_path / "hist"
+    first = _audit(data, unique_name, "--history-dir", hist, "--fail-on-new", "leaks")
+    assert first.code == 1 and "no earlier audit" in first.stderr  # nothing before: the leak is new
+    again = _audit(data, unique_name, "--history-dir", hist, "--fail-on-new", "leaks", "--fail-on", "duplicates>5")
+    assert again.code == 0, again.text[-2000:]  # the known leak is not new
+    assert "leaks>0 (new): 0 new findings" in again.stderr and "1 unchanged" not in again.stderr
+    # the leak fixed, a new one made
+    (data / "test" / "dog" / "copy.png").unlink()
+    shutil.copy(data / "train" / "dog" / "train-dog-6.png", data / "test" / "cat" / "new-leak.png")
+    worse = _audit(data, unique_name, "--history-dir", hist, "--fail-on-new", "leaks")
+    assert worse.code == 1 and "leaks>0 (new): 1 new findings" in worse.stderr, worse.text[-2000:]
+    assert "failing (--fail-on-new): leaks>0 (new)" in worse.stderr
+    runs = run_cli("history", unique_name, "--history-dir", hist)
+    assert runs.code == 0 and len(runs.stdout.strip().splitlines()) == 3
+    diff = run_cli("diff", "--dataset", unique_name, "--history-dir", hist, "--json", tmp_path / "diff.json")
+    assert diff.code == 0, diff.text[-2000:]
+    assert "+ exact test/cat/new-leak.png train/dog/train-dog-6.png" in diff.stdout
+    assert "- exact test/dog/copy.png train/cat/train-cat-0.png" in diff.stdout
+    assert "changed: files" in diff.stdout
+    doc = json.loads((tmp_path / "diff.json").read_text())
+    assert doc["checks"]["leakage"]["n_new"] == 1 and doc["checks"]["leakage"]["n_fixed"] == 1
+    ids = [line.split("\t")[0] for line in runs.stdout.strip().splitlines()]
+    gated = run_cli("diff", ids[0], ids[1], "--history-dir", hist, "--fail-on-new", "leaks")
+    assert gated.code == 0 and "+0 new" in gated.stdout  # the first two audits saw the same leak
+    by_id = run_cli("diff", ids[1], ids[2], "--history-dir", hist, "--fail-on-new", "leaks")
+    assert by_id.code == 1 and "leaks>0 (new): 1 new findings" in by_id.stderr
+
+
+def test_diff_reads_json_exports_and_skipped_checks_are_not_called_fixed(tmp_path: Path, unique_name: str):
+    data = split_class_folders(tmp_path / "data", leak_to="test/dog/copy.png")
+    write_image(data / "train" / "cat" / "extra.png", seed=99)
+    a = _audit(data, unique_name, "--json", tmp_path / "a.json", "--no-history")
+    b = _audit(data, unique_name, "--json", tmp_path / "b.json", "--no-history", "--skip-check", "leakage")
+    assert a.code == 0 and b.code == 0
+    out = run_cli("diff", tmp_path / "a.json", tmp_path / "b.json", "--fail-on-new", "leaks")
+    assert out.code == 1 and "not compared: skipped in the newer audit" in out.stdout
+    assert "was skipped in this audit" in out.stderr
+    assert run_cli("diff", tmp_path / "a.json", tmp_path / "b.json", "--fail-on-new", "leaks",
+                   "--allow-skipped").code == 0
+    same = run_cli("diff", tmp_path / "a.json", tmp_path / "a.json")
+    assert same.code == 0 and "data: the same data" in same.stdout and "0 new, 0 fixed" in same.stdout
