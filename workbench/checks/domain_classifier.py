@@ -1,8 +1,9 @@
 """Split drift: does one split's images look unlike the other splits' images of the same class?
 
 For each split S, a *domain classifier* (the audit's logistic-regression probe,
-:func:`workbench.checks.probe.out_of_fold_probabilities`, with two classes: in S or not) gives every
-image an out-of-fold probability P(S) from a model that never saw it. Its AUC (Mann-Whitney) says how
+:func:`workbench.checks.probe.out_of_fold_probabilities`, with two classes: in S or not, on the
+embeddings' top :data:`DOMAIN_DIM` principal components) gives every image an out-of-fold probability
+P(S) from a model that never saw it. Its AUC (Mann-Whitney) says how
 well those scores rank S's images above the rest's:
 
 * **0.5**: the classifier can't tell S from the rest: S looks like a random draw of the same data;
@@ -36,6 +37,11 @@ from workbench.results.drift import ClassDrift, DriftExample, SplitDrift
 
 #: Values (permutations x images) handled at once by the permutation baseline.
 _CHUNK = 20_000_000
+#: The domain classifier reads the embeddings' top principal components (unsupervised: no leak across
+#: folds). On 2,000 Fashion-MNIST images (EfficientNet-Lite0, 1,280 dims) 128 components fit 200x faster
+#: than all dimensions and tell a darkened class apart better (AUC 0.77 vs 0.68; five random splits peak
+#: at 0.61 vs 0.59): the full-width fit overfits 1,400 training rows.
+DOMAIN_DIM = 128
 
 
 @dataclass(frozen=True)
@@ -89,8 +95,12 @@ def split_drift(vectors: np.ndarray, splits: Sequence[str | None], labels: Seque
     if len(counts) < 2:
         return [], [("split drift", f"needs two splits or more; the images hold {len(counts)}")]
     names = sorted(counts, key=lambda s: (counts[s], s))[:1] if len(counts) == 2 else sorted(counts)
+    from workbench.checks.probe import principal_components
+
     rows = np.array([i for i, s in enumerate(splits) if s is not None], dtype=np.int64)
     x = np.asarray(vectors, dtype=np.float32)[rows]
+    if x.shape[1] > DOMAIN_DIM:
+        x = principal_components(x, DOMAIN_DIM, seed=seed)
     split_of = np.array([splits[i] for i in rows], dtype=object)
     label_of = [labels[i] for i in rows]
     fits, skipped = [], []
