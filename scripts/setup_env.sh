@@ -13,6 +13,9 @@ fi
 # from even scanning it.
 export PIP_FIND_LINKS=""
 "$VENV/bin/python" -m pip install -q --upgrade pip
+# [dev] includes [handoff] (label-studio-sdk, the client FiftyOne's Label Studio backend uses); the Label
+# Studio server is a separate process with its own pins: the slow hand-off tests install it into
+# $VENV/labelstudio-server on first use (tests/labelstudio_server.py), never into this environment.
 "$VENV/bin/python" -m pip install -q -e ".[dev]"
 # FiftyOne's embedded MongoDB: see workbench/_mongo.py for why and how.
 "$VENV/bin/python" -m workbench._mongo --ensure

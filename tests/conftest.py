@@ -112,6 +112,18 @@ def pyarrow_deps() -> str:
     return path
 
 
+@pytest.fixture(scope="session")
+def labelstudio(tmp_path_factory):
+    """A real Label Studio server on 127.0.0.1, from its own venv (installed on first use), one per session."""
+    from tests.labelstudio_server import running_labelstudio, server_python
+
+    python, why = server_python()
+    if python is None:
+        pytest.skip(f"Label Studio can't be installed into <venv>/labelstudio-server: {why}")
+    with running_labelstudio(python, tmp_path_factory.mktemp("labelstudio")) as server:
+        yield server
+
+
 @pytest.fixture
 def unique_name(request) -> str:
     """A FiftyOne dataset name unique to the test; the dataset is deleted afterwards."""

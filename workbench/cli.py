@@ -1,5 +1,6 @@
 """The ``workbench`` command: ``audit`` a dataset, open the FiftyOne ``app`` on one, ``list`` datasets;
-``embed`` files and build the neighbour ``graph`` on a Dask cluster (:mod:`workbench.cli_cluster`).
+``embed`` files and build the neighbour ``graph`` on a Dask cluster (:mod:`workbench.cli_cluster`); ``resplit``,
+``select`` and ``handoff`` (to Label Studio and back, :mod:`workbench.cli_handoff`).
 
 Exit codes (one contract for every subcommand, documented in the README):
 0 done (and every ``--fail-on`` gate passed), 1 a gate failed, 2 usage or input error (the
@@ -15,6 +16,7 @@ import dataclasses
 import io
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -31,7 +33,7 @@ EXIT_INTERNAL = 3
 
 #: Loggers that chatter at INFO during a normal audit; shown with ``-v`` only.
 _NOISY = ("fiftyone", "eta", "urllib3", "PIL", "matplotlib", "h5py", "faiss", "faiss.loader", "distributed",
-          "asyncio", "httpx", "httpcore", "numexpr")
+          "asyncio", "httpx", "httpcore", "numexpr", "label_studio_sdk")
 
 
 
@@ -123,12 +125,13 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_cluster.add_embed_parser(sub)
     cli_cluster.add_graph_parser(sub)
-    from workbench import cli_resplit, cli_select
+    from workbench import cli_handoff, cli_resplit, cli_select
 
     cli_resplit.add_resplit_parser(sub)
     cli_select.add_select_parser(sub)
     cli_history.add_diff_parser(sub)
     cli_history.add_history_parser(sub)
+    cli_handoff.add_handoff_parser(sub)
 
     return p
 
@@ -171,7 +174,9 @@ def _audit(args: argparse.Namespace) -> int:
         dataset, result = _load_and_audit(args, cfg)
         refuse_inside_dataset(outputs, dataset)
         written = _write_outputs(result, outputs)
-        new_outcomes, history_lines = after_audit(history, result, allow_skipped=args.allow_skipped)
+        gate_outcomes = evaluate_gates(result, gates, allow_skipped=args.allow_skipped)
+        new_outcomes, history_lines = after_audit(history, result, allow_skipped=args.allow_skipped,
+                                                  gates_failed=any(o.failed for o in gate_outcomes))
         if not args.no_write_back:
             _write_back_surviving(dataset, result)
     from workbench.render.summary import text_summary
@@ -181,8 +186,8 @@ def _audit(args: argparse.Namespace) -> int:
         print(f"{'JSON' if what == '--json' else 'report'}: {path}")
     for line in history_lines:
         print(line)
-    print(f"review: workbench app {result.dataset_name}")
-    outcomes = evaluate_gates(result, gates, allow_skipped=args.allow_skipped) + new_outcomes
+    print(f"review: workbench app {shlex.quote(result.dataset_name)}")  # a name can hold spaces
+    outcomes = gate_outcomes + new_outcomes
     for o in outcomes:
         print(f"gate {o.message}", file=sys.stderr)
     failed = [o for o in outcomes if o.failed]
@@ -330,11 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     from workbench.errors import WorkbenchError
 
     try:
-        from workbench import cli_cluster, cli_history, cli_resplit, cli_select
+        from workbench import cli_cluster, cli_handoff, cli_history, cli_resplit, cli_select
 
         commands = {"audit": _audit, "app": _app, "list": _list, "embed": cli_cluster.run_embed,
                     "graph": cli_cluster.run_graph, "resplit": cli_resplit.run_resplit, "select": cli_select.run_select,
-                    "diff": cli_history.run_diff, "history": cli_history.run_history}
+                    "diff": cli_history.run_diff, "history": cli_history.run_history,
+                    "handoff": cli_handoff.run_handoff}
         return commands[args.command](args)
     except (WorkbenchError, LookupError) as exc:
         if args.verbose:

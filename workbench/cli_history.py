@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,7 @@ class AuditHistoryPlan:
     out: Path | None
     new_gates: tuple[Any, ...]
     baseline: Any  # AuditSnapshot | None: a --baseline read before the audit
+    baseline_name: str = ""  # --baseline as given, named when the baseline has no run id
 
 
 def plan_for_audit(args: argparse.Namespace, *, dataset_root: Path | None) -> AuditHistoryPlan:
@@ -95,7 +97,7 @@ def plan_for_audit(args: argparse.Namespace, *, dataset_root: Path | None) -> Au
 
         raise WorkbenchError("--baseline is read by --fail-on-new; add --fail-on-new GATES (e.g. leaks,label-issues)")
     baseline = read_audit(args.baseline, root=root) if args.baseline else None
-    return AuditHistoryPlan(root, not args.no_history, out, new_gates, baseline)
+    return AuditHistoryPlan(root, not args.no_history, out, new_gates, baseline, args.baseline or "")
 
 
 def _check_folder(path: Path, what: str, dataset_root: Path | None) -> None:
@@ -104,8 +106,11 @@ def _check_folder(path: Path, what: str, dataset_root: Path | None) -> None:
     check_output_folder(path, what=what, dataset_root=dataset_root)
 
 
-def after_audit(plan: AuditHistoryPlan, result: Any, *, allow_skipped: bool) -> tuple[list[Any], list[str]]:
-    """Write the ``--out`` folder, compare with the baseline for ``--fail-on-new``, then store the run.
+def after_audit(plan: AuditHistoryPlan, result: Any, *, allow_skipped: bool,
+                gates_failed: bool = False) -> tuple[list[Any], list[str]]:
+    """Write the ``--out`` folder, compare with the baseline for ``--fail-on-new``, then store the run,
+    marked as failing its gates when a ``--fail-on`` (``gates_failed``) or ``--fail-on-new`` gate failed:
+    such a run is never the default baseline, or a job that failed would pass when run again.
 
     Returns the new-findings gate outcomes and the lines to print.
     """
@@ -126,21 +131,24 @@ def after_audit(plan: AuditHistoryPlan, result: Any, *, allow_skipped: bool) -> 
 
         baseline = plan.baseline
         if baseline is None:
-            runs = list_runs(result.dataset_name, root=plan.root)
+            runs = [r for r in list_runs(result.dataset_name, root=plan.root) if r.gates_passed is not False]
             baseline = runs[-1] if runs else None
         if baseline is None:
-            print("--fail-on-new: no earlier audit of this dataset is stored; every finding counts as new",
-                  file=sys.stderr)
+            print("--fail-on-new: no earlier audit of this dataset that passed its gates is stored; every finding "
+                  "counts as new (an audit without gates, or --baseline, sets one)", file=sys.stderr)
             from workbench.history.snapshot import AuditSnapshot
 
             baseline = AuditSnapshot(result.dataset_name, result.source, "", 0, {}, {}, ())
         diff = diff_audits(baseline, snapshot)
-        lines.append(f"since {baseline.run_id or 'no earlier audit'}: {diff.n_new} new, {diff.n_fixed} fixed, "
+        since = baseline.run_id or plan.baseline_name or "no earlier audit"  # an export or --out folder has no run id
+        lines.append(f"since {since}: {diff.n_new} new, {diff.n_fixed} fixed, "
                      f"{diff.n_unchanged} unchanged findings")
         outcomes = evaluate_new_gates(diff, plan.new_gates, allow_skipped=allow_skipped)
     if plan.record:
+        if plan.new_gates or gates_failed:
+            snapshot = snapshot.with_gates(not (gates_failed or any(o.failed for o in outcomes)))
         stored = record_run(snapshot, root=plan.root)
-        lines.append(f"history: run {stored.run_id} (workbench diff, workbench history {result.dataset_name})")
+        lines.append(f"history: run {stored.run_id} (workbench diff, workbench history {shlex.quote(result.dataset_name)})")
     return outcomes, lines
 
 
@@ -189,6 +197,9 @@ def run_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+_GATES = {True: "passed", False: "failed", None: "none"}
+
+
 def run_history(args: argparse.Namespace) -> int:
     from workbench.history.store import history_root, list_runs
     from workbench.results.protocol import printable
@@ -212,5 +223,5 @@ def run_history(args: argparse.Namespace) -> int:
         return 0
     for r in runs:
         print(f"{r.run_id}\t{r.created_at}\t{r.n_samples} samples\tdata {r.fingerprint.get('content', '?')[:12]}"
-              f"\t{len(r.rows)} findings")
+              f"\t{len(r.rows)} findings\tgates {_GATES[r.gates_passed]}")
     return 0

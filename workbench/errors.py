@@ -45,3 +45,8 @@ class CheckNotApplicable(WorkbenchError, ValueError):
 class AnnotatorFieldError(WorkbenchError, ValueError):
     """Annotator fields (``--annotators``, ``--annotator-file``) that can't be compared: missing, not labels,
     of different tasks, fewer than two, or an annotation file that matches no image."""
+
+
+class HandoffError(WorkbenchError, ValueError):
+    """A hand-off for re-annotation that can't be made as asked: no such view, tag or run, no samples, a
+    destination field that is not a new one, no server address or key, or a server that can't be reached."""

@@ -143,7 +143,7 @@ def test_stable_folds_keep_each_image_in_its_fold_when_others_come_and_go():
     from workbench.checks.probe import out_of_fold_probabilities, stable_folds
 
     rng = np.random.default_rng(0)
-    y = np.r_[np.zeros(300, int), np.ones(300, int), np.full(12, 2)]  # two large classes, one small
+    y = np.r_[np.zeros(300, int), np.ones(300, int), np.full(8, 2)]  # two large classes, one small
     keys = [f"hash{i}" for i in range(len(y))]
     f = stable_folds(y, keys, 5)
     drop = np.sort(rng.choice(600, 30, replace=False))  # 30 images of the large classes removed
@@ -161,3 +161,43 @@ def test_stable_folds_keep_each_image_in_its_fold_when_others_come_and_go():
     assert folds == 5 and p1.shape == p2.shape and not np.allclose(p1, p2)
     with pytest.raises(ValueError, match="fold_keys has 3 keys"):
         out_of_fold_probabilities(x, y, fold_keys=keys[:3])
+
+
+def test_stable_folds_of_small_classes_ignore_other_classes_and_keep_copies_together():
+    from workbench.checks.probe import stable_folds
+
+    y = np.repeat([0, 1, 2, 3], 45)  # 45 images a class: each image's fold is its key's alone
+    keys = [f"hash{i}" for i in range(len(y))]
+    f = stable_folds(y, keys, 5)
+    moved = y.copy()
+    moved[0] = 3  # one image relabelled, one removed: no other image changes fold
+    g = stable_folds(moved[1:], keys[1:], 5)
+    assert (g == f[1:]).all()
+    small = np.repeat([0, 1, 2], 6)  # 6 images a class: dealt round the folds
+    f = stable_folds(small, keys[:18], 5)
+    for c in range(3):
+        assert set(f[small == c].tolist()) == set(range(5))
+    relabelled = small.copy()
+    relabelled[0] = 2  # from the first class to the last: the class in between keeps its folds
+    assert (stable_folds(relabelled, keys[:18], 5)[small == 1] == f[small == 1]).all()
+    h = stable_folds(small, keys[:17] + ["hash3"], 5)  # row 17 (class 2) is a copy of row 3 (class 0)
+    assert h[3] == h[17]
+    h = stable_folds(small, keys[:5] + ["hash2"] + keys[6:], 5)  # row 5 is a copy of row 2, in its class
+    assert h[2] == h[5]
+
+
+def test_a_duplicate_cluster_that_gains_or_loses_a_copy_stays_one_finding():
+    def cluster(*files):
+        return FindingRecord("duplicates", "duplicates", "exact", finding_key("duplicates", "exact", files, ()),
+                             files, (), None, 0.0, "", True)
+
+    checks = {"duplicates": "ran"}
+    a = _snap([cluster("b.png", "c.png"), cluster("x.png", "y.png")], checks=checks)
+    b = _snap([cluster("a.png", "b.png", "c.png"), cluster("p.png", "q.png")], checks=checks)
+    d = diff_audits(a, b).check("duplicates")
+    assert [r.files for r in d.unchanged] == [("a.png", "b.png", "c.png")]  # a copy sorting first joined it
+    assert [r.files for r in d.new] == [("p.png", "q.png")] and [r.files for r in d.fixed] == [("x.png", "y.png")]
+    pairs = FindingRecord("leakage", "leaks", "exact", "k1", ("a.png", "b.png"), (), None, 0.0, "")
+    other = FindingRecord("leakage", "leaks", "exact", "k2", ("a.png", "c.png"), (), None, 0.0, "")
+    d = diff_audits(_snap([pairs]), _snap([other])).check("leakage")  # pairs are not groups: a new leak
+    assert len(d.new) == 1 and len(d.fixed) == 1

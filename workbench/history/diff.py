@@ -124,6 +124,27 @@ def _compared(state_a: str, state_b: str) -> str:
     return "neither" if state_a != "ran" else "not in B"
 
 
+def _same_groups(new: list[FindingRecord], fixed: list[FindingRecord]) -> list[tuple[FindingRecord, FindingRecord]]:
+    """Pairs ``(new, fixed)`` of group findings of one kind that share a file: one finding whose members
+    changed. Most shared files first, each row in one pair at most.
+
+    Example:
+        >>> g = lambda *f: FindingRecord("duplicates", "duplicates", "exact", "|".join(f), f, (), None, 0.0, "", True)
+        >>> [(b.files, a.files) for b, a in _same_groups([g("a", "c"), g("x", "y")], [g("a", "b")])]
+        [(('a', 'c'), ('a', 'b'))]
+    """
+    candidates = sorted(((len(set(b.files) & set(a.files)), i, j) for i, b in enumerate(new) if b.group
+                         for j, a in enumerate(fixed) if a.group and a.kind == b.kind and set(a.files) & set(b.files)),
+                        reverse=True)
+    used_b, used_a, out = set(), set(), []
+    for _, i, j in candidates:
+        if i not in used_b and j not in used_a:
+            used_b.add(i)
+            used_a.add(j)
+            out.append((new[i], fixed[j]))
+    return out
+
+
 def diff_audits(a: AuditSnapshot, b: AuditSnapshot) -> AuditDiff:
     """B's findings against A's, check by check, in B's check order.
 
@@ -144,9 +165,14 @@ def diff_audits(a: AuditSnapshot, b: AuditSnapshot) -> AuditDiff:
         gate = next((r.gate for r in (*rows_b.values(), *rows_a.values())), "")
         compared = _compared(state_a, state_b)
         if compared == "both":
-            new = tuple(r for k, r in rows_b.items() if k not in rows_a)
-            fixed = tuple(r for k, r in rows_a.items() if k not in rows_b)
-            same = tuple(r for k, r in rows_b.items() if k in rows_a)
+            new = [r for k, r in rows_b.items() if k not in rows_a]
+            fixed = [r for k, r in rows_a.items() if k not in rows_b]
+            same = [r for k, r in rows_b.items() if k in rows_a]
+            for r_b, r_a in _same_groups(new, fixed):  # a cluster that gained or lost a copy
+                new.remove(r_b)
+                fixed.remove(r_a)
+                same.append(r_b)
+            new, fixed, same = tuple(new), tuple(fixed), tuple(same)
         elif compared == "only in B":
             new, fixed, same = tuple(rows_b.values()), (), ()
         else:

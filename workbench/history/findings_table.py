@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 #: Bump when a row's fields or a check's finding identity change: keys of older tables then differ.
 TABLE_VERSION = 1
 
-COLUMNS = ("check", "gate", "kind", "key", "files", "about", "label", "score", "detail")
+COLUMNS = ("check", "gate", "kind", "key", "files", "about", "label", "score", "detail", "group")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,9 @@ class FindingRecord:
     label: str | None
     score: float | None
     detail: str
+    #: The finding is a group of files (a duplicate cluster): the same finding in another audit while any
+    #: of its files is in both (:func:`workbench.history.diff.diff_audits`).
+    group: bool = False
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
@@ -51,8 +54,9 @@ class FindingRecord:
         Raises:
             ValueError: a field is missing or of the wrong type.
         """
-        if not isinstance(row, dict) or set(COLUMNS) - set(row):
-            missing = sorted(set(COLUMNS) - set(row)) if isinstance(row, dict) else list(COLUMNS)
+        need = set(COLUMNS) - {"group"}  # optional: absent means False
+        if not isinstance(row, dict) or need - set(row):
+            missing = sorted(need - set(row)) if isinstance(row, dict) else sorted(need)
             raise ValueError(f"a findings row lacks {', '.join(missing)}")
         if not all(isinstance(row[k], str) for k in ("check", "gate", "kind", "key", "detail")):
             raise ValueError("a findings row's check, gate, kind, key and detail must be text")
@@ -63,7 +67,7 @@ class FindingRecord:
             raise ValueError("a findings row's score must be a number or null")
         return cls(row["check"], row["gate"], row["kind"], row["key"], tuple(row["files"]), tuple(row["about"]),
                    None if row["label"] is None else str(row["label"]), None if score is None else float(score),
-                   row["detail"])
+                   row["detail"], bool(row.get("group", False)))
 
 
 def finding_key(check: str, kind: str, files: tuple[str, ...], about: tuple[str, ...]) -> str:
@@ -108,7 +112,7 @@ def findings_table(result: AuditResult) -> tuple[FindingRecord, ...]:
             about = tuple(str(a) for a in one.about)
             rows.append(FindingRecord(spec.name, spec.gate.name if spec.gate else "", one.kind,
                                       finding_key(spec.name, one.kind, files, about), files, about,
-                                      one.label, _score(one.score), one.detail))
+                                      one.label, _score(one.score), one.detail, one.group))
         seen: set[str] = set()  # one row per identity (a finding listed twice is one finding)
         rows = [r for r in sorted(rows, key=lambda r: (r.kind, r.files, r.about))
                 if not (r.key in seen or seen.add(r.key))]

@@ -64,8 +64,8 @@ def _parquet(rows: list[dict[str, Any]], path: Path) -> None:
     import fastparquet
     import pandas as pd
 
-    frame = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype="float64" if c == "score" else object)
-                          for c in COLUMNS})
+    kinds = {"score": "float64", "group": "bool"}
+    frame = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=kinds.get(c, object)) for c in COLUMNS})
     for c in ("files", "about"):  # lists as JSON text: every parquet reader can read them
         frame[c] = pd.Series([json.dumps(r[c], ensure_ascii=False) for r in rows], dtype=object)
     fastparquet.write(str(path), frame, object_encoding="utf8", stats=False, write_index=False)

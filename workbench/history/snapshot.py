@@ -38,6 +38,9 @@ class AuditSnapshot:
     versions: dict[str, str] = field(default_factory=dict)
     run_id: str = ""
     table_version: int = TABLE_VERSION
+    #: Whether the audit's ``--fail-on``/``--fail-on-new`` gates passed (``None``: it had none). A run
+    #: that failed them is never the default ``--fail-on-new`` baseline.
+    gates_passed: bool | None = None
 
     def to_dict(self, *, steady: bool = False) -> dict[str, Any]:
         """The JSON document; ``steady`` leaves out what changes between runs on the same data (the
@@ -45,15 +48,18 @@ class AuditSnapshot:
         doc = {"format": SNAPSHOT_FORMAT, "table_version": self.table_version, "run_id": self.run_id,
                "dataset": self.dataset, "source": self.source, "created_at": self.created_at,
                "n_samples": self.n_samples, "fingerprint": dict(self.fingerprint), "checks": dict(self.checks),
-               "counts": dict(self.counts), "versions": dict(self.versions),
+               "counts": dict(self.counts), "versions": dict(self.versions), "gates_passed": self.gates_passed,
                "findings": [r.to_row() for r in self.rows]}
         if steady:
-            for key in ("run_id", "created_at"):
+            for key in ("run_id", "created_at", "gates_passed"):
                 doc.pop(key)
         return doc
 
     def with_run_id(self, run_id: str) -> AuditSnapshot:
         return dataclasses.replace(self, run_id=run_id)
+
+    def with_gates(self, passed: bool | None) -> AuditSnapshot:
+        return dataclasses.replace(self, gates_passed=passed)
 
 
 def snapshot_of(result: AuditResult) -> AuditSnapshot:
@@ -111,7 +117,8 @@ def _from_snapshot(doc: dict[str, Any]) -> AuditSnapshot:
                          int(doc["n_samples"]), _text_map(doc.get("fingerprint", {})),
                          _text_map(doc["checks"]), _rows(doc["findings"], doc.get("table_version")),
                          counts=_text_map(doc.get("counts", {})), versions=_text_map(doc.get("versions", {})),
-                         run_id=str(doc.get("run_id", "")))
+                         run_id=str(doc.get("run_id", "")),
+                         gates_passed=doc.get("gates_passed") if isinstance(doc.get("gates_passed"), bool) else None)
 
 
 def _from_export(doc: dict[str, Any]) -> AuditSnapshot:

@@ -24,7 +24,7 @@ from workbench.io.cache_folder import replace_shared
 log = logging.getLogger(__name__)
 
 #: Bump when the probe's fitting changes (folds, standardisation, optimiser).
-PROBE_VERSION = 1
+PROBE_VERSION = 2
 
 
 class ProbeCache:

@@ -192,13 +192,13 @@ class DuplicatesResult:
         return text
 
     def finding_rows(self) -> tuple[Finding, ...]:
-        """Each cluster, named by its first file (sorted), so that a copy added to or removed from it
-        leaves it the same finding; removing every copy fixes it."""
+        """Each cluster as a group of its files: a copy added to or removed from it leaves it the same
+        finding (``Finding.group``); removing every copy fixes it."""
         out = []
         for c in self.clusters:
             files = tuple(sorted(c.filepaths))
-            out.append(Finding(c.kind, files[:1], (), next((x for x in c.labels if x), None), c.max_distance,
-                               f"{len(files)} copies"))
+            out.append(Finding(c.kind, files, (), next((x for x in c.labels if x), None), c.max_distance,
+                               f"{len(files)} copies", group=True))
         return tuple(out)
 
     def to_frame(self):

@@ -38,9 +38,10 @@ class Finding:
     about (absolute paths here; made relative to the dataset root when stored), ``about`` the other
     parts of its identity (a class, a property, a rounded box). Two audits hold the same finding when
     check, kind, files and about match; ``label``, ``score`` and ``detail`` may change between them.
-    Choose the identity so that fixing the data removes the finding and nothing else renames it: a
-    duplicate cluster is named by its first file (its members may change), a label issue by the file and
-    the given label (relabelling it fixes it).
+    Choose the identity so that fixing the data removes the finding and nothing else renames it: a label
+    issue is named by the file and the given label (relabelling it fixes it). ``group`` findings (a
+    duplicate cluster) list all their files: two audits hold the same one while any file is in both, so
+    a copy added to or removed from a cluster leaves it the same finding.
 
     Example:
         >>> Finding("label", ("/d/cat/1.png",), ("cat",), "cat", 0.02, "looks like dog").identity
@@ -53,6 +54,7 @@ class Finding:
     label: str | None = None
     score: float | None = None
     detail: str = ""
+    group: bool = False
 
     @property
     def identity(self) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
