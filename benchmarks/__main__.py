@@ -3,7 +3,7 @@
 Each benchmark prints its Markdown table and writes its JSON under ``build/bench/``;
 ``benchmarks/RESULTS.md`` records the figures with the machine they ran on.
 
-    python -m benchmarks [--only neighbors,embedding,label_issues,review_queue,audit,import,quality,object_labels,spurious,active_learning] [--quick]
+    python -m benchmarks [--only neighbors,embedding,label_issues,review_queue,audit,import,quality,object_labels,spurious,active_learning,drift] [--quick]
 
 ``--quick`` runs small sizes only (a smoke run of every benchmark, minutes not an hour).
 """
@@ -26,6 +26,7 @@ FULL = {
     "object_labels": [],
     "spurious": ["--install-peers"],
     "active_learning": [],
+    "drift": [],
 }
 QUICK = {
     "neighbors": ["--sizes", "10k"],
@@ -38,13 +39,14 @@ QUICK = {
     "object_labels": ["--modes", "predictions"],
     "spurious": ["--per-class", "50", "--install-peers"],
     "active_learning": ["--seeds", "1", "--pool", "1000", "--eval", "1000"],
+    "drift": ["--random-splits", "1"],
 }
 MODULES = {"neighbors": "benchmarks.bench_neighbors", "embedding": "benchmarks.bench_embedding",
            "label_issues": "benchmarks.bench_label_issues", "review_queue": "benchmarks.bench_review_queue",
            "audit": "benchmarks.bench_audit",
            "import": "benchmarks.bench_import", "quality": "benchmarks.bench_quality_outliers",
            "object_labels": "benchmarks.bench_object_labels", "spurious": "benchmarks.bench_spurious",
-           "active_learning": "benchmarks.bench_active_learning"}
+           "active_learning": "benchmarks.bench_active_learning", "drift": "benchmarks.bench_drift"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,9 @@ the held-out 2,000. Strategies:
 - ``mix-entropy``: entropy 0.5 + diversity 0.5 over the whole pool;
 - ``mix-0.5``: margin 0.5 + diversity 0.5 among the 5 x batch most uncertain;
 - ``workbench``: the defaults of ``workbench select`` (margin 0.8 + diversity 0.2 among the 5 x batch
-  most uncertain), through :func:`workbench.checks.selection.select_next`, the function the audit runs.
+  most uncertain), through :func:`workbench.checks.selection.select_next`, the function the audit runs;
+- ``uniq-0.1`` / ``uniq-0.3``: the same plus uniqueness (each image's percentile of distance to its 10
+  nearest pool neighbours, :func:`workbench.checks.selection_rank.uniqueness`) at weight 0.1 / 0.3.
 
     python -m benchmarks.bench_active_learning [--seeds 3] [--pool 4000] [--eval 2000]
 """
@@ -35,7 +37,7 @@ from benchmarks import common
 from benchmarks.fmnist import DEFAULT_SOURCE, _demo_builder
 
 WORK = common.BENCH_DIR / "active-learning"
-STRATEGIES = ("random", "entropy", "margin", "k-center", "mix-entropy", "mix-0.5", "workbench")
+STRATEGIES = ("random", "entropy", "margin", "k-center", "mix-entropy", "mix-0.5", "workbench", "uniq-0.1", "uniq-0.3")
 #: Labelled images after each round.
 SCHEDULE = (50, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900, 1000)
 
@@ -82,8 +84,19 @@ def accuracy(vectors: np.ndarray, labels: np.ndarray, train: np.ndarray, test: n
     return float((probs.argmax(1) == labels[test]).mean())
 
 
+def pool_uniqueness(vectors: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Per row of ``vectors``, its uniqueness among the pool (0 outside it), from a 10-NN graph of the pool."""
+    from workbench.checks.neighbors import knn_graph
+    from workbench.checks.selection_rank import uniqueness
+
+    graph = knn_graph(vectors[pool], k=10)
+    out = np.zeros(len(vectors))
+    out[pool] = uniqueness(graph.indices, graph.distances)
+    return out
+
+
 def next_batch(strategy: str, vectors: np.ndarray, labels: np.ndarray, pool: np.ndarray, labelled: np.ndarray,
-               size: int, rng: np.random.Generator, classes: list[str]) -> np.ndarray:
+               size: int, rng: np.random.Generator, classes: list[str], unique: np.ndarray | None = None) -> np.ndarray:
     """``size`` pool rows (indices into ``vectors``) the strategy picks, none of them labelled yet."""
     from workbench.checks.selection import SelectionOptions, select_next
 
@@ -97,9 +110,12 @@ def next_batch(strategy: str, vectors: np.ndarray, labels: np.ndarray, pool: np.
                "k-center": SelectionOptions(budget=size, w_uncertainty=0.0, shortlist=0),
                "mix-entropy": SelectionOptions(budget=size, uncertainty="entropy", shortlist=0),
                "mix-0.5": SelectionOptions(budget=size, w_uncertainty=0.5, w_diversity=0.5),
-               "workbench": SelectionOptions(budget=size)}[strategy]
+               "workbench": SelectionOptions(budget=size),
+               "uniq-0.1": SelectionOptions(budget=size, w_uniqueness=0.1),
+               "uniq-0.3": SelectionOptions(budget=size, w_uniqueness=0.3)}[strategy]
     ids = [str(i) for i in rows]
-    batch = select_next(ids, ids, given, vectors[rows], None, options=options)
+    batch = select_next(ids, ids, given, vectors[rows], None, options=options,
+                        unique=unique[rows] if unique is not None and strategy.startswith("uniq") else None)
     return np.array([int(p.sample_id) for p in batch.picks], dtype=np.int64)
 
 
@@ -107,10 +123,11 @@ def run_seed(vectors: np.ndarray, labels: np.ndarray, classes: list[str], pool: 
              strategy: str, seed: int) -> list[float]:
     rng = np.random.default_rng(seed)
     labelled = rng.choice(pool, SCHEDULE[0], replace=False)
+    unique = pool_uniqueness(vectors, pool) if strategy.startswith("uniq") else None
     curve = [accuracy(vectors, labels, labelled, held_out, len(classes))]
     for size in SCHEDULE[1:]:
         labelled = np.concatenate([labelled, next_batch(strategy, vectors, labels, pool, labelled,
-                                                        size - len(labelled), rng, classes)])
+                                                        size - len(labelled), rng, classes, unique)])
         curve.append(accuracy(vectors, labels, labelled, held_out, len(classes)))
     return curve
 

@@ -241,3 +241,36 @@ def test_fresh_resplit_of_the_demo_has_zero_leakage_and_ratios_within_tolerance(
             if dataset.has_sample_field(field):
                 dataset.delete_sample_field(field)
     assert tree_digest(DEMO) == before
+
+
+def test_drift_finds_no_split_drift_and_names_the_weak_regions(demo_run, planted):
+    """The demo's train and test are one random draw of Fashion-MNIST: no (split, class) drifts, the rare
+    class is said to be too small; the weak regions are the upper-body garments the probe confuses, each a
+    named slice in the App (field, tag, view) and in the JSON."""
+    from workbench.render.json_export import to_export_dict
+
+    dataset, result, _ = demo_run
+    drift = result.findings["drift"]
+    (split,) = drift.splits
+    assert (split.split, split.against) == ("test", "train") and not drift.flagged and not drift.examples
+    assert abs(split.auc - split.baseline_mean) < 0.05
+    rare = next(c for c in split.classes if c.label == planted["rare_class"]["label"])
+    assert rare.too_small and rare.n_split == planted["rare_class"]["test"]
+    assert drift.regions and [r.name for r in drift.regions] == [f"wb-weak-{k}" for k in
+                                                                   range(1, len(drift.regions) + 1)]
+    for region in drift.regions:
+        assert region.accuracy <= drift.overall_accuracy - 0.1 and region.n >= 20
+        assert {lab for lab, _ in region.labels[:2]} & {"Shirt", "T-shirt_top", "Pullover", "Coat"}
+    assert dict(zip(dataset.values("id"), dataset.values("wb_weak_region"))) == {
+        **{sid: None for sid in dataset.values("id")}, **drift.region_of()}
+    assert len(dataset.load_saved_view("wb-weak-regions")) == sum(r.n for r in drift.regions)
+    assert "wb-drift" in dataset.list_saved_views() and len(dataset.match_tags("wb:drift")) == 0
+    doc = json.loads(json.dumps(to_export_dict(result)))
+    assert [r["name"] for r in doc["drift"]["weak_regions"]] == [r.name for r in drift.regions]
+    from workbench.render.html_report import render_html
+
+    html = render_html(result)
+    section = html[html.index('<section id="drift">'):]
+    section = section[:section.index("</section>")]
+    assert "test against train" in section and all(r.name in section for r in drift.regions)
+    assert "too small to test" in section and "Weak regions" in section

@@ -40,6 +40,8 @@ def add_select_parser(sub) -> None:
                    help="weight of the probe's uncertainty (default 0.8)")
     s.add_argument("--w-diversity", type=bounded_float(0.0, 1.0), default=0.2,
                    help="weight of the distance to what is labelled or picked (default 0.2)")
+    s.add_argument("--w-uniqueness", type=bounded_float(0.0, 1.0), default=0.0,
+                   help="weight of how far an image sits from its nearest neighbours, as a percentile (default 0)")
     s.add_argument("--csv", metavar="PATH", help="write rank, sample id, file, label and scores here")
     s.add_argument("--report", metavar="HTML", help="write the HTML report here")
     s.add_argument("--json", metavar="PATH", help="write the JSON export here")
@@ -59,8 +61,9 @@ def run_select(args: argparse.Namespace) -> int:
         raise SelectError(f"--csv {args.csv}: name a .csv file")
     options = read_options("selection", {"budget": args.budget, "pool": args.pool, "uncertainty": args.uncertainty,
                                          "w_uncertainty": args.w_uncertainty, "w_diversity": args.w_diversity,
-                                         "shortlist": args.shortlist}, SelectError,
-                           renames={"w_uncertainty": "--w-uncertainty", "w_diversity": "--w-diversity"})
+                                         "shortlist": args.shortlist, "w_uniqueness": args.w_uniqueness}, SelectError,
+                           renames={"w_uncertainty": "--w-uncertainty", "w_diversity": "--w-diversity",
+                                    "w_uniqueness": "--w-uniqueness"})
     with partial_audit(args, SELECT_CHECKS, {"selection": options}, _precheck(args)) as (dataset, result):
         if result.embedding is None or result.embedding.n_computed + result.embedding.n_cached < 2:
             raise SelectError("select needs embeddings of two or more images; "

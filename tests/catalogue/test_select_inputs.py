@@ -18,6 +18,8 @@ CASES = [
     (("--w-uncertainty", "2"), "at most 1"),
     (("--w-diversity", "-0.1"), "must be at least 0"),
     (("--w-uncertainty", "0", "--w-diversity", "0"), "can't both be 0"),
+    (("--w-uniqueness", "1.5"), "at most 1"),
+    (("--w-uniqueness", "-1"), "must be at least 0"),
     (("--shortlist", "-1"), "must be at least 0"),
     (("--pool", "some"), "invalid choice"),
     (("--uncertainty", "variance"), "invalid choice"),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from workbench.checks.selection import SelectionOptions, select_next
-from workbench.checks.selection_rank import select_batch, uncertainty
+from workbench.checks.selection_rank import select_batch, uncertainty, uniqueness
 from workbench.results.serialize import from_jsonable, to_jsonable
 from workbench.results.selection import SelectionResult
 
@@ -59,6 +59,35 @@ def test_the_mix_spreads_uncertain_picks_over_the_clusters():
     scores = np.where(cluster < 2, 0.9, 0.1)
     picks = select_batch(x, range(len(x)), 4, scores=scores)
     assert sorted(set(cluster[[p.row for p in picks[:2]]].tolist())) == [0, 1]
+
+
+def test_uniqueness_weight_moves_isolated_images_up_the_ranking():
+    """A dense cluster plus a few isolated images, all equally uncertain: without the uniqueness term the
+    uncertainty ties keep the row order; with it the isolated images come first, more with more weight."""
+    from workbench.checks.neighbors import knn_graph
+
+    rng = np.random.default_rng(3)
+    dense = np.array([1, 0, 0, 0], np.float32) + rng.normal(0, 0.05, (40, 4)).astype(np.float32)
+    lonely = np.eye(4, dtype=np.float32)[1:] + rng.normal(0, 0.05, (3, 4)).astype(np.float32)
+    x = np.r_[dense, lonely]
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    graph = knn_graph(x, k=5)
+    q = uniqueness(graph.indices, graph.distances, k=5)
+    assert set(np.argsort(-q)[:3].tolist()) == {40, 41, 42} and 0 <= q.min() and q.max() == 1
+    scores = np.full(len(x), 0.5)
+    plain = select_batch(x, range(len(x)), 3, scores=scores, w_uncertainty=1.0, w_diversity=0.0)
+    assert [p.row for p in plain] == [0, 1, 2]
+    unique = select_batch(x, range(len(x)), 3, scores=scores, w_uncertainty=1.0, w_diversity=0.0,
+                          unique=q, w_uniqueness=0.2)
+    assert {p.row for p in unique} == {40, 41, 42} and unique[0].score > plain[0].score
+    # through select_next and the options; 0 weight (the default) leaves the batch as it was
+    ids = [str(i) for i in range(len(x))]
+    on = select_next(ids, ids, [None] * len(x), x, None, unique=q,
+                     options=SelectionOptions(budget=1, w_diversity=0.0, w_uncertainty=0.0, w_uniqueness=1.0))
+    assert on.picks[0].sample_id == str(int(np.argmax(q))) and on.weights["uniqueness"] == 1.0
+    off = select_next(ids, ids, [None] * len(x), x, None, unique=q, options=SelectionOptions(budget=3))
+    assert "uniqueness" not in off.weights
+    assert off.picks == select_next(ids, ids, [None] * len(x), x, None, options=SelectionOptions(budget=3)).picks
 
 
 def test_select_next_pools_unlabelled_images_and_leaves_copies_out():
@@ -131,7 +160,7 @@ def test_without_labels_the_batch_is_diversity_alone():
 @pytest.mark.parametrize("kwargs, message", [
     ({"budget": -1}, "budget must be at least 1"), ({"pool": "some"}, "pool must be"),
     ({"uncertainty": "variance"}, "uncertainty must be"), ({"w_uncertainty": -1}, "w_uncertainty must be 0"),
-    ({"w_uncertainty": 0, "w_diversity": 0}, "can't both be 0"),
+    ({"w_uncertainty": 0, "w_diversity": 0}, "can't both be 0"), ({"w_uniqueness": -0.5}, "w_uniqueness must be 0"),
 ])
 def test_options_are_validated(kwargs, message):
     with pytest.raises(ValueError, match=message):

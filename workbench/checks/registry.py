@@ -53,6 +53,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "workbench.checks.balance",
     "workbench.checks.bias",
     "workbench.checks.spurious",
+    "workbench.checks.drift",
     "workbench.checks.concepts",
     "workbench.checks.image_quality",
     "workbench.checks.outliers",

@@ -19,7 +19,7 @@ import numpy as np
 
 from workbench.checks.registry import (EMBEDDINGS, CheckInputs, PanelSpec, ResultOf, SampleField, SampleTag,
                                        SavedView, Writes, register_check)
-from workbench.checks.selection_rank import select_batch, uncertainty
+from workbench.checks.selection_rank import select_batch, uncertainty, uniqueness
 from workbench.results import DuplicatesResult
 from workbench.results.selection import SelectedSample, SelectionResult
 
@@ -46,6 +46,9 @@ class SelectionOptions:
     w_diversity: float = 0.2
     #: Candidates: the ``shortlist x budget`` most uncertain images (0: the whole pool).
     shortlist: int = 5
+    #: Weight of uniqueness (an image's distance to its nearest neighbours on the shared k-NN graph, as a
+    #: percentile); 0 by default: on Fashion-MNIST it did not raise accuracy (benchmarks/RESULTS.md).
+    w_uniqueness: float = 0.0
 
     def __post_init__(self) -> None:
         if self.budget < 0:
@@ -54,11 +57,11 @@ class SelectionOptions:
             raise ValueError(f"pool must be 'unlabelled' or 'all', not {self.pool!r}")
         if self.uncertainty not in ("entropy", "margin"):
             raise ValueError(f"uncertainty must be 'entropy' or 'margin', not {self.uncertainty!r}")
-        for name in ("w_uncertainty", "w_diversity"):
+        for name in ("w_uncertainty", "w_diversity", "w_uniqueness"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)!r}")
-        if self.w_uncertainty + self.w_diversity <= 0:
-            raise ValueError("w_uncertainty and w_diversity can't both be 0")
+        if self.w_uncertainty + self.w_diversity + self.w_uniqueness <= 0:
+            raise ValueError("w_uncertainty and w_diversity can't both be 0 (unless w_uniqueness is above 0)")
         if self.shortlist < 0:
             raise ValueError(f"shortlist must be 0 or more, not {self.shortlist!r}")
 
@@ -97,13 +100,14 @@ def _probe_scores(vectors: np.ndarray, labels: Sequence[str | None], pool: np.nd
 def select_next(ids: Sequence[str], filepaths: Sequence[str], labels: Sequence[str | None], vectors: np.ndarray,
                 duplicates: DuplicatesResult | None, *, options: SelectionOptions = SelectionOptions(),
                 labelled: Sequence[bool] | None = None, oof: Callable[..., tuple[np.ndarray, int, float]] | None = None,
-                seed: int = 0) -> SelectionResult:
+                seed: int = 0, unique: np.ndarray | None = None) -> SelectionResult:
     """The batch over embedded rows (``ids``, ``filepaths``, ``labels`` aligned with ``vectors``).
 
     ``labels`` are the image classes the probe learns from (``None``: none); ``labelled`` says which rows
     count as labelled for the pool and the distances (default: those with a class; detection: with objects).
     ``oof(features, y, seed=, rows=)`` gives out-of-fold probabilities of the labelled rows ``rows`` (of
     ``vectors``) for ``pool="all"``; the audit passes the label check's fit, with its fold keys.
+    ``unique`` is each row's :func:`~workbench.checks.selection_rank.uniqueness` (weighted by ``w_uniqueness``).
 
     Example:
         >>> v = np.eye(4, dtype=np.float32)
@@ -140,13 +144,18 @@ def select_next(ids: Sequence[str], filepaths: Sequence[str], labels: Sequence[s
     anchors = [i for i, done in enumerate(labelled) if done] if options.pool == "unlabelled" else []
     picks = select_batch(vectors, pool, options.budget, scores=scores, anchors=anchors,
                          w_uncertainty=options.w_uncertainty if scores is not None else 0.0,
-                         w_diversity=options.w_diversity, shortlist=options.shortlist, seed=seed)
+                         w_diversity=options.w_diversity, shortlist=options.shortlist, seed=seed,
+                         unique=None if unique is None else np.asarray(unique)[pool] if len(pool) else None,
+                         w_uniqueness=options.w_uniqueness if unique is not None else 0.0)
     chosen = tuple(SelectedSample(ids[p.row], filepaths[p.row], labels[p.row], p.rank, p.uncertainty, p.distance,
                                   p.score) for p in picks)
     used = options.w_uncertainty if scores is not None else 0.0
-    return SelectionResult(chosen, options.pool, int(len(pool)), options.budget, options.uncertainty,
-                           {"uncertainty": used, "diversity": options.w_diversity,
-                            "shortlist": options.shortlist if scores is not None else 0}, probe, excluded)
+    weights = {"uncertainty": used, "diversity": options.w_diversity,
+               "shortlist": options.shortlist if scores is not None else 0}
+    if unique is not None and options.w_uniqueness:
+        weights["uniqueness"] = options.w_uniqueness
+    return SelectionResult(chosen, options.pool, int(len(pool)), options.budget, options.uncertainty, weights,
+                           probe, excluded)
 
 
 @register_check(
@@ -174,9 +183,11 @@ def run(inputs: CheckInputs, config: AuditConfig, options: SelectionOptions) -> 
     from workbench.checks.probe import out_of_fold_probabilities
 
     oof: Any = inputs.oof_probabilities or out_of_fold_probabilities  # the audit's cache of the label check's fit
+    unique = (uniqueness(inputs.graph.indices, inputs.graph.distances)
+              if options.w_uniqueness and inputs.graph is not None else None)
     return select_next([cols.ids[r] for r in rows], [cols.filepaths[r] for r in rows], labels,
                        inputs.embeddings.vectors, inputs.result_of(DuplicatesResult), options=options,
                        labelled=labelled, oof=lambda x, y, seed, rows: oof(
                            x, y, n_folds=config.cv_folds, seed=seed,  # the label check's folds: its fit is reused
                            fold_keys=[cols.hashes[rows_[i]] or cols.ids[rows_[i]] for i in rows]),
-                       seed=config.seed)
+                       seed=config.seed, unique=unique)
