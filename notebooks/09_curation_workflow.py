@@ -104,8 +104,12 @@ assert len(batch) == 20 and batch["selection_rank"].tolist() == list(range(1, 21
 # export FIFTYONE_LABELSTUDIO_URL=http://127.0.0.1:8080 FIFTYONE_LABELSTUDIO_API_KEY=...  # a legacy token
 # workbench handoff DATASET --view wb-review-queue            # prints the run key, e.g. wb_handoff_1
 # workbench handoff DATASET --load wb_handoff_1               # -> wb_corrected_ground_truth
-# workbench audit DATASET --label-field wb_corrected_ground_truth
 # ```
+#
+# The corrections hold the handed-off images only. To audit with them, lay them over a copy of the labels
+# in a field of yours (`clone_sample_field("ground_truth", "ground_truth_v2")`, then `set_values` on the
+# samples where `wb_corrected_ground_truth` exists; README, "Hand-off") and audit with
+# `--label-field ground_truth_v2`.
 #
 # The cell below sends the queue when a Label Studio server is configured (the two variables above), and
 # otherwise shows what would go. CVAT works the same way through FiftyOne (README, "Hand-off").

@@ -147,3 +147,14 @@ def test_concepts_in_an_audit_with_the_offline_model(tmp_path: Path, unique_name
     ds = workbench.load(unique_name)
     assert len(ds.match_tags("wb:dominated_context")) == len(r.examples) >= 18
     assert len(ds.first()["wb_concepts"]) == 3
+
+
+def test_an_audit_where_no_class_can_be_judged_skips_with_the_reason():
+    from workbench.checks.concepts import _judgeable
+    from workbench.errors import CheckNotApplicable
+
+    with pytest.raises(CheckNotApplicable, match="hold 1"):
+        _judgeable(["a"] * 30, {"c": ["x"] * 30}, 20)
+    with pytest.raises(CheckNotApplicable, match="no class has 50 images with a concept"):
+        _judgeable(["a"] * 30 + ["b"] * 30, {"c": ["x"] * 60}, 50)
+    _judgeable(["a"] * 30 + ["b"] * 30, {"c": ["x"] * 60}, 20)  # judgeable: no error

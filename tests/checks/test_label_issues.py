@@ -89,3 +89,14 @@ def test_neighbor_votes_count_labels_on_the_shared_graph():
     assert [i.sample_id for i in voted.issues] == [i.sample_id for i in r.issues]  # order and set unchanged
     if "s7" in by_id:
         assert by_id["s7"].neighbors is None  # not on the graph: left without votes
+
+
+def test_one_labelled_class_is_a_skip_with_the_reason_not_a_failure():
+    import numpy as np
+
+    from workbench.checks.label_issues import label_issues_from_features
+    from workbench.errors import CheckNotApplicable
+
+    ids = [f"s{i}" for i in range(6)]
+    with pytest.raises(CheckNotApplicable, match="at least two classes"):
+        label_issues_from_features(ids, ids, [None] * 6, ["cat"] * 5 + [None], np.eye(6, dtype=np.float32))

@@ -170,6 +170,21 @@ def _zero_shot(vectors: Any, options: ConceptOptions, embedder: Any) -> tuple[di
     return levels, conf, [tuple(c) for c in concepts], "clip zero-shot", note
 
 
+def _judgeable(labels: list[str | None], levels: dict[str, list[str | None]], min_class_size: int) -> None:
+    """Skip, with the reason, an audit where no class can be judged, so a gate on it can't pass unseen."""
+    from collections import Counter
+
+    from workbench.errors import CheckNotApplicable
+
+    sized = Counter(lab for n, lab in enumerate(labels)
+                    if lab is not None and any(v[n] is not None for v in levels.values()))
+    if len(sized) < 2:
+        raise CheckNotApplicable(f"needs two classes with concepts; the images with a concept hold {len(sized)}")
+    if max(sized.values()) < min_class_size:
+        raise CheckNotApplicable(f"no class has {min_class_size} images with a concept (the largest has "
+                                 f"{max(sized.values())}); lower concept_slices.min_class_size to judge them")
+
+
 @register_check(
     name="concept_slices", title="concepts", result=ConceptSlicesResult, report_title="Concept slices",
     needs=(EMBEDDINGS, IMAGE_LABELS), count_key="dominated_contexts",
@@ -197,6 +212,7 @@ def run(inputs: CheckInputs, config: AuditConfig, options: ConceptOptions) -> Co
         raise CheckNotApplicable(f"no concept model for the embedder {model!r} (CLIP or EfficientNet-Lite0)")
     cols = inputs.columns
     rows = [int(r) for r in inputs.embedded_rows]
+    _judgeable([cols.labels[r] for r in rows], levels, options.min_class_size)
     return concept_slices([cols.ids[r] for r in rows], [cols.filepaths[r] for r in rows],
                           [cols.labels[r] for r in rows], levels, conf,
                           {cols.ids[r]: c for r, c in zip(rows, concepts)}, source=source, note=note,

@@ -209,7 +209,9 @@ def label_issues_from_features(sample_ids: Sequence[str], filepaths: Sequence[st
     classes = sorted({labels[i] for i in keep})
     reason = "unlabelled, or its class has fewer than 2 samples to cross-validate" if not_assessed else ""
     if len(classes) < 2:
-        raise ValueError("label-issue detection needs at least two classes with 2+ labelled samples each")
+        from workbench.errors import CheckNotApplicable  # an input the audit can't judge: skipped, not failed
+
+        raise CheckNotApplicable("label-issue detection needs at least two classes with 2+ labelled samples each")
     index = {c: k for k, c in enumerate(classes)}
     y = np.array([index[labels[i]] for i in keep])
     keys = None if fold_keys is None else [fold_keys[i] or sample_ids[i] for i in keep]
