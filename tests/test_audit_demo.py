@@ -264,6 +264,8 @@ def test_drift_finds_no_split_drift_and_names_the_weak_regions(demo_run, planted
     assert dict(zip(dataset.values("id"), dataset.values("wb_weak_region"))) == {
         **{sid: None for sid in dataset.values("id")}, **drift.region_of()}
     assert len(dataset.load_saved_view("wb-weak-regions")) == sum(r.n for r in drift.regions)
+    for r in drift.regions:  # one saved view per named slice
+        assert set(dataset.load_saved_view(r.name).values("id")) == set(r.sample_ids)
     assert "wb-drift" in dataset.list_saved_views() and len(dataset.match_tags("wb:drift")) == 0
     doc = json.loads(json.dumps(to_export_dict(result)))
     assert [r["name"] for r in doc["drift"]["weak_regions"]] == [r.name for r in drift.regions]

@@ -125,3 +125,21 @@ def test_write_back_writes_only_changes_and_ends_like_a_fresh_write(imagefolder,
         ds.untag_samples(tag)
     workbench.write_back(ds, smaller)
     assert _finding_values(ds) == incremental
+
+
+def test_slice_views_are_saved_one_per_slice_and_stale_ones_deleted(imagefolder, unique_name):
+    """A check's named slices (drift's weak regions) become one saved view each; a re-audit naming fewer
+    deletes the others and leaves the check's other views alone."""
+    import workbench
+    from workbench.render.fiftyone_app import _save_slices
+
+    ds = workbench.load(imagefolder, name=unique_name)
+    ids = ds.values("id")
+    ds.save_view("wb-weak-regions", ds.limit(1))  # a static view sharing the prefix
+    _save_slices(ds, "wb-weak-", {"wb-weak-1": set(ids[:3]), "wb-weak-2": {ids[5], "not-a-sample"}}, set(ids))
+    assert sorted(ds.list_saved_views()) == ["wb-weak-1", "wb-weak-2", "wb-weak-regions"]
+    assert set(ds.load_saved_view("wb-weak-1").values("id")) == set(ids[:3])
+    assert ds.load_saved_view("wb-weak-2").values("id") == [ids[5]]
+    _save_slices(ds, "wb-weak-", {"wb-weak-1": {ids[7]}}, set(ids))
+    assert sorted(ds.list_saved_views()) == ["wb-weak-1", "wb-weak-regions"]
+    assert ds.load_saved_view("wb-weak-1").values("id") == [ids[7]]

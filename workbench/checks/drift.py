@@ -22,6 +22,7 @@ from workbench.checks.registry import (
     SampleField,
     SampleTag,
     SavedView,
+    SliceViews,
     Writes,
     register_check,
 )
@@ -131,7 +132,9 @@ def find_drift(ids: list[str], filepaths: list[str], splits: list[str | None], l
                   tags=(SampleTag("weak_region", REGION_TAG, lambda r: set(r.region_of())),
                         SampleTag("drift", DRIFT_TAG, lambda r: {e.sample_id for e in r.examples})),
                   views=(SavedView("weak_regions", "wb-weak-regions", REGION_TAG, "wb_weak_region"),
-                         SavedView("drift", "wb-drift", DRIFT_TAG, "wb_drift_rank"))),
+                         SavedView("drift", "wb-drift", DRIFT_TAG, "wb_drift_rank")),
+                  slices=(SliceViews("weak_region_slices", "wb-weak-",
+                                     lambda r: {w.name: set(w.sample_ids) for w in r.regions}),)),
     gate=GateSpec("drift", "drifting (split, class) pairs and weak regions", lambda r: r.n_findings,
                   total=lambda r, audit: max(sum(len(s.classes) for s in r.splits) + r.n_clusters, 1),
                   depends_on=("embeddings",)),

@@ -180,10 +180,22 @@ class PatchesView:
 
 
 @dataclass(frozen=True)
+class SliceViews:
+    """Saved views, one per slice the result names: ``slices(result)`` is ``{view name: sample ids}``, each
+    name ``prefix`` then a number (``wb-weak-1``). A slice an earlier audit saved and this one no longer
+    names is deleted, so the App never shows a stale slice."""
+
+    key: str
+    prefix: str
+    slices: Callable[[Any], dict[str, set[str]]] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class Writes:
     fields: tuple[SampleField, ...] = ()
     tags: tuple[SampleTag, ...] = ()
     views: tuple[SavedView, ...] = ()
+    slices: tuple[SliceViews, ...] = ()
     object_attrs: tuple[ObjectAttr, ...] = ()
     object_tags: tuple[ObjectTag, ...] = ()
     patches: tuple[PatchesView, ...] = ()

@@ -26,6 +26,18 @@ EMBEDDING_FIELDS = {"embedding": f"{PREFIX}embedding", "embedding_sha": f"{PREFI
 MAX_RUN_RECORDS = 20
 
 
+def _save_slices(dataset: Any, prefix: str, slices: dict[str, set[str]], known: set[str]) -> None:
+    """One saved view per slice (its samples), and the slices of earlier audits this one lacks deleted."""
+    import re
+
+    numbered = re.compile(re.escape(prefix) + r"\d+$")
+    for name in dataset.list_saved_views():
+        if numbered.match(name) and name not in slices:
+            dataset.delete_saved_view(name)
+    for name, ids in slices.items():
+        dataset.save_view(name, dataset.select(sorted(ids & known)), overwrite=True)
+
+
 def registered_writes() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """``(fields, tags, views)``: ``{key: FiftyOne name}`` of everything the registered checks write, plus
     the embedding fields (what ``dataset.info["workbench"]`` records)."""
@@ -39,6 +51,7 @@ def registered_writes() -> tuple[dict[str, str], dict[str, str], dict[str, str]]
         tags.update({t.key: t.tag for t in w.tags})
         tags.update({f"object:{t.key}": t.tag for t in w.object_tags})
         views.update({v.key: v.name for v in (*w.views, *w.patches)})
+        views.update({s.key: s.prefix + "N" for s in w.slices})
     return fields, tags, views
 
 
@@ -117,6 +130,9 @@ def write_back(dataset: Any, result: AuditResult, *, store_embeddings: bool = Tr
             view = dataset.match_tags(v.tag)
             dataset.save_view(v.name, view.sort_by(v.sort_by) if v.sort_by and v.sort_by in
                               dataset.get_field_schema() else view, overwrite=True)
+        for sv in spec.writes.slices:
+            finding = result.findings.get(spec.name)
+            _save_slices(dataset, sv.prefix, sv.slices(finding) if finding is not None else {}, known)
     if only is not None:
         return {v.key: v.name for spec in specs for v in spec.writes.views}
 
