@@ -85,6 +85,10 @@ def test_uniqueness_weight_moves_isolated_images_up_the_ranking():
     on = select_next(ids, ids, [None] * len(x), x, None, unique=q,
                      options=SelectionOptions(budget=1, w_diversity=0.0, w_uncertainty=0.0, w_uniqueness=1.0))
     assert on.picks[0].sample_id == str(int(np.argmax(q))) and on.weights["uniqueness"] == 1.0
+    assert "by k-center diversity + uniqueness 1;" in on.summary()
+    labelled = select_next(ids, ids, ["a"] * 20 + ["b"] * 20 + [None] * 3, x, None, unique=q,
+                           options=SelectionOptions(budget=1, w_uniqueness=0.3))
+    assert "uncertainty 0.8 + k-center diversity 0.2 + uniqueness 0.3, among" in labelled.summary()
     off = select_next(ids, ids, [None] * len(x), x, None, unique=q, options=SelectionOptions(budget=3))
     assert "uniqueness" not in off.weights
     assert off.picks == select_next(ids, ids, [None] * len(x), x, None, options=SelectionOptions(budget=3)).picks

@@ -102,6 +102,8 @@ def test_unreachable_ratios_fail_the_tolerance():
     assert not p.within_tolerance and p.n_findings == 2 and p.proposed.worst == pytest.approx(0.5)
     assert p.proposed.worst_gap[2] == pytest.approx(0.5, abs=1e-6) or p.proposed.worst_gap[2] == pytest.approx(-0.5)
     assert "% off in " in p.summary() and "(tolerance ±5%)" in p.summary()
+    # the audit history reads these rows after every audit (an AttributeError here was exit 3)
+    assert sorted(f.identity for f in p.finding_rows()) == [("off_ratio", (), ("test",)), ("off_ratio", (), ("train",))]
 
 
 @pytest.mark.parametrize("text, message", [

@@ -53,12 +53,14 @@ class SelectionResult:
         """
         pool = "unlabelled images" if self.pool == "unlabelled" else "images (every image)"
         u, d = self.weights.get("uncertainty", 0.0), self.weights.get("diversity", 0.0)
+        q = self.weights.get("uniqueness", 0.0)
+        plus = f" + uniqueness {q:g}" if q else " alone"
         if self.probe.startswith("no uncertainty") or not u:
-            how = "by k-center diversity alone"
+            how = f"by k-center diversity{plus}"
         elif not d:
-            how = f"by {self.uncertainty} uncertainty alone"
+            how = f"by {self.uncertainty} uncertainty{plus}"
         else:
-            how = (f"by {self.uncertainty} uncertainty {u:g} + k-center diversity {d:g}, among the "
+            how = (f"by {self.uncertainty} uncertainty {u:g} + k-center diversity {d:g}{plus if q else ''}, among the "
                    f"{self.weights.get('shortlist', 0):g} x budget most uncertain")
         lines = [f"{len(self.picks):,} of {self.pool_size:,} {pool} selected to label next"
                  + (f" (budget {self.budget:,})" if self.budget > len(self.picks) else ""),

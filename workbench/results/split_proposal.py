@@ -109,7 +109,7 @@ class SplitProposal:
 
     def finding_rows(self) -> tuple[Finding, ...]:
         """Each proposed split a class misses by more than the tolerance, by split."""
-        return tuple(Finding("off_ratio", (), (s.split,), None, s.worst, f"worst class off by {s.worst:.1%}")
+        return tuple(Finding("off_ratio", (), (s.name,), None, s.worst, f"worst class off by {s.worst:.1%}")
                      for s in self.proposed.sides if s.worst > self.tolerance)
 
     def to_frame(self) -> Any:
