@@ -81,8 +81,9 @@ class DriftOptions:
             raise ValueError(f"region_min_size must be at least 2, not {self.region_min_size!r}")
         if not 0 < self.region_gap < 1:
             raise ValueError(f"region_gap must be in (0, 1), not {self.region_gap!r}")
-        if self.max_regions < 0:
-            raise ValueError(f"max_regions must be 0 or more, not {self.max_regions!r}")
+        if self.max_regions < 1:
+            raise ValueError(f"max_regions must be at least 1, not {self.max_regions!r} (--skip-check drift "
+                             "turns the check off)")
 
 
 def find_drift(ids: list[str], filepaths: list[str], splits: list[str | None], labels: list[str | None],
@@ -157,6 +158,11 @@ def run(inputs: CheckInputs, config: AuditConfig, options: DriftOptions) -> Drif
                             x, y, n_folds=config.cv_folds, seed=seed, fold_keys=fold_keys),
                         n_folds=config.cv_folds, seed=config.seed, labels_skip=why,
                         fold_keys=[h or sid for h, sid in zip(part.hashes, part.ids)])  # the label check's folds
-    if not result.splits and not result.n_clusters:  # nothing looked at: a skip, so a gate on it can't pass
-        raise CheckNotApplicable("; ".join(f"{part}: {reason}" for part, reason in result.skipped))
+    tested = any(not c.too_small for s in result.splits for c in s.classes)
+    if not tested and not result.n_clusters:  # nothing looked at: a skip, so a gate on it can't pass
+        reasons = [f"{part}: {reason}" for part, reason in result.skipped]
+        if result.splits:
+            reasons.insert(0, f"split drift: every (split, class) has fewer than {options.min_class_size} images on "
+                              "a side (drift.min_class_size)")
+        raise CheckNotApplicable("; ".join(reasons))
     return result
