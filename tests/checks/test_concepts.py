@@ -144,6 +144,13 @@ def test_concepts_in_an_audit_with_the_offline_model(tmp_path: Path, unique_name
     assert r.source.startswith("imagenet") and "offline fallback" in r.note
     # the audit's own preprocessing (not timm's crop) may name the wallpaper differently: one concept, not which
     assert [d.label for d in r.dominated] == ["first"] and r.dominated[0].share >= 0.9, (concept, r.dominated)
+    from workbench.render.html_report import render_html
+
+    html = render_html(result)
+    section = html[html.index('id="concept-slices"'):]
+    section = section[:section.index("</section>")]
+    assert "imagenet concept × class" in section and "Dominated classes" in section
+    assert f'<span class="tag bad">{r.dominated[0].level}</span>' in section  # the level, in the table
     ds = workbench.load(unique_name)
     assert len(ds.match_tags("wb:dominated_context")) == len(r.examples) >= 18
     assert len(ds.first()["wb_concepts"]) == 3

@@ -193,7 +193,8 @@ def _judgeable(labels: list[str | None], levels: dict[str, list[str | None]], mi
                   views=(SavedView("dominated_context", "wb-dominated-context", TAG),)),
     gate=GateSpec("concepts", "classes dominated by one context", lambda r: r.n_findings,
                   total=lambda r, audit: max(len(audit.classes), 1), depends_on=("embeddings",)),
-    panel=PanelSpec("Concept slices"), options=ConceptOptions, absent_export={"concept_slices": None})
+    section="sections/concept_slices.html.j2", panel=PanelSpec("Concept slices"), options=ConceptOptions,
+    absent_export={"concept_slices": None})
 def run(inputs: CheckInputs, config: AuditConfig, options: ConceptOptions) -> ConceptSlicesResult:
     """The attributes from the embedder the audit used: CLIP (trained) or EfficientNet-Lite0."""
     from workbench.errors import CheckNotApplicable

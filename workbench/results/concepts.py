@@ -57,6 +57,14 @@ class ConceptSlicesResult:
     def n_findings(self) -> int:
         return len(self.dominated)
 
+    def level_rows(self, attribute: AttributeAssociation, limit: int = 15) -> tuple[list[str], list[tuple]]:
+        """An attribute's table for display: its classes, and ``(level, [n per class], total)`` rows, the
+        most common levels first, at most ``limit``."""
+        classes = sorted({c for row in attribute.table.values() for c in row})
+        rows = sorted(((lv, [row.get(c, 0) for c in classes], sum(row.values())) for lv, row in attribute.table.items()),
+                      key=lambda t: (-t[2], t[0]))
+        return classes, rows[:limit]
+
     def summary(self) -> str:
         head = (f"{len(self.dominated)} classes dominated by one context" if self.dominated else
                 "no class is dominated by one context")
